@@ -1,0 +1,137 @@
+//! CEL for Cerbos conditions: one environment (the `cel` crate's standard library
+//! and extensions, plus Cerbos's functions), compiled expressions, and conversion
+//! between JSON and CEL values.
+
+mod functions;
+mod macros;
+mod namespaced;
+
+use cel::{Context, Env, Program, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+pub(crate) use macros::NOW_VAR;
+
+/// The shared CEL environment and function registry; built once per process.
+pub(crate) struct Runtime {
+    env: Arc<Env>,
+    root: Context<'static, 'static>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cel::Runtime")
+    }
+}
+
+fn build_runtime() -> Result<Runtime, cel::DeclarationError> {
+    let mut env = Env::stdlib();
+    env.add_extension(cel::extensions::strings)?;
+    env.add_extension(cel::extensions::lists)?;
+    env.add_extension(cel::extensions::math)?;
+    env.add_extension(cel::extensions::encoders)?;
+    macros::register(&mut env)?;
+    namespaced::register(&mut env)?;
+    let env = Arc::new(env);
+    let mut root = Context::with_env(env.clone());
+    functions::register(&mut root)?;
+    Ok(Runtime { env, root })
+}
+
+static RUNTIME: std::sync::OnceLock<Result<Runtime, String>> = std::sync::OnceLock::new();
+
+/// The process-wide runtime. Building it only fails on a programming error (two
+/// functions registered under one name), which every test would show.
+pub(crate) fn runtime() -> Result<&'static Runtime, String> {
+    RUNTIME
+        .get_or_init(|| build_runtime().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+impl Runtime {
+    /// Parses `source` once; the result is evaluated many times.
+    pub(crate) fn compile(&self, source: &str) -> Result<CompiledExpr, String> {
+        let program = self.env.compile(source).map_err(|e| e.to_string())?;
+        Ok(CompiledExpr { source: Arc::from(source), program: Arc::new(program) })
+    }
+
+    /// A fresh scope below the function registry.
+    pub(crate) fn scope(&self) -> Context<'_, 'static> {
+        self.root.new_inner_scope()
+    }
+}
+
+/// A parsed CEL expression with its source text.
+#[derive(Clone)]
+pub(crate) struct CompiledExpr {
+    source: Arc<str>,
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for CompiledExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CompiledExpr({:?})", self.source)
+    }
+}
+
+impl CompiledExpr {
+    /// The expression as written in the policy.
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates in `ctx`; an error is a message (the decision treats it as false).
+    pub(crate) fn eval(&self, ctx: &Context<'_, '_>) -> Result<Value, String> {
+        self.program.execute(ctx).map_err(|e| e.to_string())
+    }
+
+    /// Whether the expression mentions the identifier `name`.
+    pub(crate) fn references(&self, name: &str) -> bool {
+        self.program.references().has_variable(name)
+    }
+}
+
+/// Converts JSON into a CEL value. Integral numbers become `int`, others `double`.
+pub(crate) fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(from_json).collect())),
+        serde_json::Value::Object(o) => {
+            let map: HashMap<String, Value> = o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect();
+            Value::from(map)
+        }
+    }
+}
+
+/// Converts a CEL value into JSON for outputs; values with no JSON form become
+/// their string rendering.
+pub(crate) fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 9.0e15 => {
+            serde_json::Value::from(*f)
+        }
+        Value::Map(m) => {
+            let mut entries: Vec<_> = m.map.iter().collect();
+            entries.sort_by_key(|(k, _)| k.to_string());
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        }
+        Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
+        Value::Duration(d) => {
+            let secs = d.num_milliseconds() as f64 / 1000.0;
+            serde_json::Value::String(format!("{secs}s"))
+        }
+        Value::Timestamp(t) => {
+            serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
+        other => other.json().unwrap_or_else(|_| serde_json::Value::String(format!("{other:?}"))),
+    }
+}
