@@ -3,8 +3,25 @@
 //! All semantics live here and nothing here does I/O: policies arrive as text,
 //! requests carry their own time, globals and attributes.
 
+mod bundle;
 mod cel;
+mod check;
+mod compile;
+mod error;
+mod glob;
 pub mod policy;
+mod request;
+mod schema;
+mod source;
+mod table;
+
+pub use bundle::{Bundle, LoadError};
+pub use error::{BuildError, BuildErrors, Location, RequestError};
+pub use request::{
+    ActionEffect, Attributes, AuxData, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, Principal,
+    Resource, SchemaEnforcement, ValidationError,
+};
+pub use source::{is_policy_path, Source};
 
 #[cfg(test)]
 mod cel_tests;

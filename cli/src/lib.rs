@@ -1,0 +1,4 @@
+//! The `authz` command line as a library, so tests and other tools reuse it:
+//! reading policy directories and running Cerbos test suites.
+
+pub mod store;

@@ -1,0 +1,186 @@
+//! A built, immutable policy bundle: validated policies, the rule table, a content
+//! digest and an optional label.
+
+use crate::cel::runtime;
+use crate::check::check;
+use crate::compile::compile;
+use crate::error::{BuildError, BuildErrors, Location};
+use crate::request::{CheckInput, CheckOptions, CheckOutput};
+use crate::source::{is_policy_path, parse, Source};
+use crate::table::Table;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+const FORMAT: &str = "authz-bundle/1";
+
+/// A compiled policy bundle; cheap to share (`Send + Sync`), evaluated many times.
+pub struct Bundle {
+    table: Table,
+    digest: String,
+    label: Option<String>,
+    policy_count: usize,
+    sources: Vec<Source>,
+    schemas: HashMap<String, serde_json::Value>,
+}
+
+impl fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bundle")
+            .field("digest", &self.digest)
+            .field("label", &self.label)
+            .field("policy_count", &self.policy_count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why serialized bundle bytes could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not a bundle of this format.
+    #[error("not an authz bundle: {0}")]
+    Format(String),
+    /// The policies inside no longer build.
+    #[error(transparent)]
+    Build(#[from] BuildErrors),
+    /// The digest does not match the contents.
+    #[error("bundle digest mismatch: recorded `{recorded}`, computed `{computed}`")]
+    Digest {
+        /// Digest written in the bytes.
+        recorded: String,
+        /// Digest of the contents.
+        computed: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    format: String,
+    digest: String,
+    label: Option<String>,
+    sources: Vec<(String, String)>,
+}
+
+fn is_schema_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.starts_with("_schemas/") && lower.ends_with(".json") && !lower.split('/').any(|s| s.starts_with('.'))
+}
+
+/// sha256 over the sorted (path, text) pairs, length-prefixed so boundaries are unambiguous.
+fn digest_of(sources: &[Source]) -> String {
+    let mut h = Sha256::new();
+    for s in sources {
+        for part in [s.path(), s.text()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    let bytes = h.finalize();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+impl Bundle {
+    /// Builds a bundle from the files of a policy directory (paths relative to it).
+    /// Test suites, `testdata/` and hidden files are ignored; `_schemas/*.json` are schemas.
+    /// Every problem is reported, each with file:line:col.
+    pub fn build(files: Vec<Source>, label: Option<String>) -> Result<Bundle, BuildErrors> {
+        let mut sources: Vec<Source> =
+            files.into_iter().filter(|s| is_policy_path(s.path()) || is_schema_path(s.path())).collect();
+        sources.sort_by(|a, b| a.path().cmp(b.path()));
+        sources.dedup_by(|a, b| a.path() == b.path());
+        let rt = runtime().map_err(|e| BuildErrors(vec![BuildError::new(Location::new("<engine>", 1, 1), e)]))?;
+        let mut errors = Vec::new();
+        let mut docs = Vec::new();
+        let mut schemas = HashMap::new();
+        for s in &sources {
+            if is_schema_path(s.path()) {
+                match serde_json::from_str::<serde_json::Value>(s.text()) {
+                    Ok(v) if v.is_object() || v.is_boolean() => {
+                        let rel = s.path().get("_schemas/".len()..).unwrap_or_default().to_string();
+                        schemas.insert(rel, v);
+                    }
+                    Ok(_) => errors.push(BuildError::new(Location::new(s.path(), 1, 1), "invalid schema: not a JSON object")),
+                    Err(e) => errors.push(BuildError::new(
+                        Location::new(s.path(), e.line(), e.column()),
+                        format!("invalid schema: {e}"),
+                    )),
+                }
+                continue;
+            }
+            match parse(s) {
+                Ok(d) => docs.extend(d),
+                Err(e) => errors.extend(e),
+            }
+        }
+        let schema_paths: HashSet<String> = schemas.keys().cloned().collect();
+        let table = match compile(rt, &docs, &schema_paths) {
+            Ok(t) if errors.is_empty() => Some(t),
+            Ok(_) => None,
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        let Some(table) = table else {
+            return Err(BuildErrors(errors));
+        };
+        let digest = digest_of(&sources);
+        let policy_count = docs.iter().filter(|d| !d.doc.disabled).count();
+        Ok(Bundle { table, digest, label, policy_count, sources, schemas })
+    }
+
+    /// Decides every input.
+    pub fn check(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Vec<CheckOutput> {
+        match runtime() {
+            Ok(rt) => inputs.iter().map(|i| check(&self.table, rt, opts, i)).collect(),
+            Err(_) => inputs.iter().map(crate::check::deny_all).collect(),
+        }
+    }
+
+    /// `sha256:<hex>` over the bundle's sources.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The label given at build time.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// Number of enabled policy documents.
+    pub fn policy_count(&self) -> usize {
+        self.policy_count
+    }
+
+    /// Schemas by path under `_schemas/`.
+    pub(crate) fn schemas(&self) -> &HashMap<String, serde_json::Value> {
+        &self.schemas
+    }
+
+    /// Serializes the bundle (its canonical sources, label and digest).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let wire = Wire {
+            format: FORMAT.into(),
+            digest: self.digest.clone(),
+            label: self.label.clone(),
+            sources: self.sources.iter().map(|s| (s.path().to_string(), s.text().to_string())).collect(),
+        };
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    /// Loads bytes written by [`Bundle::to_bytes`], verifying the digest.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, LoadError> {
+        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| LoadError::Format(e.to_string()))?;
+        if wire.format != FORMAT {
+            return Err(LoadError::Format(format!("unknown format `{}`", wire.format)));
+        }
+        let sources = wire.sources.into_iter().map(|(p, t)| Source::new(p, t)).collect();
+        let bundle = Bundle::build(sources, wire.label)?;
+        if bundle.digest != wire.digest {
+            return Err(LoadError::Digest { recorded: wire.digest, computed: bundle.digest });
+        }
+        Ok(bundle)
+    }
+}

@@ -1,0 +1,601 @@
+//! Builds the rule [`Table`] from parsed policy documents, validating everything
+//! and collecting every error with its location.
+
+use crate::cel::{from_json, CompiledExpr, Runtime};
+use crate::error::{BuildError, Location};
+use crate::glob::Glob;
+use crate::policy::{self, Effect, PolicyDoc, ScopePermissions};
+use crate::source::ParsedDoc;
+use crate::table::{
+    principal_key, resource_key, role_key, scope_parents, Cond, DerivedRoleDef, Outputs, Params, PassKind, RolePolicy,
+    RoleRule, Row, SchemaRefs, Table,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+const API_VERSION: &str = "api.cerbos.dev/v1";
+
+/// Identifiers a condition may use at its root.
+const ROOTS: &[&str] =
+    &["request", "R", "P", "V", "variables", "C", "constants", "G", "globals", "runtime", "@now"];
+
+static VAR_REF: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"\b(V|variables)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
+static CONST_REF: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"\b(C|constants)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
+
+fn refs<'a>(re: &LazyLock<Option<regex::Regex>>, src: &'a str) -> Vec<&'a str> {
+    match re.as_ref() {
+        Some(re) => re.captures_iter(src).filter_map(|c| c.get(2)).map(|m| m.as_str()).collect(),
+        None => Vec::new(),
+    }
+}
+
+struct Compiler<'a> {
+    rt: &'a Runtime,
+    errors: Vec<BuildError>,
+    table: Table,
+    export_vars: HashMap<String, (&'a ParsedDoc, &'a BTreeMap<String, String>)>,
+    export_consts: HashMap<String, (&'a ParsedDoc, &'a BTreeMap<String, serde_json::Value>)>,
+    derived_sets: HashMap<String, (&'a ParsedDoc, &'a policy::DerivedRoles)>,
+    compiled_sets: HashMap<String, Vec<Arc<DerivedRoleDef>>>,
+}
+
+/// A compiled parameter set plus the names it defines (for reference checks).
+struct ParamScope {
+    params: Arc<Params>,
+    var_names: HashSet<String>,
+    const_names: HashSet<String>,
+}
+
+/// Builds the table; `schema_paths` are the files under `_schemas/` (relative to it).
+pub(crate) fn compile(rt: &Runtime, docs: &[ParsedDoc], schema_paths: &HashSet<String>) -> Result<Table, Vec<BuildError>> {
+    let mut c = Compiler {
+        rt,
+        errors: Vec::new(),
+        table: Table::default(),
+        export_vars: HashMap::new(),
+        export_consts: HashMap::new(),
+        derived_sets: HashMap::new(),
+        compiled_sets: HashMap::new(),
+    };
+    c.index_shared(docs);
+    c.check_duplicates_and_ancestors(docs);
+    for d in docs.iter().filter(|d| !d.doc.disabled) {
+        if let Some(rp) = &d.doc.resource_policy {
+            c.resource_policy(d, rp, schema_paths);
+        } else if let Some(pp) = &d.doc.principal_policy {
+            c.principal_policy(d, pp);
+        } else if let Some(rl) = &d.doc.role_policy {
+            c.role_policy(d, rl);
+        } else if let Some(dr) = &d.doc.derived_roles {
+            c.derived_set(d, &dr.name);
+        } else if d.doc.export_variables.is_some() || d.doc.export_constants.is_some() {
+            // Checked when imported.
+        }
+    }
+    if c.errors.is_empty() {
+        Ok(c.table)
+    } else {
+        c.errors.sort_by(|a, b| a.location().cmp(b.location()));
+        c.errors.dedup();
+        Err(c.errors)
+    }
+}
+
+fn kinds(doc: &PolicyDoc) -> usize {
+    [
+        doc.resource_policy.is_some(),
+        doc.principal_policy.is_some(),
+        doc.role_policy.is_some(),
+        doc.derived_roles.is_some(),
+        doc.export_variables.is_some(),
+        doc.export_constants.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count()
+}
+
+impl<'a> Compiler<'a> {
+    fn err(&mut self, loc: Location, msg: impl Into<String>, hint: Option<&str>) {
+        let mut e = BuildError::new(loc, msg);
+        if let Some(h) = hint {
+            e = e.with_hint(h);
+        }
+        self.errors.push(e);
+    }
+
+    fn index_shared(&mut self, docs: &'a [ParsedDoc]) {
+        for d in docs {
+            if d.doc.api_version != API_VERSION {
+                self.err(
+                    d.locate("apiVersion"),
+                    format!("unsupported apiVersion `{}`", d.doc.api_version),
+                    Some("use `api.cerbos.dev/v1`"),
+                );
+            }
+            if kinds(&d.doc) != 1 {
+                self.err(
+                    d.locate("apiVersion"),
+                    "a policy document must define exactly one policy",
+                    Some("use one of resourcePolicy, principalPolicy, rolePolicy, derivedRoles, exportVariables, exportConstants"),
+                );
+            }
+            if d.doc.disabled {
+                continue;
+            }
+            if let Some(ev) = &d.doc.export_variables {
+                if self.export_vars.insert(ev.name.clone(), (d, &ev.definitions)).is_some() {
+                    self.err(d.locate(&ev.name), format!("duplicate exportVariables `{}`", ev.name), None);
+                }
+            }
+            if let Some(ec) = &d.doc.export_constants {
+                if self.export_consts.insert(ec.name.clone(), (d, &ec.definitions)).is_some() {
+                    self.err(d.locate(&ec.name), format!("duplicate exportConstants `{}`", ec.name), None);
+                }
+            }
+            if let Some(dr) = &d.doc.derived_roles {
+                if self.derived_sets.insert(dr.name.clone(), (d, dr)).is_some() {
+                    self.err(d.locate(&dr.name), format!("duplicate derivedRoles `{}`", dr.name), None);
+                }
+            }
+        }
+    }
+
+    fn check_duplicates_and_ancestors(&mut self, docs: &[ParsedDoc]) {
+        let mut seen: HashMap<String, &ParsedDoc> = HashMap::new();
+        for d in docs.iter().filter(|d| !d.doc.disabled) {
+            let key = if let Some(rp) = &d.doc.resource_policy {
+                resource_key(&rp.resource, &rp.version, &rp.scope)
+            } else if let Some(pp) = &d.doc.principal_policy {
+                principal_key(&pp.principal, &pp.version, &pp.scope)
+            } else if let Some(rl) = &d.doc.role_policy {
+                role_key(&rl.role, rl.version.as_deref().unwrap_or("default"), &rl.scope)
+            } else {
+                continue;
+            };
+            if let Some(first) = seen.get(&key) {
+                let msg = format!("duplicate policy definition `{key}` (also in {})", first.file);
+                self.err(d.locate("apiVersion"), msg, Some("each policy key (kind, name, version, scope) must be unique"));
+            } else {
+                seen.insert(key, d);
+            }
+        }
+        for d in docs.iter().filter(|d| !d.doc.disabled) {
+            let (make, name, version, scope): (fn(&str, &str, &str) -> String, &str, &str, &str) =
+                if let Some(rp) = &d.doc.resource_policy {
+                    (resource_key, &rp.resource, &rp.version, &rp.scope)
+                } else if let Some(pp) = &d.doc.principal_policy {
+                    (principal_key, &pp.principal, &pp.version, &pp.scope)
+                } else {
+                    continue;
+                };
+            for parent in scope_parents(scope) {
+                let key = make(name, version, parent);
+                if !seen.contains_key(&key) {
+                    self.err(
+                        d.locate("scope"),
+                        format!("missing policy definition: missing ancestor policy `{key}`"),
+                        Some("every scoped policy needs a policy in each parent scope"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn compile_expr(&mut self, d: &ParsedDoc, src: &str, scope: Option<&ParamScope>) -> Option<CompiledExpr> {
+        let loc = d.locate(src.lines().next().unwrap_or(src).trim());
+        let expr = match self.rt.compile(src) {
+            Ok(e) => e,
+            Err(e) => {
+                let msg = format!("invalid expression `{}`: {}", src.trim(), e.replace('\n', " "));
+                self.err(loc, msg, Some("check the CEL syntax"));
+                return None;
+            }
+        };
+        if let Some(ps) = scope {
+            for v in refs(&VAR_REF, src) {
+                if !ps.var_names.contains(v) {
+                    self.err(loc.clone(), format!("undefined variable `{v}`"), Some("define it under variables.local or import it"));
+                }
+            }
+            for c in refs(&CONST_REF, src) {
+                if !ps.const_names.contains(c) {
+                    self.err(loc.clone(), format!("undefined constant `{c}`"), Some("define it under constants.local or import it"));
+                }
+            }
+        }
+        Some(expr)
+    }
+
+    fn compile_match(&mut self, d: &ParsedDoc, m: &policy::Match, ps: &ParamScope) -> Option<Cond> {
+        let set = [m.expr.is_some(), m.all.is_some(), m.any.is_some(), m.none.is_some()];
+        if set.iter().filter(|b| **b).count() != 1 {
+            self.err(d.locate("match"), "a match must have exactly one of expr, all, any, none", None);
+            return None;
+        }
+        if let Some(e) = &m.expr {
+            return self.compile_expr(d, e, Some(ps)).map(Cond::Expr);
+        }
+        let (list, mk): (&policy::MatchList, fn(Vec<Cond>) -> Cond) = match (&m.all, &m.any, &m.none) {
+            (Some(l), _, _) => (l, Cond::All),
+            (_, Some(l), _) => (l, Cond::Any),
+            (_, _, Some(l)) => (l, Cond::None),
+            _ => return None,
+        };
+        let parts: Vec<Option<Cond>> = list.of.iter().map(|m| self.compile_match(d, m, ps)).collect();
+        parts.into_iter().collect::<Option<Vec<_>>>().map(mk)
+    }
+
+    /// `Ok(None)` for no condition; `Err(())` when it does not compile (already reported).
+    fn compile_cond(&mut self, d: &ParsedDoc, c: Option<&policy::Condition>, ps: &ParamScope) -> Result<Option<Cond>, ()> {
+        let Some(c) = c else { return Ok(None) };
+        if c.script.is_some() {
+            self.err(d.locate("script"), "script conditions are not supported", Some("rewrite the condition as `match: {expr: ...}`"));
+            return Err(());
+        }
+        let Some(m) = &c.match_ else {
+            self.err(d.locate("condition"), "condition has no match", None);
+            return Err(());
+        };
+        self.compile_match(d, m, ps).map(Some).ok_or(())
+    }
+
+    fn compile_output(&mut self, d: &ParsedDoc, o: Option<&policy::Output>, ps: &ParamScope) -> Option<Arc<Outputs>> {
+        let o = o?;
+        let when = o.when.clone().unwrap_or_default();
+        let activated = when.rule_activated.or_else(|| o.expr.clone());
+        let out = Outputs {
+            rule_activated: activated.and_then(|s| self.compile_expr(d, &s, Some(ps))),
+            condition_not_met: when.condition_not_met.and_then(|s| self.compile_expr(d, &s, Some(ps))),
+        };
+        Some(Arc::new(out))
+    }
+
+    /// Resolves constants and variables (local, imported, deprecated top-level).
+    fn params(&mut self, d: &ParsedDoc, vars: Option<&policy::Variables>, consts: Option<&policy::Constants>) -> ParamScope {
+        let mut constants: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut const_origin: HashMap<String, String> = HashMap::new();
+        if let Some(cs) = consts {
+            for imp in &cs.import {
+                match self.export_consts.get(imp).copied() {
+                    Some((ed, defs)) => {
+                        for (k, v) in defs {
+                            if let Some(prev) = const_origin.insert(k.clone(), format!("import '{imp}' ({})", ed.locate(k))) {
+                                self.err(d.locate(k), format!("constant redefined: `{k}` is also defined in {prev}"), None);
+                            }
+                            constants.insert(k.clone(), v.clone());
+                        }
+                    }
+                    None => self.err(
+                        d.locate_after("constants", imp),
+                        format!("constants import not found: `{imp}`"),
+                        Some("define it with exportConstants"),
+                    ),
+                }
+            }
+            for (k, v) in &cs.local {
+                if let Some(prev) = const_origin.insert(k.clone(), "policy local constants".into()) {
+                    self.err(d.locate_after("local", k), format!("constant redefined: `{k}` is also defined in {prev}"), None);
+                }
+                constants.insert(k.clone(), v.clone());
+            }
+        }
+        let mut defs: BTreeMap<String, String> = BTreeMap::new();
+        let mut var_origin: HashMap<String, Vec<String>> = HashMap::new();
+        if let Some(vs) = vars {
+            for imp in &vs.import {
+                match self.export_vars.get(imp).copied() {
+                    Some((ed, evs)) => {
+                        for (k, v) in evs {
+                            var_origin.entry(k.clone()).or_default().push(format!("import '{imp}' ({})", ed.locate(k)));
+                            defs.insert(k.clone(), v.clone());
+                        }
+                    }
+                    None => self.err(
+                        d.locate_after("variables", imp),
+                        format!("variables import not found: `{imp}`"),
+                        Some("define it with exportVariables"),
+                    ),
+                }
+            }
+            for (k, v) in &vs.local {
+                var_origin.entry(k.clone()).or_default().push("policy local variables".into());
+                defs.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in &d.doc.variables {
+            var_origin.entry(k.clone()).or_default().push("deprecated top-level policy variables".into());
+            defs.insert(k.clone(), v.clone());
+        }
+        for (k, origins) in &var_origin {
+            if origins.len() > 1 {
+                self.err(
+                    d.locate(k),
+                    format!("variable redefined: `{k}` has multiple definitions in {}", origins.join(", ")),
+                    None,
+                );
+            }
+        }
+        let var_names: HashSet<String> = defs.keys().cloned().collect();
+        let const_names: HashSet<String> = constants.keys().cloned().collect();
+        let mut scope = ParamScope {
+            params: Arc::new(Params { id: 0, constants: cel::Value::Null, variables: Vec::new() }),
+            var_names,
+            const_names,
+        };
+        let order = self.order_variables(d, &defs);
+        let mut variables = Vec::new();
+        for name in order {
+            if let Some(src) = defs.get(&name) {
+                if let Some(e) = self.compile_expr(d, src, Some(&scope)) {
+                    variables.push((name, e));
+                }
+            }
+        }
+        let id = self.table.params_count;
+        self.table.params_count += 1;
+        let constants = from_json(&serde_json::Value::Object(constants.into_iter().collect()));
+        scope.params = Arc::new(Params { id, constants, variables });
+        scope
+    }
+
+    /// Orders variables so each comes after those it references; reports cycles.
+    fn order_variables(&mut self, d: &ParsedDoc, defs: &BTreeMap<String, String>) -> Vec<String> {
+        let mut order = Vec::new();
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        fn visit<'s>(
+            name: &'s str,
+            defs: &'s BTreeMap<String, String>,
+            state: &mut HashMap<&'s str, u8>,
+            order: &mut Vec<String>,
+            cycle: &mut Option<String>,
+        ) {
+            match state.get(name) {
+                Some(2) => return,
+                Some(1) => {
+                    cycle.get_or_insert_with(|| name.to_string());
+                    return;
+                }
+                _ => {}
+            }
+            state.insert(name, 1);
+            if let Some(src) = defs.get(name) {
+                for r in refs(&VAR_REF, src) {
+                    if let Some((k, _)) = defs.get_key_value(r) {
+                        visit(k, defs, state, order, cycle);
+                    }
+                }
+            }
+            state.insert(name, 2);
+            order.push(name.to_string());
+        }
+        let mut cycle = None;
+        for k in defs.keys() {
+            visit(k, defs, &mut state, &mut order, &mut cycle);
+        }
+        if let Some(name) = cycle {
+            self.err(d.locate(&name), format!("variables form a cycle through `{name}`"), Some("a variable cannot depend on itself"));
+        }
+        order
+    }
+
+    fn derived_set(&mut self, d: &ParsedDoc, name: &str) -> Option<Vec<Arc<DerivedRoleDef>>> {
+        if let Some(done) = self.compiled_sets.get(name) {
+            return Some(done.clone());
+        }
+        let (_, set) = self.derived_sets.get(name).copied()?;
+        let ps = self.params(d, set.variables.as_ref(), set.constants.as_ref());
+        let mut defs = Vec::new();
+        let mut names = HashSet::new();
+        for def in &set.definitions {
+            if !names.insert(def.name.clone()) {
+                self.err(d.locate(&def.name), format!("duplicate derived role `{}` in set `{name}`", def.name), None);
+            }
+            if def.parent_roles.is_empty() {
+                self.err(d.locate(&def.name), format!("derived role `{}` has no parent roles", def.name), None);
+            }
+            let Ok(condition) = self.compile_cond(d, def.condition.as_ref(), &ps) else { continue };
+            defs.push(Arc::new(DerivedRoleDef {
+                name: def.name.clone(),
+                parent_roles: def.parent_roles.clone(),
+                condition,
+                params: ps.params.clone(),
+            }));
+        }
+        self.compiled_sets.insert(name.to_string(), defs.clone());
+        Some(defs)
+    }
+
+    fn resource_policy(&mut self, d: &ParsedDoc, rp: &policy::ResourcePolicy, schema_paths: &HashSet<String>) {
+        let key: Arc<str> = Arc::from(resource_key(&rp.resource, &rp.version, &rp.scope));
+        let ps = self.params(d, rp.variables.as_ref(), rp.constants.as_ref());
+        // Derived roles available through imports: name → definitions (several = ambiguous).
+        let mut available: HashMap<String, Vec<Arc<DerivedRoleDef>>> = HashMap::new();
+        for imp in &rp.import_derived_roles {
+            let set_doc = self.derived_sets.get(imp).map(|(sd, _)| *sd);
+            match set_doc {
+                Some(sd) => {
+                    for def in self.derived_set(sd, imp).unwrap_or_default() {
+                        available.entry(def.name.clone()).or_default().push(def);
+                    }
+                }
+                None => self.err(
+                    d.locate_after("importDerivedRoles", imp),
+                    format!("import not found: derived roles `{imp}` are not defined"),
+                    Some("define them with a derivedRoles policy"),
+                ),
+            }
+        }
+        let schemas = self.schema_refs(d, rp.schemas.as_ref(), schema_paths);
+        self.table.schemas.insert(key.to_string(), schemas);
+        let perms = match rp.scope_permissions {
+            ScopePermissions::Unspecified => ScopePermissions::OverrideParent,
+            p => p,
+        };
+        self.table.resource_permissions.insert(rp.scope.clone(), perms);
+        self.table.resource_scopes.insert(rp.scope.clone());
+        let mut referenced: Vec<Arc<DerivedRoleDef>> = Vec::new();
+        let mut rows = Vec::new();
+        for (i, rule) in rp.rules.iter().enumerate() {
+            let rule_name: Arc<str> = Arc::from(rule.name.clone().unwrap_or_else(|| format!("rule-{:03}", i + 1)));
+            if rule.roles.is_empty() && rule.derived_roles.is_empty() {
+                self.err(d.locate_after("rules", rule.actions.first().map(String::as_str).unwrap_or("actions")),
+                    "rule has no roles or derivedRoles", Some("add `roles: [\"*\"]` to apply it to everyone"));
+            }
+            let Ok(cond) = self.compile_cond(d, rule.condition.as_ref(), &ps) else { continue };
+            let output = self.compile_output(d, rule.output.as_ref(), &ps);
+            let (effect, cond) = consent(rp.scope_permissions, rule.effect, cond);
+            let mut targets: Vec<(String, Option<Arc<DerivedRoleDef>>)> =
+                rule.roles.iter().map(|r| (r.clone(), None)).collect();
+            for dr in &rule.derived_roles {
+                match available.get(dr).map(Vec::as_slice) {
+                    Some([def]) => {
+                        if !referenced.iter().any(|x| x.name == def.name) {
+                            referenced.push(def.clone());
+                        }
+                        targets.extend(def.parent_roles.iter().map(|p| (p.clone(), Some(def.clone()))));
+                    }
+                    Some(_) => self.err(
+                        d.locate_after("derivedRoles", dr),
+                        format!("ambiguous derived role `{dr}`: defined in more than one imported set"),
+                        Some("import only one set defining it"),
+                    ),
+                    None => self.err(
+                        d.locate_after("derivedRoles", dr),
+                        format!("unknown derived role `{dr}`: not defined in any imports"),
+                        Some("import the derivedRoles set that defines it"),
+                    ),
+                }
+            }
+            for action in &rule.actions {
+                for (role, dr) in &targets {
+                    rows.push(Row {
+                        kind: PassKind::Resource,
+                        policy_key: key.clone(),
+                        resource: Glob::new(&rp.resource),
+                        role: role.clone(),
+                        principal: None,
+                        action: Glob::new(action),
+                        condition: cond.clone(),
+                        derived_role: dr.clone(),
+                        effect,
+                        output: output.clone(),
+                        rule_name: rule_name.clone(),
+                        params: ps.params.clone(),
+                    });
+                }
+            }
+        }
+        self.table.derived_roles.insert(key.to_string(), referenced);
+        let sr = self.table.scopes.entry(rp.version.clone()).or_default().entry(rp.scope.clone()).or_default();
+        sr.resource_kinds.insert(rp.resource.clone());
+        sr.rows.extend(rows);
+    }
+
+    fn schema_refs(&mut self, d: &ParsedDoc, s: Option<&policy::Schemas>, paths: &HashSet<String>) -> SchemaRefs {
+        let mut out = SchemaRefs::default();
+        let Some(s) = s else { return out };
+        for (which, r) in [("principal", &s.principal_schema), ("resource", &s.resource_schema)] {
+            let Some(r) = r else { continue };
+            let path = r.r#ref.strip_prefix("cerbos:///").unwrap_or(&r.r#ref).to_string();
+            if !r.r#ref.starts_with("cerbos:///") || !paths.contains(&path) {
+                self.err(
+                    d.locate(&r.r#ref),
+                    format!("invalid schema: failed to load {which} schema `{}`: schema _schemas/{path} doesn't exist", r.r#ref),
+                    Some("put the JSON schema under _schemas/ and reference it as cerbos:///path"),
+                );
+                continue;
+            }
+            let ignore = r.ignore_when.as_ref().map(|i| i.actions.iter().map(|a| Glob::new(a)).collect()).unwrap_or_default();
+            if which == "principal" {
+                out.principal = Some((path, ignore));
+            } else {
+                out.resource = Some((path, ignore));
+            }
+        }
+        out
+    }
+
+    fn principal_policy(&mut self, d: &ParsedDoc, pp: &policy::PrincipalPolicy) {
+        let key: Arc<str> = Arc::from(principal_key(&pp.principal, &pp.version, &pp.scope));
+        let ps = self.params(d, pp.variables.as_ref(), pp.constants.as_ref());
+        let perms = match pp.scope_permissions {
+            ScopePermissions::Unspecified => ScopePermissions::OverrideParent,
+            p => p,
+        };
+        self.table.principal_permissions.insert(pp.scope.clone(), perms);
+        self.table.principal_scopes.insert(pp.scope.clone());
+        let mut rows = Vec::new();
+        let mut n = 0;
+        for rule in &pp.rules {
+            for a in &rule.actions {
+                n += 1;
+                let rule_name: Arc<str> = Arc::from(a.name.clone().unwrap_or_else(|| format!("rule-{n:03}")));
+                let Ok(cond) = self.compile_cond(d, a.condition.as_ref(), &ps) else { continue };
+                let output = self.compile_output(d, a.output.as_ref(), &ps);
+                let (effect, cond) = consent(pp.scope_permissions, a.effect, cond);
+                rows.push(Row {
+                    kind: PassKind::Principal,
+                    policy_key: key.clone(),
+                    resource: Glob::new(&rule.resource),
+                    role: "*".into(),
+                    principal: Some(pp.principal.clone()),
+                    action: Glob::new(&a.action),
+                    condition: cond,
+                    derived_role: None,
+                    effect,
+                    output,
+                    rule_name,
+                    params: ps.params.clone(),
+                });
+            }
+        }
+        let sr = self.table.scopes.entry(pp.version.clone()).or_default().entry(pp.scope.clone()).or_default();
+        sr.principals.insert(pp.principal.clone());
+        sr.rows.extend(rows);
+    }
+
+    fn role_policy(&mut self, d: &ParsedDoc, rl: &policy::RolePolicy) {
+        let version = rl.version.clone().unwrap_or_else(|| "default".into());
+        let key: Arc<str> = Arc::from(role_key(&rl.role, &version, &rl.scope));
+        let ps = self.params(d, rl.variables.as_ref(), rl.constants.as_ref());
+        let mut rules = Vec::new();
+        for (i, r) in rl.rules.iter().enumerate() {
+            let Ok(condition) = self.compile_cond(d, r.condition.as_ref(), &ps) else { continue };
+            let output = self.compile_output(d, r.output.as_ref(), &ps);
+            rules.push(RoleRule {
+                resource: Glob::new(&r.resource),
+                allow_actions: r.allow_actions.iter().map(|a| Glob::new(a)).collect(),
+                condition,
+                output,
+                rule_name: Arc::from(r.name.clone().unwrap_or_else(|| format!("{}_rule-{i:03}", rl.role))),
+            });
+        }
+        self.table.resource_scopes.insert(rl.scope.clone());
+        self.table
+            .parent_roles
+            .entry(rl.scope.clone())
+            .or_default()
+            .insert(rl.role.clone(), rl.parent_roles.clone());
+        let sr = self.table.scopes.entry(version).or_default().entry(rl.scope.clone()).or_default();
+        sr.role_policies.push(RolePolicy { role: rl.role.clone(), policy_key: key, rules, params: ps.params });
+    }
+}
+
+/// Under REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS a conditional ALLOW becomes a DENY
+/// when its condition does not hold (the ALLOW itself must come from a parent).
+fn consent(perms: ScopePermissions, effect: Effect, cond: Option<Cond>) -> (Effect, Option<Cond>) {
+    match (perms, effect, cond) {
+        (ScopePermissions::RequireParentalConsentForAllows, Effect::Allow, Some(c)) => {
+            (Effect::Deny, Some(Cond::None(vec![c])))
+        }
+        (_, e, c) => (e, c),
+    }
+}
+
+/// Names a condition can use at its root; anything else is reported.
+pub(crate) fn allowed_roots() -> &'static [&'static str] {
+    ROOTS
+}

@@ -1,0 +1,187 @@
+//! The check API's inputs and outputs (Cerbos's engine `CheckInput` / `CheckOutput`).
+
+use crate::policy::Effect;
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// JSON object of attributes.
+pub type Attributes = serde_json::Map<String, serde_json::Value>;
+
+/// Who is asking.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Principal {
+    /// Principal ID.
+    pub id: String,
+    /// Policy version to use (empty: the default version).
+    #[serde(default)]
+    pub policy_version: String,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Attributes.
+    #[serde(default)]
+    pub attr: Attributes,
+    /// Scope (empty: the default scope).
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// What is being accessed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resource {
+    /// Resource kind.
+    pub kind: String,
+    /// Resource ID.
+    #[serde(default)]
+    pub id: String,
+    /// Policy version to use (empty: the default version).
+    #[serde(default)]
+    pub policy_version: String,
+    /// Attributes.
+    #[serde(default)]
+    pub attr: Attributes,
+    /// Scope (empty: the default scope).
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// Auxiliary data: verified JWT claims.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuxData {
+    /// Claims of the (already verified) JWT.
+    #[serde(default)]
+    pub jwt: Attributes,
+}
+
+/// One principal, one resource, several actions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckInput {
+    /// Echoed in the output.
+    #[serde(default)]
+    pub request_id: String,
+    /// Who.
+    pub principal: Principal,
+    /// What.
+    pub resource: Resource,
+    /// Actions to decide.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// Auxiliary data.
+    #[serde(default)]
+    pub aux_data: Option<AuxData>,
+}
+
+/// How schema violations are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaEnforcement {
+    /// Schemas are not checked.
+    #[default]
+    None,
+    /// Violations are reported; decisions are unchanged.
+    Warn,
+    /// Violations are reported and every action is denied.
+    Reject,
+}
+
+/// Per-request evaluation options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOptions {
+    /// Values for `globals` / `G`.
+    pub globals: Attributes,
+    /// Version used when a request names none.
+    pub default_policy_version: String,
+    /// Scope used when a request names none.
+    pub default_scope: String,
+    /// Search up from a scope that has no policy instead of failing to match.
+    pub lenient_scopes: bool,
+    /// Schema enforcement.
+    pub schema_enforcement: SchemaEnforcement,
+    /// The request's time (`now()`); never taken from a clock here.
+    pub now: Option<DateTime<FixedOffset>>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            globals: Attributes::new(),
+            default_policy_version: "default".into(),
+            default_scope: String::new(),
+            lenient_scopes: false,
+            schema_enforcement: SchemaEnforcement::None,
+            now: None,
+        }
+    }
+}
+
+/// The decision for one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionEffect {
+    /// ALLOW or DENY.
+    pub effect: Effect,
+    /// Key of the deciding policy, or `NO_MATCH`.
+    pub policy: String,
+    /// Scope of the deciding rule (empty for the root scope).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+/// A rule output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputEntry {
+    /// `policy key#rule name`.
+    pub src: String,
+    /// The value.
+    pub val: serde_json::Value,
+    /// The action the rule was evaluated for.
+    pub action: String,
+}
+
+/// A schema violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationError {
+    /// JSON pointer into the attributes.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// `SOURCE_PRINCIPAL` or `SOURCE_RESOURCE`.
+    pub source: String,
+}
+
+/// An expression that failed to evaluate (treated as false).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationError {
+    /// The expression as written.
+    pub expression: String,
+    /// Why it failed.
+    pub message: String,
+}
+
+/// The decisions for one [`CheckInput`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckOutput {
+    /// Echo of the input's request ID.
+    pub request_id: String,
+    /// The resource's ID.
+    pub resource_id: String,
+    /// Decision per action.
+    pub actions: BTreeMap<String, ActionEffect>,
+    /// Derived roles that were active.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effective_derived_roles: Vec<String>,
+    /// Schema violations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_errors: Vec<ValidationError>,
+    /// Rule outputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputEntry>,
+    /// Expressions that failed to evaluate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evaluation_errors: Vec<EvaluationError>,
+}

@@ -1,0 +1,213 @@
+//! The compiled, indexed form of a policy set that checks run against.
+
+use crate::cel::CompiledExpr;
+use crate::glob::Glob;
+use crate::policy::{Effect, ScopePermissions};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A compiled condition tree.
+#[derive(Debug, Clone)]
+pub(crate) enum Cond {
+    Expr(CompiledExpr),
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    None(Vec<Cond>),
+}
+
+/// Constants and ordered variables shared by the rules of one policy.
+#[derive(Debug)]
+pub(crate) struct Params {
+    /// Index into [`Table::params`]: the per-request variable cache key.
+    pub(crate) id: usize,
+    pub(crate) constants: cel::Value,
+    /// In dependency order.
+    pub(crate) variables: Vec<(String, CompiledExpr)>,
+}
+
+/// Output expressions of a rule.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outputs {
+    pub(crate) rule_activated: Option<CompiledExpr>,
+    pub(crate) condition_not_met: Option<CompiledExpr>,
+}
+
+/// The policy kind a row came from, for the two evaluation passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PassKind {
+    Principal,
+    Resource,
+}
+
+/// A derived role a row is conditional on.
+#[derive(Debug, Clone)]
+pub(crate) struct DerivedRoleDef {
+    pub(crate) name: String,
+    pub(crate) parent_roles: Vec<String>,
+    pub(crate) condition: Option<Cond>,
+    pub(crate) params: Arc<Params>,
+}
+
+/// One (role, action) rule of a resource or principal policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) kind: PassKind,
+    /// Key of the policy the row comes from, e.g. `resource.leave_request.vdefault/acme`.
+    pub(crate) policy_key: Arc<str>,
+    pub(crate) resource: Glob,
+    /// `*` matches any role.
+    pub(crate) role: String,
+    pub(crate) principal: Option<String>,
+    pub(crate) action: Glob,
+    pub(crate) condition: Option<Cond>,
+    pub(crate) derived_role: Option<Arc<DerivedRoleDef>>,
+    pub(crate) effect: Effect,
+    pub(crate) output: Option<Arc<Outputs>>,
+    pub(crate) rule_name: Arc<str>,
+    pub(crate) params: Arc<Params>,
+}
+
+/// A rule of a role policy.
+#[derive(Debug, Clone)]
+pub(crate) struct RoleRule {
+    pub(crate) resource: Glob,
+    pub(crate) allow_actions: Vec<Glob>,
+    pub(crate) condition: Option<Cond>,
+    pub(crate) output: Option<Arc<Outputs>>,
+    pub(crate) rule_name: Arc<str>,
+}
+
+/// A role policy in one scope.
+#[derive(Debug, Clone)]
+pub(crate) struct RolePolicy {
+    pub(crate) role: String,
+    pub(crate) policy_key: Arc<str>,
+    pub(crate) rules: Vec<RoleRule>,
+    pub(crate) params: Arc<Params>,
+}
+
+/// Schema references of a resource policy.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SchemaRefs {
+    pub(crate) principal: Option<(String, Vec<Glob>)>,
+    pub(crate) resource: Option<(String, Vec<Glob>)>,
+}
+
+/// Rows of one (version, scope).
+#[derive(Debug, Default)]
+pub(crate) struct ScopeRows {
+    pub(crate) rows: Vec<Row>,
+    pub(crate) role_policies: Vec<RolePolicy>,
+    /// Resource kinds with a resource policy here (even one with no rules).
+    pub(crate) resource_kinds: HashSet<String>,
+    /// Principals with a principal policy here.
+    pub(crate) principals: HashSet<String>,
+}
+
+/// The whole compiled policy set.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    /// version → scope → rows.
+    pub(crate) scopes: HashMap<String, HashMap<String, ScopeRows>>,
+    pub(crate) principal_scopes: HashSet<String>,
+    pub(crate) resource_scopes: HashSet<String>,
+    pub(crate) principal_permissions: HashMap<String, ScopePermissions>,
+    pub(crate) resource_permissions: HashMap<String, ScopePermissions>,
+    /// scope → role → parent roles.
+    pub(crate) parent_roles: HashMap<String, HashMap<String, Vec<String>>>,
+    /// resource policy key → the derived roles its rules reference.
+    pub(crate) derived_roles: HashMap<String, Vec<Arc<DerivedRoleDef>>>,
+    /// resource policy key → schemas.
+    pub(crate) schemas: HashMap<String, SchemaRefs>,
+    pub(crate) params_count: usize,
+}
+
+/// `resource.kind.vversion[/scope]`.
+pub(crate) fn resource_key(kind: &str, version: &str, scope: &str) -> String {
+    policy_key("resource", kind, version, scope)
+}
+
+/// `principal.id.vversion[/scope]`.
+pub(crate) fn principal_key(id: &str, version: &str, scope: &str) -> String {
+    policy_key("principal", id, version, scope)
+}
+
+/// `role.name.vversion[/scope]`.
+pub(crate) fn role_key(role: &str, version: &str, scope: &str) -> String {
+    policy_key("role", role, version, scope)
+}
+
+fn policy_key(kind: &str, name: &str, version: &str, scope: &str) -> String {
+    if scope.is_empty() {
+        format!("{kind}.{name}.v{version}")
+    } else {
+        format!("{kind}.{name}.v{version}/{scope}")
+    }
+}
+
+/// The parents of a scope, nearest first, ending with the root scope `""`.
+pub(crate) fn scope_parents(scope: &str) -> impl Iterator<Item = &str> {
+    let mut cur = Some(scope);
+    std::iter::from_fn(move || {
+        let s = cur?;
+        if s.is_empty() {
+            cur = None;
+            return None;
+        }
+        let parent = s.rfind('.').and_then(|i| s.get(..i)).unwrap_or("");
+        cur = Some(parent);
+        Some(parent)
+    })
+}
+
+impl Table {
+    /// The scopes to search, most specific first, and the key of the first policy.
+    pub(crate) fn all_scopes(&self, kind: PassKind, scope: &str, lenient: bool) -> Vec<String> {
+        let set = match kind {
+            PassKind::Principal => &self.principal_scopes,
+            PassKind::Resource => &self.resource_scopes,
+        };
+        let mut out = Vec::new();
+        if set.contains(scope) {
+            out.push(scope.to_string());
+        } else if !lenient {
+            return out;
+        }
+        out.extend(scope_parents(scope).filter(|s| set.contains(*s)).map(str::to_string));
+        out
+    }
+
+    /// The rows of `version` in `scope`.
+    pub(crate) fn scope(&self, version: &str, scope: &str) -> Option<&ScopeRows> {
+        self.scopes.get(version)?.get(scope)
+    }
+
+    /// Roles plus all their ancestors through role policies of `scope`.
+    pub(crate) fn with_parent_roles(&self, scope: &str, roles: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = roles.to_vec();
+        let Some(map) = self.parent_roles.get(scope) else { return out };
+        let mut i = 0;
+        while let Some(r) = out.get(i).cloned() {
+            if let Some(parents) = map.get(&r) {
+                for p in parents {
+                    if !out.contains(p) {
+                        out.push(p.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scope_parents;
+
+    #[test]
+    fn parents() {
+        assert_eq!(scope_parents("a.b.c").collect::<Vec<_>>(), vec!["a.b", "a", ""]);
+        assert_eq!(scope_parents("").count(), 0);
+    }
+}
