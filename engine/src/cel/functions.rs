@@ -99,7 +99,8 @@ fn immediate_parent_of(This(a): This<List>, b: List) -> bool {
 
 fn common_ancestors(This(a): This<List>, b: List) -> Value {
     let n = a.iter().zip(b.iter()).take_while(|(x, y)| x == y).count();
-    let n = n.min(a.len().saturating_sub(1)).min(b.len().saturating_sub(1));
+    // A hierarchy is not its own ancestor: equal hierarchies share only their parents.
+    let n = if a.len() == b.len() && n == a.len() { n.saturating_sub(1) } else { n };
     list(a.iter().take(n).cloned().collect())
 }
 

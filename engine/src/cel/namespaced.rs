@@ -2,7 +2,7 @@
 //! `ip.isCanonical`): these must be environment overloads for the `cel` crate to
 //! resolve the dotted name, so they are written against [`Value`] and adapted.
 
-use cel::common::types::{CelOptional, CelString, LIST_TYPE, STRING_TYPE, INT_TYPE};
+use cel::common::types::{CelOptional, CelString, DYN_TYPE, INT_TYPE, LIST_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError, Value};
 use std::sync::Arc;
@@ -138,6 +138,25 @@ fn ip_is_canonical(args: Vec<Value>) -> Res {
     Ok(Value::Bool(addr.to_string() == **s))
 }
 
+fn json_encode(args: Vec<Value>) -> Res {
+    let [v] = args.as_slice() else {
+        return Err(ExecutionError::function_error("json.encode", "expected 1 argument"));
+    };
+    serde_json::to_string(&super::to_json(v))
+        .map(Value::from)
+        .map_err(|e| ExecutionError::function_error("json.encode", e))
+}
+
+fn json_decode(args: Vec<Value>) -> Res {
+    let s = strs("json.decode", &args)?;
+    let [s] = s.as_slice() else {
+        return Err(ExecutionError::function_error("json.decode", "expected 1 argument"));
+    };
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(|v| super::from_json(&v))
+        .map_err(|e| ExecutionError::function_error("json.decode", e))
+}
+
 /// Registers the namespaced functions on `env`.
 pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     overload!(env, "regex.replace", "regex_replace_string_string_string", vec![STRING_TYPE, STRING_TYPE, STRING_TYPE], regex_replace)?;
@@ -147,6 +166,8 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     overload!(env, "sets.contains", "sets_contains_list_list", vec![LIST_TYPE, LIST_TYPE], sets_contains)?;
     overload!(env, "sets.equivalent", "sets_equivalent_list_list", vec![LIST_TYPE, LIST_TYPE], sets_equivalent)?;
     overload!(env, "sets.intersects", "sets_intersects_list_list", vec![LIST_TYPE, LIST_TYPE], sets_intersects)?;
+    overload!(env, "json.encode", "json_encode_dyn", vec![DYN_TYPE], json_encode)?;
+    overload!(env, "json.decode", "json_decode_string", vec![STRING_TYPE], json_decode)?;
     overload!(env, "ip.isCanonical", "ip_is_canonical_string", vec![STRING_TYPE], ip_is_canonical)?;
     Ok(())
 }
