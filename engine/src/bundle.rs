@@ -10,7 +10,7 @@ use crate::source::{is_policy_path, parse, Source};
 use crate::table::Table;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 
 const FORMAT: &str = "authz-bundle/1";
@@ -22,7 +22,6 @@ pub struct Bundle {
     label: Option<String>,
     policy_count: usize,
     sources: Vec<Source>,
-    schemas: HashMap<String, serde_json::Value>,
 }
 
 impl fmt::Debug for Bundle {
@@ -93,20 +92,11 @@ impl Bundle {
         let rt = runtime().map_err(|e| BuildErrors(vec![BuildError::new(Location::new("<engine>", 1, 1), e)]))?;
         let mut errors = Vec::new();
         let mut docs = Vec::new();
-        let mut schemas = HashMap::new();
+        let mut schemas: HashMap<String, String> = HashMap::new();
         for s in &sources {
             if is_schema_path(s.path()) {
-                match serde_json::from_str::<serde_json::Value>(s.text()) {
-                    Ok(v) if v.is_object() || v.is_boolean() => {
-                        let rel = s.path().get("_schemas/".len()..).unwrap_or_default().to_string();
-                        schemas.insert(rel, v);
-                    }
-                    Ok(_) => errors.push(BuildError::new(Location::new(s.path(), 1, 1), "invalid schema: not a JSON object")),
-                    Err(e) => errors.push(BuildError::new(
-                        Location::new(s.path(), e.line(), e.column()),
-                        format!("invalid schema: {e}"),
-                    )),
-                }
+                let rel = s.path().get("_schemas/".len()..).unwrap_or_default().to_string();
+                schemas.insert(rel, s.text().to_string());
                 continue;
             }
             match parse(s) {
@@ -114,8 +104,7 @@ impl Bundle {
                 Err(e) => errors.extend(e),
             }
         }
-        let schema_paths: HashSet<String> = schemas.keys().cloned().collect();
-        let table = match compile(rt, &docs, &schema_paths) {
+        let table = match compile(rt, &docs, &schemas) {
             Ok(t) if errors.is_empty() => Some(t),
             Ok(_) => None,
             Err(e) => {
@@ -128,7 +117,7 @@ impl Bundle {
         };
         let digest = digest_of(&sources);
         let policy_count = docs.iter().filter(|d| !d.doc.disabled).count();
-        Ok(Bundle { table, digest, label, policy_count, sources, schemas })
+        Ok(Bundle { table, digest, label, policy_count, sources })
     }
 
     /// Decides every input.
@@ -152,11 +141,6 @@ impl Bundle {
     /// Number of enabled policy documents.
     pub fn policy_count(&self) -> usize {
         self.policy_count
-    }
-
-    /// Schemas by path under `_schemas/`.
-    pub(crate) fn schemas(&self) -> &HashMap<String, serde_json::Value> {
-        &self.schemas
     }
 
     /// Serializes the bundle (its canonical sources, label and digest).

@@ -24,6 +24,28 @@ static VAR_REF: LazyLock<Option<regex::Regex>> =
 static CONST_REF: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"\b(C|constants)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
 
+static INDEX_LOOKUP: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"\b(V|variables|C|constants|G|globals)\s*\[").ok());
+
+const RESERVED: &[&str] = &[
+    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
+    "loop", "package", "namespace", "return", "var", "void", "while",
+];
+
+/// Why `name` cannot be a variable or constant name, if it cannot.
+fn invalid_ident(name: &str) -> Option<&'static str> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        Some("is not a valid identifier")
+    } else if RESERVED.contains(&name) {
+        Some("is a reserved keyword and can't be used as an identifier")
+    } else {
+        None
+    }
+}
+
 fn refs<'a>(re: &LazyLock<Option<regex::Regex>>, src: &'a str) -> Vec<&'a str> {
     match re.as_ref() {
         Some(re) => re.captures_iter(src).filter_map(|c| c.get(2)).map(|m| m.as_str()).collect(),
@@ -49,7 +71,7 @@ struct ParamScope {
 }
 
 /// Builds the table; `schema_paths` are the files under `_schemas/` (relative to it).
-pub(crate) fn compile(rt: &Runtime, docs: &[ParsedDoc], schema_paths: &HashSet<String>) -> Result<Table, Vec<BuildError>> {
+pub(crate) fn compile(rt: &Runtime, docs: &[ParsedDoc], schema_files: &HashMap<String, String>) -> Result<Table, Vec<BuildError>> {
     let mut c = Compiler {
         rt,
         errors: Vec::new(),
@@ -63,7 +85,7 @@ pub(crate) fn compile(rt: &Runtime, docs: &[ParsedDoc], schema_paths: &HashSet<S
     c.check_duplicates_and_ancestors(docs);
     for d in docs.iter().filter(|d| !d.doc.disabled) {
         if let Some(rp) = &d.doc.resource_policy {
-            c.resource_policy(d, rp, schema_paths);
+            c.resource_policy(d, rp, schema_files);
         } else if let Some(pp) = &d.doc.principal_policy {
             c.principal_policy(d, pp);
         } else if let Some(rl) = &d.doc.role_policy {
@@ -194,6 +216,10 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
+        if let Some(m) = INDEX_LOOKUP.as_ref().and_then(|re| re.find(src)) {
+            let msg = format!("invalid expression `{}`: `{}` cannot be indexed with `[...]`", src.trim(), m.as_str().trim_end_matches('[').trim());
+            self.err(loc.clone(), msg, Some("use field selection, e.g. `V.name`"));
+        }
         if let Some(ps) = scope {
             for v in refs(&VAR_REF, src) {
                 if !ps.var_names.contains(v) {
@@ -245,12 +271,23 @@ impl<'a> Compiler<'a> {
     fn compile_output(&mut self, d: &ParsedDoc, o: Option<&policy::Output>, ps: &ParamScope) -> Option<Arc<Outputs>> {
         let o = o?;
         let when = o.when.clone().unwrap_or_default();
-        let activated = when.rule_activated.or_else(|| o.expr.clone());
+        let activated = when.rule_activated.or_else(|| o.expr.clone()).filter(|s| !s.trim().is_empty());
+        let when_not_met = when.condition_not_met.clone().filter(|s| !s.trim().is_empty());
+        if activated.is_none() && when_not_met.is_none() {
+            self.err(d.locate("output"), "empty output: output must have at least one expression", Some("set output.when.ruleActivated or output.when.conditionNotMet"));
+            return None;
+        }
         let out = Outputs {
             rule_activated: activated.and_then(|s| self.compile_expr(d, &s, Some(ps))),
-            condition_not_met: when.condition_not_met.and_then(|s| self.compile_expr(d, &s, Some(ps))),
+            condition_not_met: when_not_met.and_then(|s| self.compile_expr(d, &s, Some(ps))),
         };
         Some(Arc::new(out))
+    }
+
+    fn check_ident(&mut self, d: &ParsedDoc, what: &str, name: &str) {
+        if let Some(problem) = invalid_ident(name) {
+            self.err(d.locate(name), format!("invalid {what} name: `{name}` {problem}"), Some("use letters, digits and `_`, not starting with a digit"));
+        }
     }
 
     /// Resolves constants and variables (local, imported, deprecated top-level).
@@ -262,6 +299,7 @@ impl<'a> Compiler<'a> {
                 match self.export_consts.get(imp).copied() {
                     Some((ed, defs)) => {
                         for (k, v) in defs {
+                            self.check_ident(ed, "constant", k);
                             if let Some(prev) = const_origin.insert(k.clone(), format!("import '{imp}' ({})", ed.locate(k))) {
                                 self.err(d.locate(k), format!("constant redefined: `{k}` is also defined in {prev}"), None);
                             }
@@ -276,6 +314,7 @@ impl<'a> Compiler<'a> {
                 }
             }
             for (k, v) in &cs.local {
+                self.check_ident(d, "constant", k);
                 if let Some(prev) = const_origin.insert(k.clone(), "policy local constants".into()) {
                     self.err(d.locate_after("local", k), format!("constant redefined: `{k}` is also defined in {prev}"), None);
                 }
@@ -289,6 +328,7 @@ impl<'a> Compiler<'a> {
                 match self.export_vars.get(imp).copied() {
                     Some((ed, evs)) => {
                         for (k, v) in evs {
+                            self.check_ident(ed, "variable", k);
                             var_origin.entry(k.clone()).or_default().push(format!("import '{imp}' ({})", ed.locate(k)));
                             defs.insert(k.clone(), v.clone());
                         }
@@ -301,11 +341,13 @@ impl<'a> Compiler<'a> {
                 }
             }
             for (k, v) in &vs.local {
+                self.check_ident(d, "variable", k);
                 var_origin.entry(k.clone()).or_default().push("policy local variables".into());
                 defs.insert(k.clone(), v.clone());
             }
         }
         for (k, v) in &d.doc.variables {
+            self.check_ident(d, "variable", k);
             var_origin.entry(k.clone()).or_default().push("deprecated top-level policy variables".into());
             defs.insert(k.clone(), v.clone());
         }
@@ -408,7 +450,7 @@ impl<'a> Compiler<'a> {
         Some(defs)
     }
 
-    fn resource_policy(&mut self, d: &ParsedDoc, rp: &policy::ResourcePolicy, schema_paths: &HashSet<String>) {
+    fn resource_policy(&mut self, d: &ParsedDoc, rp: &policy::ResourcePolicy, schema_files: &HashMap<String, String>) {
         let key: Arc<str> = Arc::from(resource_key(&rp.resource, &rp.version, &rp.scope));
         let ps = self.params(d, rp.variables.as_ref(), rp.constants.as_ref());
         // Derived roles available through imports: name → definitions (several = ambiguous).
@@ -428,7 +470,7 @@ impl<'a> Compiler<'a> {
                 ),
             }
         }
-        let schemas = self.schema_refs(d, rp.schemas.as_ref(), schema_paths);
+        let schemas = self.schema_refs(d, rp.schemas.as_ref(), schema_files);
         self.table.schemas.insert(key.to_string(), schemas);
         let perms = match rp.scope_permissions {
             ScopePermissions::Unspecified => ScopePermissions::OverrideParent,
@@ -494,19 +536,33 @@ impl<'a> Compiler<'a> {
         sr.rows.extend(rows);
     }
 
-    fn schema_refs(&mut self, d: &ParsedDoc, s: Option<&policy::Schemas>, paths: &HashSet<String>) -> SchemaRefs {
+    fn schema_refs(&mut self, d: &ParsedDoc, s: Option<&policy::Schemas>, files: &HashMap<String, String>) -> SchemaRefs {
         let mut out = SchemaRefs::default();
         let Some(s) = s else { return out };
         for (which, r) in [("principal", &s.principal_schema), ("resource", &s.resource_schema)] {
             let Some(r) = r else { continue };
             let path = r.r#ref.strip_prefix("cerbos:///").unwrap_or(&r.r#ref).to_string();
-            if !r.r#ref.starts_with("cerbos:///") || !paths.contains(&path) {
+            let text = files.get(&path).filter(|_| r.r#ref.starts_with("cerbos:///"));
+            let Some(text) = text else {
                 self.err(
                     d.locate(&r.r#ref),
                     format!("invalid schema: failed to load {which} schema `{}`: schema _schemas/{path} doesn't exist", r.r#ref),
                     Some("put the JSON schema under _schemas/ and reference it as cerbos:///path"),
                 );
                 continue;
+            };
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) if v.is_object() || v.is_boolean() => {
+                    self.table.schema_docs.insert(path.clone(), v);
+                }
+                Ok(_) | Err(_) => {
+                    self.err(
+                        d.locate(&r.r#ref),
+                        format!("invalid schema: failed to load {which} schema `{}`: not a JSON schema (an object or a boolean)", r.r#ref),
+                        Some("fix the JSON of the schema file"),
+                    );
+                    continue;
+                }
             }
             let ignore = r.ignore_when.as_ref().map(|i| i.actions.iter().map(|a| Glob::new(a)).collect()).unwrap_or_default();
             if which == "principal" {

@@ -120,6 +120,8 @@ pub(crate) struct Table {
     /// resource policy key → schemas.
     pub(crate) schemas: HashMap<String, SchemaRefs>,
     pub(crate) params_count: usize,
+    /// Referenced schema documents by path under `_schemas/`.
+    pub(crate) schema_docs: HashMap<String, serde_json::Value>,
 }
 
 /// `resource.kind.vversion[/scope]`.
