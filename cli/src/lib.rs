@@ -2,3 +2,4 @@
 //! reading policy directories and running Cerbos test suites.
 
 pub mod store;
+pub mod suite;

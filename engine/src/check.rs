@@ -35,6 +35,8 @@ struct Evaluator<'a> {
     outputs: Vec<OutputEntry>,
     /// `runtime` for conditions of the scope being evaluated.
     runtime: Value,
+    /// Evaluation failures so far (including repeats), for strict evaluation.
+    failures: usize,
 }
 
 fn runtime_value(edr: &[String]) -> Value {
@@ -56,14 +58,18 @@ fn request_value(input: &CheckInput, pscope: &str, rscope: &str) -> (Value, Valu
     let resource = serde_json::json!({
         "kind": r.kind, "id": r.id, "attr": r.attr, "policyVersion": r.policy_version, "scope": rscope,
     });
-    let jwt = input.aux_data.as_ref().map(|a| serde_json::Value::Object(a.jwt.clone())).unwrap_or_else(|| serde_json::json!({}));
-    let aux = serde_json::json!({ "jwt": jwt });
+    let (jwt, jwts) = match &input.aux_data {
+        Some(a) => (serde_json::Value::Object(a.jwt.clone()), serde_json::Value::Object(a.jwts.clone())),
+        None => (serde_json::json!({}), serde_json::json!({})),
+    };
+    let aux = serde_json::json!({ "jwt": jwt, "jwts": jwts });
     let request = serde_json::json!({ "principal": principal, "resource": resource, "auxData": aux, "aux_data": aux });
     (from_json(&request), from_json(&principal), from_json(&resource))
 }
 
 impl<'a> Evaluator<'a> {
     fn record(&mut self, expr: &CompiledExpr, message: String) {
+        self.failures += 1;
         let e = EvaluationError { expression: expr.source().trim().to_string(), message };
         if !self.errors.contains(&e) {
             self.errors.push(e);
@@ -222,7 +228,7 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         out.actions = effects;
         return out;
     };
-    let mut ev = Evaluator { base, var_cache: HashMap::new(), errors: Vec::new(), outputs: Vec::new(), runtime: runtime_value(&[]) };
+    let mut ev = Evaluator { base, var_cache: HashMap::new(), errors: Vec::new(), outputs: Vec::new(), runtime: runtime_value(&[]), failures: 0 };
 
     let all_roles = table.with_parent_roles(rscope, &p.roles);
     let mut edr_by_scope: HashMap<String, Vec<String>> = HashMap::new();
@@ -271,9 +277,15 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                     }
                     let Some(sr) = table.scope(version, scope) else { continue };
                     for row in sr.rows.iter().filter(|row| row_matches(row, pass, &r.kind, action, &parent_roles, &p.id)) {
+                        let failures = ev.failures;
+                        let strict_deny = |ev: &Evaluator<'_>| opts.strict_evaluation && ev.failures > failures;
                         if let Some(dr) = &row.derived_role {
                             if let Some(c) = &dr.condition {
                                 if !ev.satisfies(c, &dr.params) {
+                                    if strict_deny(&ev) {
+                                        role_effect = EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
+                                        break 'scopes;
+                                    }
                                     continue;
                                 }
                             }
@@ -282,6 +294,10 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                             Some(c) => ev.satisfies(c, &row.params),
                             None => true,
                         };
+                        if strict_deny(&ev) {
+                            role_effect = EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
+                            break 'scopes;
+                        }
                         ev.emit(row.output.as_ref(), met, &row.params, || format!("{}#{}", row.policy_key, row.rule_name), action);
                         if !met {
                             continue;

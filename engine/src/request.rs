@@ -50,11 +50,14 @@ pub struct Resource {
 
 /// Auxiliary data: verified JWT claims.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuxData {
     /// Claims of the (already verified) JWT.
     #[serde(default)]
     pub jwt: Attributes,
+    /// Several named tokens: `name → {claims: {...}}`.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub jwts: Attributes,
 }
 
 /// One principal, one resource, several actions.
@@ -104,6 +107,8 @@ pub struct CheckOptions {
     pub schema_enforcement: SchemaEnforcement,
     /// The request's time (`now()`); never taken from a clock here.
     pub now: Option<DateTime<FixedOffset>>,
+    /// A rule whose condition fails to evaluate denies instead of not matching.
+    pub strict_evaluation: bool,
 }
 
 impl Default for CheckOptions {
@@ -115,6 +120,7 @@ impl Default for CheckOptions {
             lenient_scopes: false,
             schema_enforcement: SchemaEnforcement::None,
             now: None,
+            strict_evaluation: false,
         }
     }
 }
