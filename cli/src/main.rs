@@ -1,1 +1,185 @@
-fn main() {}
+//! `authz`: build and test Cerbos policy bundles, and answer CheckResources requests.
+
+use anyhow::Context;
+use authz::suite::{is_suite_path, run_suite, Outcome};
+use authz_engine::wire::{decode_request, encode_response, Limits};
+use authz_engine::{Bundle, CheckOptions, SchemaEnforcement, Source};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "authz", version, about = "One policy decision point, every runtime (Cerbos policies + CEL)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Enforcement {
+    None,
+    Warn,
+    Reject,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the bundle in DIR (report every error), then run its *_test.yaml suites.
+    Compile {
+        /// Policy directory.
+        dir: PathBuf,
+        /// Skip the test suites.
+        #[arg(long)]
+        skip_tests: bool,
+    },
+    /// Read a Cerbos CheckResources request on stdin, write the response on stdout.
+    Check {
+        /// Policy directory.
+        #[arg(long)]
+        policies: PathBuf,
+        /// Globals as a JSON object.
+        #[arg(long)]
+        globals: Option<String>,
+        /// Version used when a request names none.
+        #[arg(long, default_value = "default")]
+        default_policy_version: String,
+        /// Search up from scopes that have no policy.
+        #[arg(long)]
+        lenient_scopes: bool,
+        /// Schema enforcement.
+        #[arg(long, value_enum, default_value = "none")]
+        schema_enforcement: Enforcement,
+        /// The time conditions see as `now()` (default: the current time).
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+fn load(dir: &Path) -> anyhow::Result<(Vec<Source>, Result<Bundle, authz_engine::BuildErrors>)> {
+    let sources = authz::store::load_dir(dir).with_context(|| format!("reading policies from {}", dir.display()))?;
+    let bundle = Bundle::build(sources.clone(), None);
+    Ok((sources, bundle))
+}
+
+fn compile(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
+    let (sources, bundle) = load(dir)?;
+    let bundle = match bundle {
+        Ok(b) => b,
+        Err(errors) => {
+            for e in errors.errors() {
+                eprintln!("{e}");
+            }
+            eprintln!("{} error(s): the bundle was not built", errors.errors().len());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("bundle ok: {} policies, digest {}", bundle.policy_count(), bundle.digest());
+    if skip_tests {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ok = true;
+    let mut suites = 0;
+    for s in sources.iter().filter(|s| is_suite_path(s.path())) {
+        suites += 1;
+        let folder = s.path().rsplit_once('/').map(|(d, _)| format!("{d}/testdata/")).unwrap_or_else(|| "testdata/".into());
+        let testdata: BTreeMap<String, String> = sources
+            .iter()
+            .filter_map(|f| f.path().strip_prefix(folder.as_str()).map(|n| (n.to_string(), f.text().to_string())))
+            .collect();
+        let r = run_suite(&bundle, s.path(), s.text(), &testdata);
+        let count = |o: Outcome| r.actions.iter().filter(|a| a.result == o).count();
+        println!(
+            "{} ({}): {:?}: {} passed, {} failed, {} skipped",
+            r.file,
+            r.name,
+            r.result,
+            count(Outcome::Passed),
+            count(Outcome::Failed) + count(Outcome::Errored),
+            count(Outcome::Skipped)
+        );
+        if let Some(e) = &r.error {
+            println!("  error: {e}");
+        }
+        for a in r.actions.iter().filter(|a| matches!(a.result, Outcome::Failed | Outcome::Errored)) {
+            println!("  FAIL {} / {} / {} / {}: {}", a.test, a.principal, a.resource, a.action, a.message.clone().unwrap_or_default());
+        }
+        ok &= matches!(r.result, Outcome::Passed | Outcome::Skipped);
+    }
+    println!("{suites} test suite(s): {}", if ok { "all passed" } else { "FAILURES" });
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+struct CheckArgs {
+    policies: PathBuf,
+    globals: Option<String>,
+    default_policy_version: String,
+    lenient_scopes: bool,
+    schema_enforcement: Enforcement,
+    now: Option<String>,
+}
+
+fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (_, bundle) = load(&a.policies)?;
+    let bundle = match bundle {
+        Ok(b) => b,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let globals = match &a.globals {
+        Some(g) => match serde_json::from_str::<serde_json::Value>(g) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => anyhow::bail!("--globals must be a JSON object"),
+        },
+        None => serde_json::Map::new(),
+    };
+    let now = match &a.now {
+        Some(n) => chrono::DateTime::parse_from_rfc3339(n).with_context(|| format!("--now `{n}` is not RFC 3339"))?,
+        None => chrono::Utc::now().fixed_offset(),
+    };
+    let opts = CheckOptions {
+        globals,
+        default_policy_version: a.default_policy_version,
+        lenient_scopes: a.lenient_scopes,
+        schema_enforcement: match a.schema_enforcement {
+            Enforcement::None => SchemaEnforcement::None,
+            Enforcement::Warn => SchemaEnforcement::Warn,
+            Enforcement::Reject => SchemaEnforcement::Reject,
+        },
+        now: Some(now),
+        ..CheckOptions::default()
+    };
+    let mut body = String::new();
+    std::io::stdin().read_to_string(&mut body).context("reading the request from stdin")?;
+    let req = match decode_request(&body, &Limits::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let outputs = bundle.check(&opts, &req.inputs());
+    let resp = encode_response(&req, &outputs, bundle.digest(), bundle.label());
+    println!("{}", serde_json::to_string_pretty(&resp)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile { dir, skip_tests } => compile(&dir, skip_tests),
+        Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {
+            check(CheckArgs { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now })
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

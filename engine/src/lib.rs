@@ -14,6 +14,7 @@ mod request;
 mod schema;
 mod source;
 mod table;
+pub mod wire;
 
 pub use bundle::{Bundle, LoadError};
 pub use error::{BuildError, BuildErrors, Location, RequestError};

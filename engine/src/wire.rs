@@ -1,0 +1,169 @@
+//! Cerbos CheckResources JSON: decoding requests (with JSON paths in errors and
+//! size limits) and encoding responses. Every host reuses this one mapping.
+
+use crate::error::RequestError;
+use crate::request::{AuxData, CheckInput, CheckOutput, Principal, Resource};
+use serde::{Deserialize, Serialize};
+
+/// Request limits (Cerbos's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Resources per request.
+    pub max_resources: usize,
+    /// Actions per resource.
+    pub max_actions: usize,
+    /// Request body bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_resources: 50, max_actions: 50, max_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+/// One resource and the actions asked about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceEntry {
+    /// Actions.
+    pub actions: Vec<String>,
+    /// The resource.
+    pub resource: Resource,
+}
+
+/// A Cerbos CheckResources request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckResourcesRequest {
+    /// Echoed in the response.
+    #[serde(default)]
+    pub request_id: String,
+    /// Who.
+    pub principal: Principal,
+    /// What.
+    pub resources: Vec<ResourceEntry>,
+    /// Verified JWT claims (`auxData.jwt` is the claims object: authz verifies no tokens).
+    #[serde(default)]
+    pub aux_data: Option<AuxData>,
+    /// Include matched policy and scope per action.
+    #[serde(default)]
+    pub include_meta: bool,
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError {
+    RequestError::Invalid { path: path.into(), message: message.into() }
+}
+
+/// Decodes and validates a request; the error names the offending JSON path.
+pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesRequest, RequestError> {
+    if text.len() > limits.max_bytes {
+        return Err(RequestError::Limit { path: "$".into(), message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes) });
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let req: CheckResourcesRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
+        let msg = e.inner().to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        invalid(path, msg)
+    })?;
+    if req.principal.id.is_empty() {
+        return Err(invalid("$.principal.id", "must not be empty"));
+    }
+    if req.principal.roles.is_empty() {
+        return Err(invalid("$.principal.roles", "must contain at least one role"));
+    }
+    if req.resources.is_empty() {
+        return Err(invalid("$.resources", "must contain at least one resource"));
+    }
+    if req.resources.len() > limits.max_resources {
+        return Err(RequestError::Limit {
+            path: "$.resources".into(),
+            message: format!("{} resources, the limit is {}", req.resources.len(), limits.max_resources),
+        });
+    }
+    for (i, r) in req.resources.iter().enumerate() {
+        if r.resource.kind.is_empty() {
+            return Err(invalid(format!("$.resources[{i}].resource.kind"), "must not be empty"));
+        }
+        if r.actions.is_empty() {
+            return Err(invalid(format!("$.resources[{i}].actions"), "must contain at least one action"));
+        }
+        if r.actions.len() > limits.max_actions {
+            return Err(RequestError::Limit {
+                path: format!("$.resources[{i}].actions"),
+                message: format!("{} actions, the limit is {}", r.actions.len(), limits.max_actions),
+            });
+        }
+        if let Some(j) = r.actions.iter().position(String::is_empty) {
+            return Err(invalid(format!("$.resources[{i}].actions[{j}]"), "must not be empty"));
+        }
+    }
+    Ok(req)
+}
+
+impl CheckResourcesRequest {
+    /// One engine input per resource.
+    pub fn inputs(&self) -> Vec<CheckInput> {
+        self.resources
+            .iter()
+            .map(|r| CheckInput {
+                request_id: self.request_id.clone(),
+                principal: self.principal.clone(),
+                resource: r.resource.clone(),
+                actions: r.actions.clone(),
+                aux_data: self.aux_data.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Encodes the Cerbos CheckResources response, adding the bundle digest (and label).
+pub fn encode_response(
+    req: &CheckResourcesRequest,
+    outputs: &[CheckOutput],
+    digest: &str,
+    label: Option<&str>,
+) -> serde_json::Value {
+    let results: Vec<serde_json::Value> = req
+        .resources
+        .iter()
+        .zip(outputs)
+        .map(|(entry, out)| {
+            let r = &entry.resource;
+            let mut actions = serde_json::Map::new();
+            let mut meta_actions = serde_json::Map::new();
+            for a in &entry.actions {
+                if let Some(e) = out.actions.get(a) {
+                    actions.insert(a.clone(), e.effect.as_str().into());
+                    let mut m = serde_json::Map::new();
+                    m.insert("matchedPolicy".into(), e.policy.clone().into());
+                    if !e.scope.is_empty() {
+                        m.insert("matchedScope".into(), e.scope.clone().into());
+                    }
+                    meta_actions.insert(a.clone(), m.into());
+                }
+            }
+            let mut res = serde_json::json!({
+                "resource": { "id": r.id, "kind": r.kind, "policyVersion": r.policy_version, "scope": r.scope },
+                "actions": actions,
+            });
+            if !out.validation_errors.is_empty() {
+                res["validationErrors"] = serde_json::to_value(&out.validation_errors).unwrap_or_default();
+            }
+            if req.include_meta {
+                res["meta"] = serde_json::json!({ "actions": meta_actions, "effectiveDerivedRoles": out.effective_derived_roles });
+            }
+            if !out.outputs.is_empty() {
+                res["outputs"] = out.outputs.iter().map(|o| serde_json::json!({ "src": o.src, "val": o.val })).collect();
+            }
+            res
+        })
+        .collect();
+    let mut resp = serde_json::json!({ "requestId": req.request_id, "results": results, "bundleDigest": digest });
+    if let Some(l) = label {
+        resp["bundleLabel"] = l.into();
+    }
+    resp
+}
