@@ -83,7 +83,8 @@ fn compile(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
     let mut suites = 0;
     for s in sources.iter().filter(|s| is_suite_path(s.path())) {
         suites += 1;
-        let folder = s.path().rsplit_once('/').map(|(d, _)| format!("{d}/testdata/")).unwrap_or_else(|| "testdata/".into());
+        let folder =
+            s.path().rsplit_once('/').map(|(d, _)| format!("{d}/testdata/")).unwrap_or_else(|| "testdata/".into());
         let testdata: BTreeMap<String, String> = sources
             .iter()
             .filter_map(|f| f.path().strip_prefix(folder.as_str()).map(|n| (n.to_string(), f.text().to_string())))
@@ -103,7 +104,14 @@ fn compile(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
             println!("  error: {e}");
         }
         for a in r.actions.iter().filter(|a| matches!(a.result, Outcome::Failed | Outcome::Errored)) {
-            println!("  FAIL {} / {} / {} / {}: {}", a.test, a.principal, a.resource, a.action, a.message.clone().unwrap_or_default());
+            println!(
+                "  FAIL {} / {} / {} / {}: {}",
+                a.test,
+                a.principal,
+                a.resource,
+                a.action,
+                a.message.clone().unwrap_or_default()
+            );
         }
         ok &= matches!(r.result, Outcome::Passed | Outcome::Skipped);
     }

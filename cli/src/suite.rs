@@ -92,8 +92,8 @@ struct Suite {
     #[serde(default, rename = "$schema")]
     _schema: Option<String>,
     name: String,
-    #[serde(default)]
-    description: Option<String>,
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
     #[serde(default)]
     skip: bool,
     #[serde(default)]
@@ -168,8 +168,8 @@ struct Expectation {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Test {
     name: String,
-    #[serde(default)]
-    description: Option<String>,
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
     #[serde(default)]
     skip: bool,
     #[serde(default)]
@@ -246,7 +246,8 @@ fn errored(file: &str, name: &str, error: String) -> SuiteResult {
 
 fn apply(opts: &mut CheckOptions, o: &Options) -> Result<(), String> {
     if let Some(now) = &o.now {
-        let t = chrono::DateTime::parse_from_rfc3339(now).map_err(|e| format!("invalid timestamp value `{now}`: {e}"))?;
+        let t =
+            chrono::DateTime::parse_from_rfc3339(now).map_err(|e| format!("invalid timestamp value `{now}`: {e}"))?;
         opts.now = Some(t);
     }
     if let Some(g) = &o.globals {
@@ -292,7 +293,9 @@ impl Resolved<'_> {
     fn principals(&self, test: &str, names: &[String], groups: &[String]) -> Result<Vec<String>, String> {
         let mut out: Vec<String> = names.to_vec();
         for g in groups {
-            let grp = self.principal_group(g).ok_or_else(|| format!("invalid test \"{test}\": principal group \"{g}\" not found"))?;
+            let grp = self
+                .principal_group(g)
+                .ok_or_else(|| format!("invalid test \"{test}\": principal group \"{g}\" not found"))?;
             out.extend(grp.principals.iter().cloned());
         }
         for n in &out {
@@ -306,7 +309,9 @@ impl Resolved<'_> {
     fn resources(&self, test: &str, names: &[String], groups: &[String]) -> Result<Vec<String>, String> {
         let mut out: Vec<String> = names.to_vec();
         for g in groups {
-            let grp = self.resource_group(g).ok_or_else(|| format!("invalid test \"{test}\": resource group \"{g}\" not found"))?;
+            let grp = self
+                .resource_group(g)
+                .ok_or_else(|| format!("invalid test \"{test}\": resource group \"{g}\" not found"))?;
             out.extend(grp.resources.iter().cloned());
         }
         for n in &out {
@@ -328,7 +333,13 @@ pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<St
         return errored(path, &suite.name, "failed to load test suite: tests: value is required".into());
     };
     if suite.skip {
-        return SuiteResult { file: path.into(), name: suite.name.clone(), result: Outcome::Skipped, error: suite.skip_reason.clone(), actions: vec![] };
+        return SuiteResult {
+            file: path.into(),
+            name: suite.name.clone(),
+            result: Outcome::Skipped,
+            error: suite.skip_reason.clone(),
+            actions: vec![],
+        };
     }
     let fx = match load_fixtures(testdata) {
         Ok(f) => f,
@@ -345,7 +356,11 @@ pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<St
                 fx.resources.contains_key(n) || suite.resources.contains_key(n)
             };
             if !known {
-                return errored(path, &suite.name, format!("failed to load test fixtures from testdata: missing fixture \"{n}\""));
+                return errored(
+                    path,
+                    &suite.name,
+                    format!("failed to load test fixtures from testdata: missing fixture \"{n}\""),
+                );
             }
         }
     }
@@ -359,7 +374,11 @@ pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<St
     let mut names = HashSet::new();
     for t in tests {
         if !names.insert(t.name.as_str()) {
-            return errored(path, &suite.name, format!("Invalid test suite: another test named {} already exists", t.name));
+            return errored(
+                path,
+                &suite.name,
+                format!("Invalid test suite: another test named {} already exists", t.name),
+            );
         }
     }
     let mut results = Vec::new();
@@ -374,6 +393,9 @@ pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<St
     SuiteResult { file: path.into(), name: suite.name.clone(), result, error: None, actions: results }
 }
 
+/// Expected effects per action and output expectations for one (principal, resource).
+type PairExpectation<'t> = (BTreeMap<String, Effect>, Vec<&'t OutputExpectation>);
+
 fn run_test(bundle: &Bundle, r: &Resolved<'_>, base: &CheckOptions, t: &Test) -> Result<Vec<ActionResult>, String> {
     let mut opts = base.clone();
     if let Some(o) = &t.options {
@@ -382,11 +404,13 @@ fn run_test(bundle: &Bundle, r: &Resolved<'_>, base: &CheckOptions, t: &Test) ->
     let principals = r.principals(&t.name, &t.input.principals, &t.input.principal_groups)?;
     let resources = r.resources(&t.name, &t.input.resources, &t.input.resource_groups)?;
     let aux = match &t.input.aux_data {
-        Some(n) => Some(r.aux(n).cloned().ok_or_else(|| format!("invalid test \"{}\": auxData \"{n}\" not found", t.name))?),
+        Some(n) => {
+            Some(r.aux(n).cloned().ok_or_else(|| format!("invalid test \"{}\": auxData \"{n}\" not found", t.name))?)
+        }
         None => None,
     };
     // (principal, resource) → (action → effect, outputs)
-    let mut expect: BTreeMap<(String, String), (BTreeMap<String, Effect>, Vec<&OutputExpectation>)> = BTreeMap::new();
+    let mut expect: BTreeMap<(String, String), PairExpectation<'_>> = BTreeMap::new();
     for e in &t.expected {
         let mut ps: Vec<String> = e.principal.iter().cloned().chain(e.principals.iter().cloned()).collect();
         for g in &e.principal_groups {
@@ -418,7 +442,10 @@ fn run_test(bundle: &Bundle, r: &Resolved<'_>, base: &CheckOptions, t: &Test) ->
                 for (a, eff) in &e.actions {
                     if let Some(prev) = slot.0.insert(a.clone(), *eff) {
                         if prev != *eff {
-                            return Err(format!("invalid test \"{}\": inconsistent expectations for action \"{a}\"", t.name));
+                            return Err(format!(
+                                "invalid test \"{}\": inconsistent expectations for action \"{a}\"",
+                                t.name
+                            ));
                         }
                     }
                 }
@@ -457,7 +484,11 @@ fn run_test(bundle: &Bundle, r: &Resolved<'_>, base: &CheckOptions, t: &Test) ->
                 let want = effects.get(a).copied().unwrap_or(Effect::Deny);
                 let actual = got.actions.get(a).map(|x| x.effect).unwrap_or(Effect::Deny);
                 if clock_error {
-                    out.push(mk(a, Outcome::Errored, Some("time-based condition evaluated without `options.now`".into())));
+                    out.push(mk(
+                        a,
+                        Outcome::Errored,
+                        Some("time-based condition evaluated without `options.now`".into()),
+                    ));
                     continue;
                 }
                 let mut problems = Vec::new();

@@ -5,8 +5,14 @@ fn eval(src: &str) -> Value {
     let rt = runtime().unwrap();
     let expr = rt.compile(src).unwrap();
     let mut ctx = rt.scope();
-    ctx.add_variable_from_value("@now", Value::Timestamp(chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap()));
-    ctx.add_variable_from_value("P", from_json(&serde_json::json!({"attr": {"teams": ["a", "b"], "n": 5, "x": [1,2,3]}})));
+    ctx.add_variable_from_value(
+        "@now",
+        Value::Timestamp(chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap()),
+    );
+    ctx.add_variable_from_value(
+        "P",
+        from_json(&serde_json::json!({"attr": {"teams": ["a", "b"], "n": 5, "x": [1,2,3]}})),
+    );
     expr.eval(&ctx).unwrap_or_else(|e| Value::String(std::sync::Arc::new(format!("ERR {e}"))))
 }
 
@@ -33,7 +39,10 @@ fn smoke() {
         ("P.attr.teams.except(['a']) == ['b']", true),
         ("'%s-%d'.format(['a', 1]) == 'a-1'", true),
         ("spiffeID('spiffe://example.org/ns/x').isMemberOf(spiffeTrustDomain('example.org'))", true),
-        ("spiffeMatchTrustDomain(spiffeTrustDomain('example.org')).matchesID(spiffeID('spiffe://example.org/a'))", true),
+        (
+            "spiffeMatchTrustDomain(spiffeTrustDomain('example.org')).matchesID(spiffeID('spiffe://example.org/a'))",
+            true,
+        ),
     ] {
         assert_eq!(eval(src), Value::Bool(want), "{src}");
     }

@@ -5,7 +5,9 @@
 
 use crate::cel::{from_json, to_json, CompiledExpr, Runtime, NOW_VAR};
 use crate::policy::{Effect, ScopePermissions};
-use crate::request::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, ValidationError};
+use crate::request::{
+    ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, ValidationError,
+};
 use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, Table};
 use cel::{Context, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -146,7 +148,14 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn emit(&mut self, out: Option<&Arc<Outputs>>, met: bool, params: &Params, src: impl FnOnce() -> String, action: &str) {
+    fn emit(
+        &mut self,
+        out: Option<&Arc<Outputs>>,
+        met: bool,
+        params: &Params,
+        src: impl FnOnce() -> String,
+        action: &str,
+    ) {
         let Some(o) = out else { return };
         let e = if met { o.rule_activated.as_ref() } else { o.condition_not_met.as_ref() };
         if e.is_some() {
@@ -158,7 +167,7 @@ impl<'a> Evaluator<'a> {
 fn row_matches(row: &Row, kind: PassKind, resource: &str, action: &str, roles: &[String], pid: &str) -> bool {
     row.kind == kind
         && (kind == PassKind::Resource || row.principal.as_deref() == Some(pid))
-        && (row.role == "*" || roles.iter().any(|r| *r == row.role))
+        && (row.role == "*" || roles.contains(&row.role))
         && row.action.matches(action)
         && row.resource.matches(resource)
 }
@@ -228,7 +237,14 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         out.actions = effects;
         return out;
     };
-    let mut ev = Evaluator { base, var_cache: HashMap::new(), errors: Vec::new(), outputs: Vec::new(), runtime: runtime_value(&[]), failures: 0 };
+    let mut ev = Evaluator {
+        base,
+        var_cache: HashMap::new(),
+        errors: Vec::new(),
+        outputs: Vec::new(),
+        runtime: runtime_value(&[]),
+        failures: 0,
+    };
 
     let all_roles = table.with_parent_roles(rscope, &p.roles);
     let mut edr_by_scope: HashMap<String, Vec<String>> = HashMap::new();
@@ -260,7 +276,8 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                 'scopes: for scope in scopes {
                     if pass == PassKind::Resource {
                         if !edr_by_scope.contains_key(scope) {
-                            let edr = derived_roles_at(table, &mut ev, &resource_key(&r.kind, rversion, scope), &all_roles);
+                            let edr =
+                                derived_roles_at(table, &mut ev, &resource_key(&r.kind, rversion, scope), &all_roles);
                             for d in &edr {
                                 if !all_edr.contains(d) {
                                     all_edr.push(d.clone());
@@ -276,14 +293,20 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                         break;
                     }
                     let Some(sr) = table.scope(version, scope) else { continue };
-                    for row in sr.rows.iter().filter(|row| row_matches(row, pass, &r.kind, action, &parent_roles, &p.id)) {
+                    for row in
+                        sr.rows.iter().filter(|row| row_matches(row, pass, &r.kind, action, &parent_roles, &p.id))
+                    {
                         let failures = ev.failures;
                         let strict_deny = |ev: &Evaluator<'_>| opts.strict_evaluation && ev.failures > failures;
                         if let Some(dr) = &row.derived_role {
                             if let Some(c) = &dr.condition {
                                 if !ev.satisfies(c, &dr.params) {
                                     if strict_deny(&ev) {
-                                        role_effect = EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
+                                        role_effect = EffectInfo {
+                                            outcome: Outcome::Deny,
+                                            policy: role_effect.policy,
+                                            scope: scope.clone(),
+                                        };
                                         break 'scopes;
                                     }
                                     continue;
@@ -295,27 +318,41 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                             None => true,
                         };
                         if strict_deny(&ev) {
-                            role_effect = EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
+                            role_effect =
+                                EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
                             break 'scopes;
                         }
-                        ev.emit(row.output.as_ref(), met, &row.params, || format!("{}#{}", row.policy_key, row.rule_name), action);
+                        ev.emit(
+                            row.output.as_ref(),
+                            met,
+                            &row.params,
+                            || format!("{}#{}", row.policy_key, row.rule_name),
+                            action,
+                        );
                         if !met {
                             continue;
                         }
                         match row.effect {
                             Effect::Allow => has_allow = true,
                             Effect::Deny => {
-                                role_effect = EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
+                                role_effect = EffectInfo {
+                                    outcome: Outcome::Deny,
+                                    policy: role_effect.policy,
+                                    scope: scope.clone(),
+                                };
                                 break 'scopes;
                             }
                         }
                     }
                     if pass == PassKind::Resource {
-                        for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr)) {
+                        for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr))
+                        {
                             let hits: Vec<_> = rp
                                 .rules
                                 .iter()
-                                .filter(|rr| rr.resource.matches(&r.kind) && rr.allow_actions.iter().any(|a| a.matches(action)))
+                                .filter(|rr| {
+                                    rr.resource.matches(&r.kind) && rr.allow_actions.iter().any(|a| a.matches(action))
+                                })
                                 .collect();
                             let mut deny = hits.is_empty();
                             for rr in hits {
@@ -323,11 +360,21 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                                     Some(c) => ev.satisfies(c, &rp.params),
                                     None => true,
                                 };
-                                ev.emit(rr.output.as_ref(), met, &rp.params, || format!("{}#{}", rp.policy_key, rr.rule_name), action);
+                                ev.emit(
+                                    rr.output.as_ref(),
+                                    met,
+                                    &rp.params,
+                                    || format!("{}#{}", rp.policy_key, rr.rule_name),
+                                    action,
+                                );
                                 deny |= !met;
                             }
                             if deny {
-                                role_effect = EffectInfo { outcome: Outcome::Deny, policy: rp.policy_key.to_string(), scope: scope.clone() };
+                                role_effect = EffectInfo {
+                                    outcome: Outcome::Deny,
+                                    policy: rp.policy_key.to_string(),
+                                    scope: scope.clone(),
+                                };
                                 break 'scopes;
                             }
                         }
@@ -340,7 +387,11 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                         match perms {
                             Some(ScopePermissions::RequireParentalConsentForAllows) => has_allow = false,
                             Some(_) => {
-                                role_effect = EffectInfo { outcome: Outcome::Allow, policy: role_effect.policy, scope: scope.clone() };
+                                role_effect = EffectInfo {
+                                    outcome: Outcome::Allow,
+                                    policy: role_effect.policy,
+                                    scope: scope.clone(),
+                                };
                                 break 'scopes;
                             }
                             None => {}
@@ -363,7 +414,8 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
             Outcome::Allow => Effect::Allow,
             _ => Effect::Deny,
         };
-        effects.insert(action.clone(), ActionEffect { effect, policy: action_effect.policy, scope: action_effect.scope });
+        effects
+            .insert(action.clone(), ActionEffect { effect, policy: action_effect.policy, scope: action_effect.scope });
     }
     out.actions = effects;
     out.effective_derived_roles = all_edr;

@@ -15,10 +15,6 @@ use std::sync::{Arc, LazyLock};
 
 const API_VERSION: &str = "api.cerbos.dev/v1";
 
-/// Identifiers a condition may use at its root.
-const ROOTS: &[&str] =
-    &["request", "R", "P", "V", "variables", "C", "constants", "G", "globals", "runtime", "@now"];
-
 static VAR_REF: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"\b(V|variables)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
 static CONST_REF: LazyLock<Option<regex::Regex>> =
@@ -28,8 +24,27 @@ static INDEX_LOOKUP: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"\b(V|variables|C|constants|G|globals)\s*\[").ok());
 
 const RESERVED: &[&str] = &[
-    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
-    "loop", "package", "namespace", "return", "var", "void", "while",
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
 ];
 
 /// Why `name` cannot be a variable or constant name, if it cannot.
@@ -53,6 +68,9 @@ fn refs<'a>(re: &LazyLock<Option<regex::Regex>>, src: &'a str) -> Vec<&'a str> {
     }
 }
 
+/// Makes a policy key from (name, version, scope).
+type KeyFn = fn(&str, &str, &str) -> String;
+
 struct Compiler<'a> {
     rt: &'a Runtime,
     errors: Vec<BuildError>,
@@ -71,7 +89,11 @@ struct ParamScope {
 }
 
 /// Builds the table; `schema_paths` are the files under `_schemas/` (relative to it).
-pub(crate) fn compile(rt: &Runtime, docs: &[ParsedDoc], schema_files: &HashMap<String, String>) -> Result<Table, Vec<BuildError>> {
+pub(crate) fn compile(
+    rt: &Runtime,
+    docs: &[ParsedDoc],
+    schema_files: &HashMap<String, String>,
+) -> Result<Table, Vec<BuildError>> {
     let mut c = Compiler {
         rt,
         errors: Vec::new(),
@@ -179,20 +201,23 @@ impl<'a> Compiler<'a> {
             };
             if let Some(first) = seen.get(&key) {
                 let msg = format!("duplicate policy definition `{key}` (also in {})", first.file);
-                self.err(d.locate("apiVersion"), msg, Some("each policy key (kind, name, version, scope) must be unique"));
+                self.err(
+                    d.locate("apiVersion"),
+                    msg,
+                    Some("each policy key (kind, name, version, scope) must be unique"),
+                );
             } else {
                 seen.insert(key, d);
             }
         }
         for d in docs.iter().filter(|d| !d.doc.disabled) {
-            let (make, name, version, scope): (fn(&str, &str, &str) -> String, &str, &str, &str) =
-                if let Some(rp) = &d.doc.resource_policy {
-                    (resource_key, &rp.resource, &rp.version, &rp.scope)
-                } else if let Some(pp) = &d.doc.principal_policy {
-                    (principal_key, &pp.principal, &pp.version, &pp.scope)
-                } else {
-                    continue;
-                };
+            let (make, name, version, scope): (KeyFn, &str, &str, &str) = if let Some(rp) = &d.doc.resource_policy {
+                (resource_key, &rp.resource, &rp.version, &rp.scope)
+            } else if let Some(pp) = &d.doc.principal_policy {
+                (principal_key, &pp.principal, &pp.version, &pp.scope)
+            } else {
+                continue;
+            };
             for parent in scope_parents(scope) {
                 let key = make(name, version, parent);
                 if !seen.contains_key(&key) {
@@ -217,18 +242,30 @@ impl<'a> Compiler<'a> {
             }
         };
         if let Some(m) = INDEX_LOOKUP.as_ref().and_then(|re| re.find(src)) {
-            let msg = format!("invalid expression `{}`: `{}` cannot be indexed with `[...]`", src.trim(), m.as_str().trim_end_matches('[').trim());
+            let msg = format!(
+                "invalid expression `{}`: `{}` cannot be indexed with `[...]`",
+                src.trim(),
+                m.as_str().trim_end_matches('[').trim()
+            );
             self.err(loc.clone(), msg, Some("use field selection, e.g. `V.name`"));
         }
         if let Some(ps) = scope {
             for v in refs(&VAR_REF, src) {
                 if !ps.var_names.contains(v) {
-                    self.err(loc.clone(), format!("undefined variable `{v}`"), Some("define it under variables.local or import it"));
+                    self.err(
+                        loc.clone(),
+                        format!("undefined variable `{v}`"),
+                        Some("define it under variables.local or import it"),
+                    );
                 }
             }
             for c in refs(&CONST_REF, src) {
                 if !ps.const_names.contains(c) {
-                    self.err(loc.clone(), format!("undefined constant `{c}`"), Some("define it under constants.local or import it"));
+                    self.err(
+                        loc.clone(),
+                        format!("undefined constant `{c}`"),
+                        Some("define it under constants.local or import it"),
+                    );
                 }
             }
         }
@@ -255,10 +292,19 @@ impl<'a> Compiler<'a> {
     }
 
     /// `Ok(None)` for no condition; `Err(())` when it does not compile (already reported).
-    fn compile_cond(&mut self, d: &ParsedDoc, c: Option<&policy::Condition>, ps: &ParamScope) -> Result<Option<Cond>, ()> {
+    fn compile_cond(
+        &mut self,
+        d: &ParsedDoc,
+        c: Option<&policy::Condition>,
+        ps: &ParamScope,
+    ) -> Result<Option<Cond>, ()> {
         let Some(c) = c else { return Ok(None) };
         if c.script.is_some() {
-            self.err(d.locate("script"), "script conditions are not supported", Some("rewrite the condition as `match: {expr: ...}`"));
+            self.err(
+                d.locate("script"),
+                "script conditions are not supported",
+                Some("rewrite the condition as `match: {expr: ...}`"),
+            );
             return Err(());
         }
         let Some(m) = &c.match_ else {
@@ -274,7 +320,11 @@ impl<'a> Compiler<'a> {
         let activated = when.rule_activated.or_else(|| o.expr.clone()).filter(|s| !s.trim().is_empty());
         let when_not_met = when.condition_not_met.clone().filter(|s| !s.trim().is_empty());
         if activated.is_none() && when_not_met.is_none() {
-            self.err(d.locate("output"), "empty output: output must have at least one expression", Some("set output.when.ruleActivated or output.when.conditionNotMet"));
+            self.err(
+                d.locate("output"),
+                "empty output: output must have at least one expression",
+                Some("set output.when.ruleActivated or output.when.conditionNotMet"),
+            );
             return None;
         }
         let out = Outputs {
@@ -286,12 +336,21 @@ impl<'a> Compiler<'a> {
 
     fn check_ident(&mut self, d: &ParsedDoc, what: &str, name: &str) {
         if let Some(problem) = invalid_ident(name) {
-            self.err(d.locate(name), format!("invalid {what} name: `{name}` {problem}"), Some("use letters, digits and `_`, not starting with a digit"));
+            self.err(
+                d.locate(name),
+                format!("invalid {what} name: `{name}` {problem}"),
+                Some("use letters, digits and `_`, not starting with a digit"),
+            );
         }
     }
 
     /// Resolves constants and variables (local, imported, deprecated top-level).
-    fn params(&mut self, d: &ParsedDoc, vars: Option<&policy::Variables>, consts: Option<&policy::Constants>) -> ParamScope {
+    fn params(
+        &mut self,
+        d: &ParsedDoc,
+        vars: Option<&policy::Variables>,
+        consts: Option<&policy::Constants>,
+    ) -> ParamScope {
         let mut constants: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         let mut const_origin: HashMap<String, String> = HashMap::new();
         if let Some(cs) = consts {
@@ -300,8 +359,14 @@ impl<'a> Compiler<'a> {
                     Some((ed, defs)) => {
                         for (k, v) in defs {
                             self.check_ident(ed, "constant", k);
-                            if let Some(prev) = const_origin.insert(k.clone(), format!("import '{imp}' ({})", ed.locate(k))) {
-                                self.err(d.locate(k), format!("constant redefined: `{k}` is also defined in {prev}"), None);
+                            if let Some(prev) =
+                                const_origin.insert(k.clone(), format!("import '{imp}' ({})", ed.locate(k)))
+                            {
+                                self.err(
+                                    d.locate(k),
+                                    format!("constant redefined: `{k}` is also defined in {prev}"),
+                                    None,
+                                );
                             }
                             constants.insert(k.clone(), v.clone());
                         }
@@ -316,7 +381,11 @@ impl<'a> Compiler<'a> {
             for (k, v) in &cs.local {
                 self.check_ident(d, "constant", k);
                 if let Some(prev) = const_origin.insert(k.clone(), "policy local constants".into()) {
-                    self.err(d.locate_after("local", k), format!("constant redefined: `{k}` is also defined in {prev}"), None);
+                    self.err(
+                        d.locate_after("local", k),
+                        format!("constant redefined: `{k}` is also defined in {prev}"),
+                        None,
+                    );
                 }
                 constants.insert(k.clone(), v.clone());
             }
@@ -418,7 +487,11 @@ impl<'a> Compiler<'a> {
             visit(k, defs, &mut state, &mut order, &mut cycle);
         }
         if let Some(name) = cycle {
-            self.err(d.locate(&name), format!("variables form a cycle through `{name}`"), Some("a variable cannot depend on itself"));
+            self.err(
+                d.locate(&name),
+                format!("variables form a cycle through `{name}`"),
+                Some("a variable cannot depend on itself"),
+            );
         }
         order
     }
@@ -483,8 +556,11 @@ impl<'a> Compiler<'a> {
         for (i, rule) in rp.rules.iter().enumerate() {
             let rule_name: Arc<str> = Arc::from(rule.name.clone().unwrap_or_else(|| format!("rule-{:03}", i + 1)));
             if rule.roles.is_empty() && rule.derived_roles.is_empty() {
-                self.err(d.locate_after("rules", rule.actions.first().map(String::as_str).unwrap_or("actions")),
-                    "rule has no roles or derivedRoles", Some("add `roles: [\"*\"]` to apply it to everyone"));
+                self.err(
+                    d.locate_after("rules", rule.actions.first().map(String::as_str).unwrap_or("actions")),
+                    "rule has no roles or derivedRoles",
+                    Some("add `roles: [\"*\"]` to apply it to everyone"),
+                );
             }
             let Ok(cond) = self.compile_cond(d, rule.condition.as_ref(), &ps) else { continue };
             let output = self.compile_output(d, rule.output.as_ref(), &ps);
@@ -536,7 +612,12 @@ impl<'a> Compiler<'a> {
         sr.rows.extend(rows);
     }
 
-    fn schema_refs(&mut self, d: &ParsedDoc, s: Option<&policy::Schemas>, files: &HashMap<String, String>) -> SchemaRefs {
+    fn schema_refs(
+        &mut self,
+        d: &ParsedDoc,
+        s: Option<&policy::Schemas>,
+        files: &HashMap<String, String>,
+    ) -> SchemaRefs {
         let mut out = SchemaRefs::default();
         let Some(s) = s else { return out };
         for (which, r) in [("principal", &s.principal_schema), ("resource", &s.resource_schema)] {
@@ -546,7 +627,10 @@ impl<'a> Compiler<'a> {
             let Some(text) = text else {
                 self.err(
                     d.locate(&r.r#ref),
-                    format!("invalid schema: failed to load {which} schema `{}`: schema _schemas/{path} doesn't exist", r.r#ref),
+                    format!(
+                        "invalid schema: failed to load {which} schema `{}`: schema _schemas/{path} doesn't exist",
+                        r.r#ref
+                    ),
                     Some("put the JSON schema under _schemas/ and reference it as cerbos:///path"),
                 );
                 continue;
@@ -564,7 +648,8 @@ impl<'a> Compiler<'a> {
                     continue;
                 }
             }
-            let ignore = r.ignore_when.as_ref().map(|i| i.actions.iter().map(|a| Glob::new(a)).collect()).unwrap_or_default();
+            let ignore =
+                r.ignore_when.as_ref().map(|i| i.actions.iter().map(|a| Glob::new(a)).collect()).unwrap_or_default();
             if which == "principal" {
                 out.principal = Some((path, ignore));
             } else {
@@ -630,11 +715,7 @@ impl<'a> Compiler<'a> {
             });
         }
         self.table.resource_scopes.insert(rl.scope.clone());
-        self.table
-            .parent_roles
-            .entry(rl.scope.clone())
-            .or_default()
-            .insert(rl.role.clone(), rl.parent_roles.clone());
+        self.table.parent_roles.entry(rl.scope.clone()).or_default().insert(rl.role.clone(), rl.parent_roles.clone());
         let sr = self.table.scopes.entry(version).or_default().entry(rl.scope.clone()).or_default();
         sr.role_policies.push(RolePolicy { role: rl.role.clone(), policy_key: key, rules, params: ps.params });
     }
@@ -649,9 +730,4 @@ fn consent(perms: ScopePermissions, effect: Effect, cond: Option<Cond>) -> (Effe
         }
         (_, e, c) => (e, c),
     }
-}
-
-/// Names a condition can use at its root; anything else is reported.
-pub(crate) fn allowed_roots() -> &'static [&'static str] {
-    ROOTS
 }

@@ -17,16 +17,6 @@ impl Glob {
         Glob { pattern: pattern.to_string(), literal: !pattern.contains(['*', '?']) }
     }
 
-    /// The pattern as written.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.pattern
-    }
-
-    /// Whether the pattern has no wildcard.
-    pub(crate) fn is_literal(&self) -> bool {
-        self.literal
-    }
-
     /// Whether `text` matches.
     pub(crate) fn matches(&self, text: &str) -> bool {
         if self.literal {

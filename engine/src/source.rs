@@ -123,7 +123,9 @@ pub(crate) fn parse(source: &Source) -> Result<Vec<ParsedDoc>, Vec<BuildError>> 
     if path.to_ascii_lowercase().ends_with(".json") {
         return serde_json::from_str::<PolicyDoc>(source.text())
             .map(|doc| vec![ParsedDoc { doc, file: path.to_string(), first_line: 0, text: source.text().to_string() }])
-            .map_err(|e| vec![BuildError::new(Location::new(path, e.line(), e.column()), format!("invalid policy: {e}"))]);
+            .map_err(|e| {
+                vec![BuildError::new(Location::new(path, e.line(), e.column()), format!("invalid policy: {e}"))]
+            });
     }
     let mut docs = Vec::new();
     let mut errors = Vec::new();

@@ -58,7 +58,10 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError 
 /// Decodes and validates a request; the error names the offending JSON path.
 pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesRequest, RequestError> {
     if text.len() > limits.max_bytes {
-        return Err(RequestError::Limit { path: "$".into(), message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes) });
+        return Err(RequestError::Limit {
+            path: "$".into(),
+            message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes),
+        });
     }
     let de = &mut serde_json::Deserializer::from_str(text);
     let req: CheckResourcesRequest = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -145,25 +148,32 @@ pub fn encode_response(
                     meta_actions.insert(a.clone(), m.into());
                 }
             }
-            let mut res = serde_json::json!({
-                "resource": { "id": r.id, "kind": r.kind, "policyVersion": r.policy_version, "scope": r.scope },
-                "actions": actions,
-            });
+            let mut res = serde_json::Map::new();
+            res.insert(
+                "resource".into(),
+                serde_json::json!({ "id": r.id, "kind": r.kind, "policyVersion": r.policy_version, "scope": r.scope }),
+            );
+            res.insert("actions".into(), actions.into());
             if !out.validation_errors.is_empty() {
-                res["validationErrors"] = serde_json::to_value(&out.validation_errors).unwrap_or_default();
+                res.insert("validationErrors".into(), serde_json::to_value(&out.validation_errors).unwrap_or_default());
             }
             if req.include_meta {
-                res["meta"] = serde_json::json!({ "actions": meta_actions, "effectiveDerivedRoles": out.effective_derived_roles });
+                let meta = serde_json::json!({ "actions": meta_actions, "effectiveDerivedRoles": out.effective_derived_roles });
+                res.insert("meta".into(), meta);
             }
             if !out.outputs.is_empty() {
-                res["outputs"] = out.outputs.iter().map(|o| serde_json::json!({ "src": o.src, "val": o.val })).collect();
+                let outs = out.outputs.iter().map(|o| serde_json::json!({ "src": o.src, "val": o.val })).collect();
+                res.insert("outputs".into(), outs);
             }
-            res
+            serde_json::Value::Object(res)
         })
         .collect();
-    let mut resp = serde_json::json!({ "requestId": req.request_id, "results": results, "bundleDigest": digest });
+    let mut resp = serde_json::Map::new();
+    resp.insert("requestId".into(), req.request_id.clone().into());
+    resp.insert("results".into(), results.into());
+    resp.insert("bundleDigest".into(), digest.into());
     if let Some(l) = label {
-        resp["bundleLabel"] = l.into();
+        resp.insert("bundleLabel".into(), l.into());
     }
-    resp
+    serde_json::Value::Object(resp)
 }

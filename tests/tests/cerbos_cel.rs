@@ -44,7 +44,8 @@ fn run_case(text: &str) -> Result<(), String> {
             }],
         },
     });
-    let bundle = Bundle::build(vec![Source::new("cel_case.json", policy.to_string())], None).map_err(|e| e.to_string())?;
+    let bundle =
+        Bundle::build(vec![Source::new("cel_case.json", policy.to_string())], None).map_err(|e| e.to_string())?;
     let opts = CheckOptions {
         lenient_scopes: true,
         now: chrono::DateTime::parse_from_rfc3339(CEL_TEST_NOW).ok(),
@@ -86,4 +87,3 @@ fn cerbos_cel_cases() {
     }
     tally.finish();
 }
-

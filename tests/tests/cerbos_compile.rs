@@ -29,9 +29,7 @@ struct Case {
 /// Cerbos's compile harness resolves `cerbos:///` schema references against the
 /// shared schema fixtures in `schema/fs/_schemas`.
 fn schema_fixtures() -> Vec<Source> {
-    corpus("schema/fs")
-        .map(|dir| authz::store::load_dir(&dir).unwrap_or_default())
-        .unwrap_or_default()
+    corpus("schema/fs").map(|dir| authz::store::load_dir(&dir).unwrap_or_default()).unwrap_or_default()
 }
 
 /// Lines Cerbos gives that we report too, and lines it gives (informational).

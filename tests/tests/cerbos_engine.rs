@@ -53,7 +53,9 @@ fn compare(got: &CheckOutput, want: &serde_json::Value) -> Result<(), String> {
         v.and_then(|v| v.as_array())
             .map(|a| {
                 a.iter()
-                    .map(|o| format!("{}|{}|{}", o["src"], o["action"], o.get("val").unwrap_or(&serde_json::Value::Null)))
+                    .map(|o| {
+                        format!("{}|{}|{}", o["src"], o["action"], o.get("val").unwrap_or(&serde_json::Value::Null))
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -1,5 +1,6 @@
 //! Cerbos's `verify/cases`: test suites (txtar archives) run against Cerbos's
 //! `store/`, compared with Cerbos's golden results per suite and per action.
+#![expect(clippy::indexing_slicing, reason = "indexing a serde_json::Value by key yields Null, it never panics")]
 
 use authz::suite::{is_suite_path, run_suite, Outcome, SuiteResult};
 use authz_conformance::{corpus, files, txtar, Tally};
@@ -24,7 +25,13 @@ fn golden_actions(suite: &serde_json::Value) -> BTreeMap<String, Option<Outcome>
         for p in arr(&tc, "principals") {
             for r in arr(&p, "resources") {
                 for a in arr(&r, "actions") {
-                    let key = format!("{}/{}/{}/{}", tc["name"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), a["name"].as_str().unwrap_or(""));
+                    let key = format!(
+                        "{}/{}/{}/{}",
+                        tc["name"].as_str().unwrap_or(""),
+                        p["name"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or(""),
+                        a["name"].as_str().unwrap_or("")
+                    );
                     out.insert(key, a["details"]["result"].as_str().and_then(outcome));
                 }
             }
@@ -34,16 +41,17 @@ fn golden_actions(suite: &serde_json::Value) -> BTreeMap<String, Option<Outcome>
 }
 
 fn ours(s: &SuiteResult) -> BTreeMap<String, Option<Outcome>> {
-    s.actions.iter().map(|a| (format!("{}/{}/{}/{}", a.test, a.principal, a.resource, a.action), Some(a.result))).collect()
+    s.actions
+        .iter()
+        .map(|a| (format!("{}/{}/{}/{}", a.test, a.principal, a.resource, a.action), Some(a.result)))
+        .collect()
 }
 
 fn run_case(bundle: &Bundle, input: &str, golden: &str) -> Result<(), String> {
     let golden: serde_json::Value = serde_json::from_str(golden).map_err(|e| format!("unreadable golden: {e}"))?;
     let archive = txtar(input);
-    let testdata: BTreeMap<String, String> = archive
-        .iter()
-        .filter_map(|(p, t)| p.strip_prefix("testdata/").map(|n| (n.to_string(), t.clone())))
-        .collect();
+    let testdata: BTreeMap<String, String> =
+        archive.iter().filter_map(|(p, t)| p.strip_prefix("testdata/").map(|n| (n.to_string(), t.clone()))).collect();
     let mut problems = Vec::new();
     let want_suites = golden.get("suites").and_then(|s| s.as_array()).cloned().unwrap_or_default();
     for ws in &want_suites {
@@ -64,7 +72,12 @@ fn run_case(bundle: &Bundle, input: &str, golden: &str) -> Result<(), String> {
                 .filter(|(k, v)| ours(&got).get(*k) != Some(*v))
                 .map(|(k, v)| format!("{k}: want {v:?} got {:?}", ours(&got).get(k)))
                 .collect();
-            let extra: Vec<_> = got.actions.iter().filter(|a| a.result == Outcome::Failed).map(|a| a.message.clone().unwrap_or_default()).collect();
+            let extra: Vec<_> = got
+                .actions
+                .iter()
+                .filter(|a| a.result == Outcome::Failed)
+                .map(|a| a.message.clone().unwrap_or_default())
+                .collect();
             problems.push(format!("{file}: per-action results differ: {diff:?} {extra:?}"));
         }
     }

@@ -157,9 +157,7 @@ fn is_ip(s: Arc<String>) -> bool {
 }
 
 fn ip(ftx: &FunctionContext, s: Arc<String>) -> Res {
-    parse_ip(&s)
-        .map(|a| string(a.to_string()))
-        .ok_or_else(|| err(ftx, format!("invalid IP address `{s}`")))
+    parse_ip(&s).map(|a| string(a.to_string())).ok_or_else(|| err(ftx, format!("invalid IP address `{s}`")))
 }
 
 fn with_ip(ftx: &FunctionContext, s: &str, f: impl Fn(IpAddr) -> Value) -> Res {
@@ -181,7 +179,9 @@ fn is_unspecified(ftx: &FunctionContext, This(s): This<Arc<String>>) -> Res {
 fn is_global_unicast(ftx: &FunctionContext, This(s): This<Arc<String>>) -> Res {
     with_ip(ftx, &s, |a| {
         Value::Bool(match a {
-            IpAddr::V4(v) => !(v.is_loopback() || v.is_multicast() || v.is_unspecified() || v.is_broadcast() || v.is_link_local()),
+            IpAddr::V4(v) => {
+                !(v.is_loopback() || v.is_multicast() || v.is_unspecified() || v.is_broadcast() || v.is_link_local())
+            }
             IpAddr::V6(v) => {
                 let seg = v.segments()[0];
                 !(v.is_loopback() || v.is_multicast() || v.is_unspecified() || (seg & 0xffc0) == 0xfe80)
@@ -213,9 +213,7 @@ fn is_cidr(s: Arc<String>) -> bool {
 }
 
 fn cidr(ftx: &FunctionContext, s: Arc<String>) -> Res {
-    parse_cidr(&s)
-        .map(|(a, l)| string(format!("{a}/{l}")))
-        .ok_or_else(|| err(ftx, format!("invalid CIDR `{s}`")))
+    parse_cidr(&s).map(|(a, l)| string(format!("{a}/{l}"))).ok_or_else(|| err(ftx, format!("invalid CIDR `{s}`")))
 }
 
 fn with_cidr(ftx: &FunctionContext, s: &str) -> Result<(IpAddr, u8), ExecutionError> {

@@ -44,10 +44,7 @@ static RUNTIME: std::sync::OnceLock<Result<Runtime, String>> = std::sync::OnceLo
 /// The process-wide runtime. Building it only fails on a programming error (two
 /// functions registered under one name), which every test would show.
 pub(crate) fn runtime() -> Result<&'static Runtime, String> {
-    RUNTIME
-        .get_or_init(|| build_runtime().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(Clone::clone)
+    RUNTIME.get_or_init(|| build_runtime().map_err(|e| e.to_string())).as_ref().map_err(Clone::clone)
 }
 
 impl Runtime {
@@ -86,11 +83,6 @@ impl CompiledExpr {
     pub(crate) fn eval(&self, ctx: &Context<'_, '_>) -> Result<Value, String> {
         self.program.execute(ctx).map_err(|e| e.to_string())
     }
-
-    /// Whether the expression mentions the identifier `name`.
-    pub(crate) fn references(&self, name: &str) -> bool {
-        self.program.references().has_variable(name)
-    }
 }
 
 /// Converts JSON into a CEL value. Integral numbers become `int`, others `double`.
@@ -116,9 +108,7 @@ pub(crate) fn from_json(v: &serde_json::Value) -> Value {
 /// their string rendering.
 pub(crate) fn to_json(v: &Value) -> serde_json::Value {
     match v {
-        Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 9.0e15 => {
-            serde_json::Value::from(*f)
-        }
+        Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 9.0e15 => serde_json::Value::from(*f),
         Value::Map(m) => {
             let mut entries: Vec<_> = m.map.iter().collect();
             entries.sort_by_key(|(k, _)| k.to_string());
@@ -129,9 +119,7 @@ pub(crate) fn to_json(v: &Value) -> serde_json::Value {
             let secs = d.num_milliseconds() as f64 / 1000.0;
             serde_json::Value::String(format!("{secs}s"))
         }
-        Value::Timestamp(t) => {
-            serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        }
+        Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
         other => other.json().unwrap_or_else(|_| serde_json::Value::String(format!("{other:?}"))),
     }
 }

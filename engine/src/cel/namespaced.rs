@@ -105,7 +105,9 @@ fn regex_extract<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Ex
     }))
 }
 
-fn lists(name: &str, args: &[Value]) -> Result<(Arc<Vec<Value>>, Arc<Vec<Value>>), ExecutionError> {
+type ListPair = (Arc<Vec<Value>>, Arc<Vec<Value>>);
+
+fn lists(name: &str, args: &[Value]) -> Result<ListPair, ExecutionError> {
     match args {
         [Value::List(a), Value::List(b)] => Ok((a.clone(), b.clone())),
         _ => Err(ExecutionError::function_error(name, "expected two lists")),
@@ -132,9 +134,8 @@ fn ip_is_canonical(args: Vec<Value>) -> Res {
     let [s] = s.as_slice() else {
         return Err(ExecutionError::function_error("ip.isCanonical", "expected 1 argument"));
     };
-    let addr: std::net::IpAddr = s
-        .parse()
-        .map_err(|_| ExecutionError::function_error("ip.isCanonical", format!("invalid IP address `{s}`")))?;
+    let addr: std::net::IpAddr =
+        s.parse().map_err(|_| ExecutionError::function_error("ip.isCanonical", format!("invalid IP address `{s}`")))?;
     Ok(Value::Bool(addr.to_string() == **s))
 }
 
@@ -159,9 +160,27 @@ fn json_decode(args: Vec<Value>) -> Res {
 
 /// Registers the namespaced functions on `env`.
 pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
-    overload!(env, "regex.replace", "regex_replace_string_string_string", vec![STRING_TYPE, STRING_TYPE, STRING_TYPE], regex_replace)?;
-    overload!(env, "regex.replace", "regex_replace_string_string_string_int", vec![STRING_TYPE, STRING_TYPE, STRING_TYPE, INT_TYPE], regex_replace)?;
-    overload!(env, "regex.extractAll", "regex_extract_all_string_string", vec![STRING_TYPE, STRING_TYPE], regex_extract_all)?;
+    overload!(
+        env,
+        "regex.replace",
+        "regex_replace_string_string_string",
+        vec![STRING_TYPE, STRING_TYPE, STRING_TYPE],
+        regex_replace
+    )?;
+    overload!(
+        env,
+        "regex.replace",
+        "regex_replace_string_string_string_int",
+        vec![STRING_TYPE, STRING_TYPE, STRING_TYPE, INT_TYPE],
+        regex_replace
+    )?;
+    overload!(
+        env,
+        "regex.extractAll",
+        "regex_extract_all_string_string",
+        vec![STRING_TYPE, STRING_TYPE],
+        regex_extract_all
+    )?;
     env.add_overload("regex.extract", "regex_extract_string_string", vec![STRING_TYPE, STRING_TYPE], regex_extract)?;
     overload!(env, "sets.contains", "sets_contains_list_list", vec![LIST_TYPE, LIST_TYPE], sets_contains)?;
     overload!(env, "sets.equivalent", "sets_equivalent_list_list", vec![LIST_TYPE, LIST_TYPE], sets_equivalent)?;
