@@ -623,8 +623,7 @@ impl<'a> Compiler<'a> {
         for (which, r) in [("principal", &s.principal_schema), ("resource", &s.resource_schema)] {
             let Some(r) = r else { continue };
             let path = r.r#ref.strip_prefix("cerbos:///").unwrap_or(&r.r#ref).to_string();
-            let text = files.get(&path).filter(|_| r.r#ref.starts_with("cerbos:///"));
-            let Some(text) = text else {
+            if !r.r#ref.starts_with("cerbos:///") || !files.contains_key(&path) {
                 self.err(
                     d.locate(&r.r#ref),
                     format!(
@@ -634,19 +633,14 @@ impl<'a> Compiler<'a> {
                     Some("put the JSON schema under _schemas/ and reference it as cerbos:///path"),
                 );
                 continue;
-            };
-            match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(v) if v.is_object() || v.is_boolean() => {
-                    self.table.schema_docs.insert(path.clone(), v);
-                }
-                Ok(_) | Err(_) => {
-                    self.err(
-                        d.locate(&r.r#ref),
-                        format!("invalid schema: failed to load {which} schema `{}`: not a JSON schema (an object or a boolean)", r.r#ref),
-                        Some("fix the JSON of the schema file"),
-                    );
-                    continue;
-                }
+            }
+            if let Err(msg) = self.load_schema(files, &path) {
+                self.err(
+                    d.locate(&r.r#ref),
+                    format!("invalid schema: failed to load {which} schema `{}`: {msg}", r.r#ref),
+                    Some("fix the JSON schema file and its $refs"),
+                );
+                continue;
             }
             let ignore =
                 r.ignore_when.as_ref().map(|i| i.actions.iter().map(|a| Glob::new(a)).collect()).unwrap_or_default();
@@ -657,6 +651,27 @@ impl<'a> Compiler<'a> {
             }
         }
         out
+    }
+
+    /// Parses the schema at `path` and every file its `$ref`s reach into the table.
+    fn load_schema(&mut self, files: &HashMap<String, String>, path: &str) -> Result<(), String> {
+        let mut pending = vec![path.to_string()];
+        while let Some(p) = pending.pop() {
+            if self.table.schema_docs.contains_key(&p) {
+                continue;
+            }
+            let text = files.get(&p).ok_or_else(|| format!("schema _schemas/{p} doesn't exist"))?;
+            let v: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| format!("_schemas/{p} is not valid JSON: {e}"))?;
+            if !(v.is_object() || v.is_boolean()) {
+                return Err(format!("_schemas/{p} is not a JSON schema (an object or a boolean)"));
+            }
+            let mut refs = Vec::new();
+            collect_ref_files(&v, &p, &mut refs);
+            self.table.schema_docs.insert(p, v);
+            pending.extend(refs);
+        }
+        crate::schema::check_refs(&self.table.schema_docs, path)
     }
 
     fn principal_policy(&mut self, d: &ParsedDoc, pp: &policy::PrincipalPolicy) {
@@ -718,6 +733,37 @@ impl<'a> Compiler<'a> {
         self.table.parent_roles.entry(rl.scope.clone()).or_default().insert(rl.role.clone(), rl.parent_roles.clone());
         let sr = self.table.scopes.entry(version).or_default().entry(rl.scope.clone()).or_default();
         sr.role_policies.push(RolePolicy { role: rl.role.clone(), policy_key: key, rules, params: ps.params });
+    }
+}
+
+/// The schema files that `$ref`s in `v` (found in file `base`) point to.
+fn collect_ref_files(v: &serde_json::Value, base: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", serde_json::Value::String(r))
+                        if !r.starts_with('#') && !r.contains("://") || r.starts_with("cerbos:///") =>
+                    {
+                        let file = r.split('#').next().unwrap_or_default();
+                        let file = if let Some(p) = file.strip_prefix("cerbos:///") {
+                            p.to_string()
+                        } else if let Some(p) = file.strip_prefix('/') {
+                            p.to_string()
+                        } else {
+                            match base.rsplit_once('/') {
+                                Some((dir, _)) => format!("{dir}/{file}"),
+                                None => file.to_string(),
+                            }
+                        };
+                        out.push(file);
+                    }
+                    _ => collect_ref_files(x, base, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_ref_files(x, base, out)),
+        _ => {}
     }
 }
 
