@@ -67,6 +67,9 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// A numeric keyword, its test and the operator shown in messages.
+type Bound = (&'static str, fn(f64, f64) -> bool, &'static str);
+
 struct Validator<'a> {
     files: &'a HashMap<String, Value>,
     errors: Vec<(String, String)>,
@@ -230,7 +233,7 @@ impl Validator<'_> {
 
     fn number(&mut self, s: &serde_json::Map<String, Value>, v: &Value, path: &str) {
         let Some(x) = num(v) else { return };
-        let checks: [(&str, fn(f64, f64) -> bool, &str); 4] = [
+        let checks: [Bound; 4] = [
             ("minimum", |x, b| x >= b, ">="),
             ("maximum", |x, b| x <= b, "<="),
             ("exclusiveMinimum", |x, b| x > b, ">"),

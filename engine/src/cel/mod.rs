@@ -48,8 +48,11 @@ pub(crate) fn runtime() -> Result<&'static Runtime, String> {
 }
 
 impl Runtime {
-    /// Parses `source` once; the result is evaluated many times.
+    /// Parses `source` once; the result is evaluated many times. Expressions
+    /// longer or more deeply nested than the limits are refused before parsing: the
+    /// recursive-descent parser would otherwise exhaust the stack.
     pub(crate) fn compile(&self, source: &str) -> Result<CompiledExpr, String> {
+        check_shape(source)?;
         let program = self.env.compile(source).map_err(|e| e.to_string())?;
         Ok(CompiledExpr { source: Arc::from(source), program: Arc::new(program) })
     }
@@ -58,6 +61,46 @@ impl Runtime {
     pub(crate) fn scope(&self) -> Context<'_, 'static> {
         self.root.new_inner_scope()
     }
+}
+
+/// Longest expression accepted, in bytes.
+const MAX_EXPR_BYTES: usize = 64 * 1024;
+/// Deepest bracket nesting accepted.
+const MAX_NESTING: usize = 48;
+/// Most binary operators accepted in one expression (each adds a parse level).
+const MAX_OPERATORS: usize = 512;
+
+fn check_shape(source: &str) -> Result<(), String> {
+    if source.len() > MAX_EXPR_BYTES {
+        return Err(format!("expression is {} bytes; the limit is {MAX_EXPR_BYTES}", source.len()));
+    }
+    let (mut depth, mut max, mut ops) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    for c in source.chars() {
+        match quote {
+            Some(q) if c == q && prev != '\\' => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                '+' | '-' | '*' | '/' | '%' | '&' | '|' | '<' | '>' | '=' | '?' => ops += 1,
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    if max > MAX_NESTING {
+        return Err(format!("expression nests {max} levels deep; the limit is {MAX_NESTING}"));
+    }
+    if ops > MAX_OPERATORS * 2 {
+        return Err(format!("expression has too many operators; the limit is {MAX_OPERATORS}"));
+    }
+    Ok(())
 }
 
 /// A parsed CEL expression with its source text.
