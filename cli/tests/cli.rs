@@ -1,0 +1,103 @@
+//! The `authz` binary as external tools call it: exit codes, messages, JSON.
+
+#![expect(clippy::expect_used, reason = "test helpers outside #[test]: a failed setup step should abort the test")]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn authz(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authz"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("authz runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("authz finishes")
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example")
+}
+
+fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("authz-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn compile_example_runs_its_suites() {
+    let out = authz(&["compile", example().to_str().expect("utf8")], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 test suite(s): all passed"), "{stdout}");
+}
+
+#[test]
+fn compile_reports_every_error_with_file_line_col() {
+    let dir = scratch(
+        "broken",
+        &[(
+            "rp.yaml",
+            "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: r\n  version: default\n  importDerivedRoles: [nope]\n  rules:\n    - actions: [a]\n      derivedRoles: [ghost]\n      effect: EFFECT_ALLOW\n",
+        )],
+    );
+    let out = authz(&["compile", dir.to_str().expect("utf8")], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("rp.yaml:5:"), "{stderr}");
+    assert!(stderr.contains("rp.yaml:8:"), "{stderr}");
+}
+
+#[test]
+fn compile_fails_when_a_suite_fails() {
+    let dir = scratch(
+        "failing-suite",
+        &[
+            ("rp.yaml", "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: r\n  version: default\n  rules:\n    - actions: [a]\n      roles: [user]\n      effect: EFFECT_ALLOW\n"),
+            (
+                "r_test.yaml",
+                "name: S\nprincipals:\n  u: {id: u, roles: [guest]}\nresources:\n  x: {kind: r, id: x}\ntests:\n  - name: t\n    input: {principals: [u], resources: [x], actions: [a]}\n    expected:\n      - {principal: u, resource: x, actions: {a: EFFECT_ALLOW}}\n",
+            ),
+        ],
+    );
+    let out = authz(&["compile", dir.to_str().expect("utf8")], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL t / u / x / a: expected EFFECT_ALLOW, got EFFECT_DENY"), "{stdout}");
+}
+
+#[test]
+fn check_answers_with_digest_and_meta() {
+    let request = std::fs::read_to_string(example().join("../example-request.json")).expect("request");
+    let out =
+        authz(&["check", "--policies", example().to_str().expect("utf8"), "--now", "2026-11-02T10:00:00Z"], &request);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resp: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON response");
+    assert!(resp["bundleDigest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{resp}");
+    assert_eq!(resp["results"][0]["actions"]["approve"], "EFFECT_ALLOW", "{resp}");
+    assert_eq!(resp["results"][0]["actions"]["edit"], "EFFECT_DENY", "{resp}");
+    assert_eq!(resp["results"][0]["meta"]["actions"]["approve"]["matchedPolicy"], "resource.document.vdefault");
+    assert_eq!(resp["results"][1]["actions"]["invoke"], "EFFECT_DENY", "alice is no SPIFFE workload: {resp}");
+}
+
+#[test]
+fn malformed_request_exits_2_naming_the_path() {
+    let out = authz(
+        &["check", "--policies", example().to_str().expect("utf8")],
+        r#"{"principal":{"id":"a","roles":["r"]},"resources":[{"actions":[7],"resource":{"kind":"document"}}]}"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("$.resources[0].actions[0]"), "{stderr}");
+    let out = authz(&["check", "--policies", example().to_str().expect("utf8")], "not json");
+    assert_eq!(out.status.code(), Some(2));
+}
