@@ -36,6 +36,8 @@ fn smoke() {
         ("regex.replace('banana', 'a', 'i') == 'binini'", true),
         ("regex.extract('hello world', 'hello(.*)') == optional.of(' world')", true),
         ("sets.contains([1,2],[2])", true),
+        ("cidr('192.168.1.7/24').masked() == cidr('192.168.1.0/24')", true),
+        ("cidr('2001:db8::1/32').masked() == cidr('2001:db8::/32')", true),
         ("P.attr.teams.except(['a']) == ['b']", true),
         ("'%s-%d'.format(['a', 1]) == 'a-1'", true),
         ("spiffeID('spiffe://example.org/ns/x').isMemberOf(spiffeTrustDomain('example.org'))", true),

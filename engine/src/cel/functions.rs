@@ -241,6 +241,16 @@ fn is_mask(ftx: &FunctionContext, This(net): This<Arc<String>>) -> Res {
     Ok(Value::Bool(masked(addr, len) == bits))
 }
 
+fn masked_cidr(ftx: &FunctionContext, This(net): This<Arc<String>>) -> Res {
+    let (addr, len) = with_cidr(ftx, &net)?;
+    let bits = masked(addr, len);
+    let addr = match addr {
+        IpAddr::V4(_) => IpAddr::from(u32::try_from(bits).unwrap_or(0).to_be_bytes()),
+        IpAddr::V6(_) => IpAddr::from(bits.to_be_bytes()),
+    };
+    Ok(string(format!("{addr}/{len}")))
+}
+
 fn prefix_length(ftx: &FunctionContext, This(net): This<Arc<String>>) -> Res {
     Ok(Value::Int(i64::from(with_cidr(ftx, &net)?.1)))
 }
@@ -436,6 +446,7 @@ pub(crate) fn register(ctx: &mut Context<'static, 'static>) -> Result<(), Declar
     ctx.add_function("containsCIDR", contains_cidr)?;
     ctx.add_function("isMask", is_mask)?;
     ctx.add_function("prefixLength", prefix_length)?;
+    ctx.add_function("masked", masked_cidr)?;
     ctx.add_function("spiffeID", spiffe_id)?;
     ctx.add_function("spiffeTrustDomain", spiffe_trust_domain)?;
     ctx.add_function("path", spiffe_path)?;
