@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (engine, cli)"
-cargo test --workspace --exclude authz-conformance --locked
+cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
 echo "== Cerbos conformance corpus (pass counts per corpus)"
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 echo "== example policy suites"

@@ -123,7 +123,10 @@ impl Bundle {
     /// Decides every input.
     pub fn check(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Vec<CheckOutput> {
         match runtime() {
-            Ok(rt) => inputs.iter().map(|i| check(&self.table, rt, opts, i)).collect(),
+            Ok(rt) => {
+                let globals = crate::activation::globals_val(&opts.globals);
+                inputs.iter().map(|i| check(&self.table, rt, opts, globals.as_ref(), i)).collect()
+            }
             Err(_) => inputs.iter().map(crate::check::deny_all).collect(),
         }
     }

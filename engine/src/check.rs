@@ -3,14 +3,15 @@
 //! scopes from the most specific up, a DENY ends the search, an ALLOW ends it unless
 //! the scope requires parental consent; across roles the first ALLOW wins.
 
-use crate::cel::{from_json, to_json, CompiledExpr, Runtime, NOW_VAR};
+use crate::activation::{RequestVals, Scope};
+use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
-use crate::request::{
-    ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, ValidationError,
-};
-use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, Table};
-use cel::{Context, Value};
-use std::collections::{BTreeMap, HashMap};
+use crate::request::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry};
+use crate::table::{principal_key, resource_key, Cond, DerivedRoleDef, Outputs, Params, PassKind, Row, Table};
+use cel::common::types::{CelMap, CelMapKey};
+use cel::common::value::Val;
+use cel::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// The policy name reported when nothing matched.
@@ -30,46 +31,30 @@ struct EffectInfo {
     scope: String,
 }
 
-struct Evaluator<'a> {
-    base: Context<'a, 'static>,
-    var_cache: HashMap<usize, Value>,
+/// Per-input evaluation state.
+struct Evaluator<'r, 'a> {
+    rt: &'r Runtime,
+    req: RequestVals<'a>,
+    /// Variables per parameter set, evaluated once per input.
+    var_cache: HashMap<usize, Box<dyn Val + 'static>>,
+    /// Derived role conditions, evaluated once per input: (holds, failed to evaluate).
+    dr_cache: HashMap<usize, (bool, bool)>,
     errors: Vec<EvaluationError>,
     outputs: Vec<OutputEntry>,
     /// `runtime` for conditions of the scope being evaluated.
-    runtime: Value,
+    runtime: Box<dyn Val + 'static>,
     /// Evaluation failures so far (including repeats), for strict evaluation.
     failures: usize,
 }
 
-fn runtime_value(edr: &[String]) -> Value {
-    let mut sorted = edr.to_vec();
-    sorted.sort();
-    let list = Value::List(Arc::new(sorted.into_iter().map(Value::from).collect()));
-    let mut m = HashMap::new();
-    m.insert("effectiveDerivedRoles".to_string(), list.clone());
-    m.insert("effective_derived_roles".to_string(), list);
-    Value::from(m)
+fn runtime_value(edr: &[String]) -> Box<dyn Val + 'static> {
+    let mut sorted: Vec<&str> = edr.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let list = || owned_val(Value::List(Arc::new(sorted.iter().map(|s| Value::from(*s)).collect())));
+    map_val(vec![("effectiveDerivedRoles", list()), ("effective_derived_roles", list())])
 }
 
-fn request_value(input: &CheckInput, pscope: &str, rscope: &str) -> (Value, Value, Value) {
-    let p = &input.principal;
-    let r = &input.resource;
-    let principal = serde_json::json!({
-        "id": p.id, "roles": p.roles, "attr": p.attr, "policyVersion": p.policy_version, "scope": pscope,
-    });
-    let resource = serde_json::json!({
-        "kind": r.kind, "id": r.id, "attr": r.attr, "policyVersion": r.policy_version, "scope": rscope,
-    });
-    let (jwt, jwts) = match &input.aux_data {
-        Some(a) => (serde_json::Value::Object(a.jwt.clone()), serde_json::Value::Object(a.jwts.clone())),
-        None => (serde_json::json!({}), serde_json::json!({})),
-    };
-    let aux = serde_json::json!({ "jwt": jwt, "jwts": jwts });
-    let request = serde_json::json!({ "principal": principal, "resource": resource, "auxData": aux, "aux_data": aux });
-    (from_json(&request), from_json(&principal), from_json(&resource))
-}
-
-impl<'a> Evaluator<'a> {
+impl<'r, 'a> Evaluator<'r, 'a> {
     fn record(&mut self, expr: &CompiledExpr, message: String) {
         self.failures += 1;
         let e = EvaluationError { expression: expr.source().trim().to_string(), message };
@@ -78,43 +63,39 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn variables(&mut self, params: &Params) -> Value {
-        if let Some(v) = self.var_cache.get(&params.id) {
-            return v.clone();
+    fn run(&self, expr: &CompiledExpr, vars: &(dyn Val + '_), consts: &(dyn Val + '_)) -> Result<Value, String> {
+        let scope = Scope { req: &self.req, vars, consts, runtime: self.runtime.as_ref() };
+        let root = narrow(self.rt.root());
+        let mut ctx = root.new_inner_scope();
+        ctx.set_variable_resolver(&scope);
+        expr.eval(&ctx)
+    }
+
+    /// Evaluates the parameter set's variables in dependency order (once per input).
+    fn ensure_variables(&mut self, params: &Params) {
+        if self.var_cache.contains_key(&params.id) {
+            return;
         }
-        let mut vars: HashMap<String, Value> = HashMap::new();
+        let mut map: HashMap<CelMapKey<'static>, Box<dyn Val + 'static>> = HashMap::new();
         for (name, expr) in &params.variables {
-            let result = {
-                let mut ctx = self.base.new_inner_scope();
-                let v = Value::from(vars.clone());
-                ctx.add_variable_from_value("V", v.clone());
-                ctx.add_variable_from_value("variables", v);
-                ctx.add_variable_from_value("C", params.constants.clone());
-                ctx.add_variable_from_value("constants", params.constants.clone());
-                ctx.add_variable_from_value("runtime", self.runtime.clone());
-                expr.eval(&ctx)
-            };
+            let so_far = CelMap::from(map);
+            let result = self.run(expr, &so_far, params.constants.as_ref());
+            map = so_far.into_inner();
             match result {
                 Ok(v) => {
-                    vars.insert(name.clone(), v);
+                    map.insert(CelMapKey::from(name.clone()), owned_val(v));
                 }
                 Err(e) => self.record(expr, e),
             }
         }
-        let v = Value::from(vars);
-        self.var_cache.insert(params.id, v.clone());
-        v
+        self.var_cache.insert(params.id, Box::new(CelMap::from(map)));
     }
 
     fn eval(&mut self, expr: &CompiledExpr, params: &Params) -> Result<Value, String> {
-        let vars = self.variables(params);
-        let mut ctx = self.base.new_inner_scope();
-        ctx.add_variable_from_value("V", vars.clone());
-        ctx.add_variable_from_value("variables", vars);
-        ctx.add_variable_from_value("C", params.constants.clone());
-        ctx.add_variable_from_value("constants", params.constants.clone());
-        ctx.add_variable_from_value("runtime", self.runtime.clone());
-        expr.eval(&ctx)
+        self.ensure_variables(params);
+        let empty = CelMap::from(HashMap::new());
+        let vars: &dyn Val = self.var_cache.get(&params.id).map(|b| b.as_ref()).unwrap_or(&empty);
+        self.run(expr, vars, params.constants.as_ref())
     }
 
     /// Errors count as "not satisfied" and are recorded.
@@ -134,18 +115,20 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn output(&mut self, expr: Option<&CompiledExpr>, params: &Params, src: String, action: &str) {
-        let Some(expr) = expr else { return };
-        let val = match self.eval(expr, params) {
-            Ok(v) => to_json(&v),
-            Err(e) => {
-                self.record(expr, e);
-                serde_json::Value::Null
-            }
-        };
-        if !self.outputs.iter().any(|o| o.src == src && o.action == action) {
-            self.outputs.push(OutputEntry { src, val, action: action.to_string() });
+    /// A derived role's condition, evaluated once per input: (holds, failed to evaluate).
+    fn derived_role_holds(&mut self, dr: &Arc<DerivedRoleDef>) -> (bool, bool) {
+        let key = Arc::as_ptr(dr) as usize;
+        if let Some(v) = self.dr_cache.get(&key) {
+            return *v;
         }
+        let before = self.failures;
+        let holds = match &dr.condition {
+            Some(c) => self.satisfies(c, &dr.params),
+            None => true,
+        };
+        let v = (holds, self.failures > before);
+        self.dr_cache.insert(key, v);
+        v
     }
 
     fn emit(
@@ -157,19 +140,29 @@ impl<'a> Evaluator<'a> {
         action: &str,
     ) {
         let Some(o) = out else { return };
-        let e = if met { o.rule_activated.as_ref() } else { o.condition_not_met.as_ref() };
-        if e.is_some() {
-            self.output(e, params, src(), action);
+        let Some(expr) = (if met { o.rule_activated.as_ref() } else { o.condition_not_met.as_ref() }) else {
+            return;
+        };
+        let src = src();
+        if self.outputs.iter().any(|o| o.src == src && o.action == action) {
+            return;
         }
+        let val = match self.eval(expr, params) {
+            Ok(v) => to_json(&v),
+            Err(e) => {
+                self.record(expr, e);
+                serde_json::Value::Null
+            }
+        };
+        self.outputs.push(OutputEntry { src, val, action: action.to_string() });
     }
 }
 
-fn row_matches(row: &Row, kind: PassKind, resource: &str, action: &str, roles: &[String], pid: &str) -> bool {
+fn row_matches(row: &Row, kind: PassKind, action: &str, roles: &[String], pid: &str) -> bool {
     row.kind == kind
         && (kind == PassKind::Resource || row.principal.as_deref() == Some(pid))
         && (row.role == "*" || roles.contains(&row.role))
         && row.action.matches(action)
-        && row.resource.matches(resource)
 }
 
 fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
@@ -180,8 +173,18 @@ fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
     }
 }
 
-/// Decides one input.
-pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &CheckInput) -> CheckOutput {
+fn deny_effect() -> ActionEffect {
+    ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new() }
+}
+
+/// Decides one input. `globals` is `opts.globals` as CEL, built once per batch.
+pub(crate) fn check(
+    table: &Table,
+    rt: &Runtime,
+    opts: &CheckOptions,
+    globals: &(dyn Val + '_),
+    input: &CheckInput,
+) -> CheckOutput {
     let p = &input.principal;
     let r = &input.resource;
     let pscope = or_default(&p.scope, &opts.default_scope);
@@ -189,57 +192,44 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
     let pversion = or_default(&p.policy_version, &opts.default_policy_version);
     let rversion = or_default(&r.policy_version, &opts.default_policy_version);
 
-    let mut effects: BTreeMap<String, ActionEffect> = input
-        .actions
-        .iter()
-        .map(|a| (a.clone(), ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new() }))
-        .collect();
-    let mut out = CheckOutput {
-        request_id: input.request_id.clone(),
-        resource_id: r.id.clone(),
-        actions: BTreeMap::new(),
-        effective_derived_roles: Vec::new(),
-        validation_errors: Vec::new(),
-        outputs: Vec::new(),
-        evaluation_errors: Vec::new(),
-    };
+    let mut effects: BTreeMap<String, ActionEffect> =
+        input.actions.iter().map(|a| (a.clone(), deny_effect())).collect();
+    let mut out = deny_all(input);
 
     let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
     let r_scopes = table.all_scopes(PassKind::Resource, rscope, opts.lenient_scopes);
     let p_key = p_scopes.first().map(|s| principal_key(&p.id, pversion, s)).unwrap_or_default();
     let r_key = r_scopes.first().map(|s| resource_key(&r.kind, rversion, s)).unwrap_or_default();
 
-    let validation = crate::schema::validate(table, &r_key, input, opts.schema_enforcement);
-    let reject = validation.as_ref().is_some_and(|v| v.1);
-    out.validation_errors = validation.map(|v| v.0).unwrap_or_default();
-    if reject {
-        for e in effects.values_mut() {
-            e.policy = r_key.clone();
+    if let Some((errors, reject)) = crate::schema::validate(table, &r_key, input, opts.schema_enforcement) {
+        out.validation_errors = errors;
+        if reject {
+            for e in effects.values_mut() {
+                e.policy = r_key.clone();
+            }
+            out.actions = effects;
+            return out;
         }
-        out.actions = effects;
-        return out;
     }
 
     let p_exists = p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains(&p.id)));
     let r_exists = r_scopes.iter().any(|s| {
         table.scope(rversion, s).is_some_and(|sr| {
             sr.resource_kinds.contains(&r.kind)
-                || sr.rows.iter().any(|row| row.kind == PassKind::Resource && row.resource.matches(&r.kind))
+                || sr.rows_for(&r.kind).any(|row| row.kind == PassKind::Resource)
                 || sr.role_policies.iter().any(|rp| rp.rules.iter().any(|rr| rr.resource.matches(&r.kind)))
         })
     });
-    if (p_scopes.is_empty() && r_scopes.is_empty()) || (!p_exists && !r_exists) {
-        out.actions = effects;
+    if !p_exists && !r_exists {
         return out;
     }
 
-    let Ok(base) = base_context(rt, opts, input, pscope, rscope) else {
-        out.actions = effects;
-        return out;
-    };
+    let now = opts.now.map(|t| owned_val(Value::Timestamp(t)) as Box<dyn Val>);
     let mut ev = Evaluator {
-        base,
+        rt,
+        req: RequestVals::new(input, pscope, rscope, globals, now),
         var_cache: HashMap::new(),
+        dr_cache: HashMap::new(),
         errors: Vec::new(),
         outputs: Vec::new(),
         runtime: runtime_value(&[]),
@@ -247,10 +237,13 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
     };
 
     let all_roles = table.with_parent_roles(rscope, &p.roles);
-    let mut edr_by_scope: HashMap<String, Vec<String>> = HashMap::new();
+    let role_parents: Vec<Vec<String>> =
+        p.roles.iter().map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role))).collect();
+    let mut edr_by_scope: HashMap<&str, Vec<String>> = HashMap::new();
     let mut all_edr: Vec<String> = Vec::new();
+    let no_runtime = runtime_value(&[]);
 
-    let mut seen_actions = std::collections::HashSet::new();
+    let mut seen_actions = HashSet::new();
     for action in &input.actions {
         if !seen_actions.insert(action.as_str()) {
             continue;
@@ -262,7 +255,7 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                 PassKind::Resource => (&r_key, &r_scopes, r_exists, rversion),
             };
             action_effect.outcome = Outcome::NoMatch;
-            for (i, role) in p.roles.iter().enumerate() {
+            for (i, parent_roles) in role_parents.iter().enumerate() {
                 if i > 0 && pass == PassKind::Principal {
                     break;
                 }
@@ -272,45 +265,52 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                     policy: if exists { main_key.clone() } else { NO_MATCH.into() },
                     scope: String::new(),
                 };
-                let parent_roles = table.with_parent_roles(rscope, std::slice::from_ref(role));
                 'scopes: for scope in scopes {
+                    let sr = table.scope(version, scope);
                     if pass == PassKind::Resource {
-                        if !edr_by_scope.contains_key(scope) {
-                            let edr =
-                                derived_roles_at(table, &mut ev, &resource_key(&r.kind, rversion, scope), &all_roles);
+                        if !edr_by_scope.contains_key(scope.as_str()) {
+                            ev.runtime = runtime_value(&[]);
+                            let defs = sr.and_then(|sr| sr.derived_roles.get(&r.kind));
+                            let mut edr = Vec::new();
+                            for def in defs.into_iter().flatten() {
+                                let applies = def.parent_roles.iter().any(|pr| pr == "*" || all_roles.contains(pr));
+                                if applies && ev.derived_role_holds(def).0 {
+                                    edr.push(def.name.clone());
+                                }
+                            }
                             for d in &edr {
                                 if !all_edr.contains(d) {
                                     all_edr.push(d.clone());
                                 }
                             }
-                            edr_by_scope.insert(scope.clone(), edr);
+                            ev.runtime = runtime_value(&edr);
+                            edr_by_scope.insert(scope.as_str(), edr);
+                        } else {
+                            ev.runtime =
+                                runtime_value(edr_by_scope.get(scope.as_str()).map(Vec::as_slice).unwrap_or_default());
                         }
-                        ev.runtime = runtime_value(edr_by_scope.get(scope).map(Vec::as_slice).unwrap_or_default());
                     } else {
-                        ev.runtime = runtime_value(&[]);
+                        ev.runtime = no_runtime.clone_as_boxed();
                     }
                     if role_effect.outcome != Outcome::NoMatch {
                         break;
                     }
-                    let Some(sr) = table.scope(version, scope) else { continue };
-                    for row in
-                        sr.rows.iter().filter(|row| row_matches(row, pass, &r.kind, action, &parent_roles, &p.id))
-                    {
+                    let Some(sr) = sr else { continue };
+                    for row in sr.rows_for(&r.kind).filter(|row| row_matches(row, pass, action, parent_roles, &p.id)) {
                         let failures = ev.failures;
-                        let strict_deny = |ev: &Evaluator<'_>| opts.strict_evaluation && ev.failures > failures;
+                        let strict_deny = |ev: &Evaluator<'_, '_>| opts.strict_evaluation && ev.failures > failures;
                         if let Some(dr) = &row.derived_role {
-                            if let Some(c) = &dr.condition {
-                                if !ev.satisfies(c, &dr.params) {
-                                    if strict_deny(&ev) {
-                                        role_effect = EffectInfo {
-                                            outcome: Outcome::Deny,
-                                            policy: role_effect.policy,
-                                            scope: scope.clone(),
-                                        };
-                                        break 'scopes;
-                                    }
-                                    continue;
+                            let (holds, failed) = ev.derived_role_holds(dr);
+                            if !holds {
+                                if opts.strict_evaluation && failed {
+                                    role_effect = EffectInfo {
+                                        outcome: Outcome::Deny,
+                                        policy: role_effect.policy,
+                                        scope: scope.clone(),
+                                    };
+                                    break 'scopes;
                                 }
+                                continue;
                             }
                         }
                         let met = match &row.condition {
@@ -347,27 +347,20 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                     if pass == PassKind::Resource {
                         for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr))
                         {
-                            let hits: Vec<_> = rp
-                                .rules
-                                .iter()
-                                .filter(|rr| {
-                                    rr.resource.matches(&r.kind) && rr.allow_actions.iter().any(|a| a.matches(action))
-                                })
-                                .collect();
-                            let mut deny = hits.is_empty();
-                            for rr in hits {
+                            // allowActions are exhaustive: no matching rule, or a rule whose
+                            // condition fails, denies the action.
+                            let mut deny = true;
+                            let hits = rp.rules.iter().filter(|rr| {
+                                rr.resource.matches(&r.kind) && rr.allow_actions.iter().any(|a| a.matches(action))
+                            });
+                            for (n, rr) in hits.enumerate() {
                                 let met = match &rr.condition {
                                     Some(c) => ev.satisfies(c, &rp.params),
                                     None => true,
                                 };
-                                ev.emit(
-                                    rr.output.as_ref(),
-                                    met,
-                                    &rp.params,
-                                    || format!("{}#{}", rp.policy_key, rr.rule_name),
-                                    action,
-                                );
-                                deny |= !met;
+                                let src = || format!("{}#{}", rp.policy_key, rr.rule_name);
+                                ev.emit(rr.output.as_ref(), met, &rp.params, src, action);
+                                deny = if n == 0 { !met } else { deny || !met };
                             }
                             if deny {
                                 role_effect = EffectInfo {
@@ -410,10 +403,7 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
                 break;
             }
         }
-        let effect = match action_effect.outcome {
-            Outcome::Allow => Effect::Allow,
-            _ => Effect::Deny,
-        };
+        let effect = if action_effect.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
         effects
             .insert(action.clone(), ActionEffect { effect, policy: action_effect.policy, scope: action_effect.scope });
     }
@@ -424,56 +414,12 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
     out
 }
 
-fn derived_roles_at(table: &Table, ev: &mut Evaluator<'_>, key: &str, roles: &[String]) -> Vec<String> {
-    let mut active = Vec::new();
-    let Some(defs) = table.derived_roles.get(key) else { return active };
-    ev.runtime = runtime_value(&[]);
-    for def in defs {
-        if !def.parent_roles.iter().any(|pr| pr == "*" || roles.contains(pr)) {
-            continue;
-        }
-        let ok = match &def.condition {
-            Some(c) => ev.satisfies(c, &def.params),
-            None => true,
-        };
-        if ok {
-            active.push(def.name.clone());
-        }
-    }
-    active
-}
-
-fn base_context<'r>(
-    rt: &'r Runtime,
-    opts: &CheckOptions,
-    input: &CheckInput,
-    pscope: &str,
-    rscope: &str,
-) -> Result<Context<'r, 'static>, ValidationError> {
-    let mut ctx = rt.scope();
-    let (request, principal, resource) = request_value(input, pscope, rscope);
-    ctx.add_variable_from_value("request", request);
-    ctx.add_variable_from_value("P", principal);
-    ctx.add_variable_from_value("R", resource);
-    let globals = from_json(&serde_json::Value::Object(opts.globals.clone()));
-    ctx.add_variable_from_value("G", globals.clone());
-    ctx.add_variable_from_value("globals", globals);
-    if let Some(now) = opts.now {
-        ctx.add_variable_from_value(NOW_VAR, Value::Timestamp(now));
-    }
-    Ok(ctx)
-}
-
-/// Every action DENY with no policy: what a request gets when the engine cannot run.
+/// Every action DENY with no policy: what a request gets when nothing applies or the engine cannot run.
 pub(crate) fn deny_all(input: &CheckInput) -> CheckOutput {
     CheckOutput {
         request_id: input.request_id.clone(),
         resource_id: input.resource.id.clone(),
-        actions: input
-            .actions
-            .iter()
-            .map(|a| (a.clone(), ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new() }))
-            .collect(),
+        actions: input.actions.iter().map(|a| (a.clone(), deny_effect())).collect(),
         effective_derived_roles: Vec::new(),
         validation_errors: Vec::new(),
         outputs: Vec::new(),

@@ -1,7 +1,7 @@
 //! Builds the rule [`Table`] from parsed policy documents, validating everything
 //! and collecting every error with its location.
 
-use crate::cel::{from_json, CompiledExpr, Runtime};
+use crate::cel::{from_json, owned_val, CompiledExpr, Runtime};
 use crate::error::{BuildError, Location};
 use crate::glob::Glob;
 use crate::policy::{self, Effect, PolicyDoc, ScopePermissions};
@@ -119,6 +119,9 @@ pub(crate) fn compile(
         }
     }
     if c.errors.is_empty() {
+        for sr in c.table.scopes.values_mut().flat_map(|m| m.values_mut()) {
+            sr.index();
+        }
         Ok(c.table)
     } else {
         c.errors.sort_by(|a, b| a.location().cmp(b.location()));
@@ -432,7 +435,7 @@ impl<'a> Compiler<'a> {
         let var_names: HashSet<String> = defs.keys().cloned().collect();
         let const_names: HashSet<String> = constants.keys().cloned().collect();
         let mut scope = ParamScope {
-            params: Arc::new(Params { id: 0, constants: cel::Value::Null, variables: Vec::new() }),
+            params: Arc::new(Params { id: 0, constants: owned_val(cel::Value::Null), variables: Vec::new() }),
             var_names,
             const_names,
         };
@@ -447,7 +450,7 @@ impl<'a> Compiler<'a> {
         }
         let id = self.table.params_count;
         self.table.params_count += 1;
-        let constants = from_json(&serde_json::Value::Object(constants.into_iter().collect()));
+        let constants = owned_val(from_json(&serde_json::Value::Object(constants.into_iter().collect())));
         scope.params = Arc::new(Params { id, constants, variables });
         scope
     }
@@ -606,8 +609,8 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        self.table.derived_roles.insert(key.to_string(), referenced);
         let sr = self.table.scopes.entry(rp.version.clone()).or_default().entry(rp.scope.clone()).or_default();
+        sr.derived_roles.insert(rp.resource.clone(), referenced);
         sr.resource_kinds.insert(rp.resource.clone());
         sr.rows.extend(rows);
     }

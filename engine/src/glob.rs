@@ -17,6 +17,11 @@ impl Glob {
         Glob { pattern: pattern.to_string(), literal: !pattern.contains(['*', '?']) }
     }
 
+    /// The pattern when it has no wildcard.
+    pub(crate) fn literal(&self) -> Option<&str> {
+        self.literal.then_some(self.pattern.as_str())
+    }
+
     /// Whether `text` matches.
     pub(crate) fn matches(&self, text: &str) -> bool {
         if self.literal {

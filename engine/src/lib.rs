@@ -3,6 +3,7 @@
 //! All semantics live here and nothing here does I/O: policies arrive as text,
 //! requests carry their own time, globals and attributes.
 
+mod activation;
 mod bundle;
 mod cel;
 mod check;

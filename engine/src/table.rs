@@ -20,7 +20,8 @@ pub(crate) enum Cond {
 pub(crate) struct Params {
     /// Index into [`Table::params`]: the per-request variable cache key.
     pub(crate) id: usize,
-    pub(crate) constants: cel::Value,
+    /// Built once at bundle build; borrowed by every evaluation.
+    pub(crate) constants: Box<dyn cel::common::value::Val>,
     /// In dependency order.
     pub(crate) variables: Vec<(String, CompiledExpr)>,
 }
@@ -102,6 +103,52 @@ pub(crate) struct ScopeRows {
     pub(crate) resource_kinds: HashSet<String>,
     /// Principals with a principal policy here.
     pub(crate) principals: HashSet<String>,
+    /// Rows by literal resource kind (indices into `rows`, ascending).
+    pub(crate) by_kind: HashMap<String, Vec<usize>>,
+    /// Rows whose resource is a glob (ascending).
+    pub(crate) glob_rows: Vec<usize>,
+    /// Resource kind → derived roles its resource policy here references.
+    pub(crate) derived_roles: HashMap<String, Vec<Arc<DerivedRoleDef>>>,
+}
+
+impl ScopeRows {
+    /// Builds the kind index; called once after all rows are in.
+    pub(crate) fn index(&mut self) {
+        self.by_kind.clear();
+        self.glob_rows.clear();
+        for (i, row) in self.rows.iter().enumerate() {
+            match row.resource.literal() {
+                Some(kind) => self.by_kind.entry(kind.to_string()).or_default().push(i),
+                None => self.glob_rows.push(i),
+            }
+        }
+    }
+
+    /// The rows that can apply to resource `kind`, in policy order.
+    pub(crate) fn rows_for<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'s Row> + 's {
+        let exact: &[usize] = self.by_kind.get(kind).map(Vec::as_slice).unwrap_or_default();
+        let globs = self.glob_rows.iter().filter(move |i| self.rows.get(**i).is_some_and(|r| r.resource.matches(kind)));
+        MergeAsc { a: exact.iter().copied().peekable(), b: globs.copied().peekable() }
+            .filter_map(move |i| self.rows.get(i))
+    }
+}
+
+/// Merges two ascending index streams.
+struct MergeAsc<A: Iterator<Item = usize>, B: Iterator<Item = usize>> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<A: Iterator<Item = usize>, B: Iterator<Item = usize>> Iterator for MergeAsc<A, B> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some(x), Some(y)) if x <= y => self.a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => self.b.next(),
+            (Some(_), None) => self.a.next(),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The whole compiled policy set.
@@ -115,8 +162,6 @@ pub(crate) struct Table {
     pub(crate) resource_permissions: HashMap<String, ScopePermissions>,
     /// scope → role → parent roles.
     pub(crate) parent_roles: HashMap<String, HashMap<String, Vec<String>>>,
-    /// resource policy key → the derived roles its rules reference.
-    pub(crate) derived_roles: HashMap<String, Vec<Arc<DerivedRoleDef>>>,
     /// resource policy key → schemas.
     pub(crate) schemas: HashMap<String, SchemaRefs>,
     pub(crate) params_count: usize,

@@ -58,8 +58,14 @@ impl Runtime {
     }
 
     /// A fresh scope below the function registry.
+    #[cfg(test)]
     pub(crate) fn scope(&self) -> Context<'_, 'static> {
         self.root.new_inner_scope()
+    }
+
+    /// The context holding the function registry.
+    pub(crate) fn root(&self) -> &Context<'static, 'static> {
+        &self.root
     }
 }
 
@@ -165,4 +171,54 @@ pub(crate) fn to_json(v: &Value) -> serde_json::Value {
         Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
         other => other.json().unwrap_or_else(|_| serde_json::Value::String(format!("{other:?}"))),
     }
+}
+
+/// Narrows the process-wide root context to a request's lifetime, so that
+/// request values can be borrowed instead of copied (`Context` is covariant).
+pub(crate) fn narrow<'a>(c: &'a Context<'static, 'static>) -> &'a Context<'a, 'a> {
+    c
+}
+
+use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+use cel::common::value::Val;
+
+/// A JSON value as a CEL value, borrowing its strings (no copy of the text).
+pub(crate) fn json_val(v: &serde_json::Value) -> Box<dyn Val + '_> {
+    match v {
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::Array(a) => Box::new(CelList::from(a.iter().map(json_val).collect::<Vec<_>>())),
+        serde_json::Value::Object(o) => obj_val(o),
+    }
+}
+
+/// A JSON object as a CEL map, borrowing its strings.
+pub(crate) fn obj_val(o: &serde_json::Map<String, serde_json::Value>) -> Box<dyn Val + '_> {
+    Box::new(CelMap::from(o.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json_val(v))).collect::<HashMap<_, _>>()))
+}
+
+/// A CEL map from string keys to values.
+pub(crate) fn map_val<'a>(entries: Vec<(&'a str, Box<dyn Val + 'a>)>) -> Box<dyn Val + 'a> {
+    Box::new(CelMap::from(entries.into_iter().map(|(k, v)| (CelMapKey::from(k), v)).collect::<HashMap<_, _>>()))
+}
+
+/// A list of borrowed strings.
+pub(crate) fn str_list<'a>(items: impl Iterator<Item = &'a str>) -> Box<dyn Val + 'a> {
+    Box::new(CelList::from(items.map(|s| Box::new(CelString::from(s)) as Box<dyn Val + 'a>).collect::<Vec<_>>()))
+}
+
+/// A string value borrowing `s`.
+pub(crate) fn str_val(s: &str) -> Box<dyn Val + '_> {
+    Box::new(CelString::from(s))
+}
+
+/// An owned CEL value from an evaluation result.
+pub(crate) fn owned_val(v: Value) -> Box<dyn Val + 'static> {
+    Box::<dyn Val>::try_from(v).unwrap_or_else(|_| Box::new(CelNull))
 }
