@@ -11,8 +11,8 @@ use crate::table::{principal_key, resource_key, Cond, DerivedRoleDef, Outputs, P
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
 use cel::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// The policy name reported when nothing matched.
 pub(crate) const NO_MATCH: &str = "NO_MATCH";
@@ -35,16 +35,29 @@ struct EffectInfo {
 struct Evaluator<'r, 'a> {
     rt: &'r Runtime,
     req: RequestVals<'a>,
-    /// Variables per parameter set, evaluated once per input.
-    var_cache: HashMap<usize, Box<dyn Val + 'static>>,
+    /// Variables per parameter set, evaluated once per input (few: searched linearly).
+    var_cache: Vec<(usize, Box<dyn Val + 'static>)>,
     /// Derived role conditions, evaluated once per input: (holds, failed to evaluate).
-    dr_cache: HashMap<usize, (bool, bool)>,
+    dr_cache: Vec<(usize, (bool, bool))>,
     errors: Vec<EvaluationError>,
     outputs: Vec<OutputEntry>,
-    /// `runtime` for conditions of the scope being evaluated.
-    runtime: Box<dyn Val + 'static>,
+    /// `runtime` values built so far, one per scope with derived roles.
+    runtimes: Vec<Box<dyn Val + 'static>>,
+    /// Index into `runtimes` for the scope being evaluated; `None` is the empty runtime.
+    runtime: Option<usize>,
     /// Evaluation failures so far (including repeats), for strict evaluation.
     failures: usize,
+}
+
+static EMPTY_RUNTIME: OnceLock<Box<dyn Val + 'static>> = OnceLock::new();
+static EMPTY_MAP: OnceLock<Box<dyn Val + 'static>> = OnceLock::new();
+
+fn empty_runtime() -> &'static (dyn Val + 'static) {
+    EMPTY_RUNTIME.get_or_init(|| runtime_value(&[])).as_ref()
+}
+
+fn empty_map() -> &'static (dyn Val + 'static) {
+    EMPTY_MAP.get_or_init(|| map_val(vec![])).as_ref()
 }
 
 fn runtime_value(edr: &[String]) -> Box<dyn Val + 'static> {
@@ -64,7 +77,8 @@ impl<'r, 'a> Evaluator<'r, 'a> {
     }
 
     fn run(&self, expr: &CompiledExpr, vars: &(dyn Val + '_), consts: &(dyn Val + '_)) -> Result<Value, String> {
-        let scope = Scope { req: &self.req, vars, consts, runtime: self.runtime.as_ref() };
+        let runtime = self.runtime.and_then(|i| self.runtimes.get(i)).map(|b| b.as_ref()).unwrap_or(empty_runtime());
+        let scope = Scope { req: &self.req, vars, consts, runtime };
         let root = narrow(self.rt.root());
         let mut ctx = root.new_inner_scope();
         ctx.set_variable_resolver(&scope);
@@ -73,7 +87,7 @@ impl<'r, 'a> Evaluator<'r, 'a> {
 
     /// Evaluates the parameter set's variables in dependency order (once per input).
     fn ensure_variables(&mut self, params: &Params) {
-        if self.var_cache.contains_key(&params.id) {
+        if params.variables.is_empty() || self.var_cache.iter().any(|(id, _)| *id == params.id) {
             return;
         }
         let mut map: HashMap<CelMapKey<'static>, Box<dyn Val + 'static>> = HashMap::new();
@@ -88,13 +102,13 @@ impl<'r, 'a> Evaluator<'r, 'a> {
                 Err(e) => self.record(expr, e),
             }
         }
-        self.var_cache.insert(params.id, Box::new(CelMap::from(map)));
+        self.var_cache.push((params.id, Box::new(CelMap::from(map))));
     }
 
     fn eval(&mut self, expr: &CompiledExpr, params: &Params) -> Result<Value, String> {
         self.ensure_variables(params);
-        let empty = CelMap::from(HashMap::new());
-        let vars: &dyn Val = self.var_cache.get(&params.id).map(|b| b.as_ref()).unwrap_or(&empty);
+        let vars: &dyn Val =
+            self.var_cache.iter().find(|(id, _)| *id == params.id).map(|(_, b)| b.as_ref()).unwrap_or(empty_map());
         self.run(expr, vars, params.constants.as_ref())
     }
 
@@ -118,7 +132,7 @@ impl<'r, 'a> Evaluator<'r, 'a> {
     /// A derived role's condition, evaluated once per input: (holds, failed to evaluate).
     fn derived_role_holds(&mut self, dr: &Arc<DerivedRoleDef>) -> (bool, bool) {
         let key = Arc::as_ptr(dr) as usize;
-        if let Some(v) = self.dr_cache.get(&key) {
+        if let Some((_, v)) = self.dr_cache.iter().find(|(k, _)| *k == key) {
             return *v;
         }
         let before = self.failures;
@@ -127,7 +141,7 @@ impl<'r, 'a> Evaluator<'r, 'a> {
             None => true,
         };
         let v = (holds, self.failures > before);
-        self.dr_cache.insert(key, v);
+        self.dr_cache.push((key, v));
         v
     }
 
@@ -158,10 +172,10 @@ impl<'r, 'a> Evaluator<'r, 'a> {
     }
 }
 
-fn row_matches(row: &Row, kind: PassKind, action: &str, roles: &[String], pid: &str) -> bool {
+fn row_matches(row: &Row, kind: PassKind, action: &str, roles: &[&str], pid: &str) -> bool {
     row.kind == kind
         && (kind == PassKind::Resource || row.principal.as_deref() == Some(pid))
-        && (row.role == "*" || roles.contains(&row.role))
+        && (row.role == "*" || roles.contains(&row.role.as_str()))
         && row.action.matches(action)
 }
 
@@ -192,8 +206,6 @@ pub(crate) fn check(
     let pversion = or_default(&p.policy_version, &opts.default_policy_version);
     let rversion = or_default(&r.policy_version, &opts.default_policy_version);
 
-    let mut effects: BTreeMap<String, ActionEffect> =
-        input.actions.iter().map(|a| (a.clone(), deny_effect())).collect();
     let mut out = deny_all(input);
 
     let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
@@ -204,10 +216,9 @@ pub(crate) fn check(
     if let Some((errors, reject)) = crate::schema::validate(table, &r_key, input, opts.schema_enforcement) {
         out.validation_errors = errors;
         if reject {
-            for e in effects.values_mut() {
+            for e in out.actions.values_mut() {
                 e.policy = r_key.clone();
             }
-            out.actions = effects;
             return out;
         }
     }
@@ -228,24 +239,24 @@ pub(crate) fn check(
     let mut ev = Evaluator {
         rt,
         req: RequestVals::new(input, pscope, rscope, globals, now),
-        var_cache: HashMap::new(),
-        dr_cache: HashMap::new(),
+        var_cache: Vec::new(),
+        dr_cache: Vec::new(),
         errors: Vec::new(),
         outputs: Vec::new(),
-        runtime: runtime_value(&[]),
+        runtimes: Vec::new(),
+        runtime: None,
         failures: 0,
     };
 
     let all_roles = table.with_parent_roles(rscope, &p.roles);
-    let role_parents: Vec<Vec<String>> =
+    let role_parents: Vec<Vec<&str>> =
         p.roles.iter().map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role))).collect();
-    let mut edr_by_scope: HashMap<&str, Vec<String>> = HashMap::new();
+    // Scopes whose derived roles were evaluated, with their `runtime` (index into `ev.runtimes`).
+    let mut edr_by_scope: Vec<(&str, Option<usize>)> = Vec::new();
     let mut all_edr: Vec<String> = Vec::new();
-    let no_runtime = runtime_value(&[]);
 
-    let mut seen_actions = HashSet::new();
-    for action in &input.actions {
-        if !seen_actions.insert(action.as_str()) {
+    for (n, action) in input.actions.iter().enumerate() {
+        if input.actions.get(..n).is_some_and(|before| before.contains(action)) {
             continue;
         }
         let mut action_effect = EffectInfo { outcome: Outcome::NoMatch, policy: NO_MATCH.into(), scope: String::new() };
@@ -268,29 +279,34 @@ pub(crate) fn check(
                 'scopes: for scope in scopes {
                     let sr = table.scope(version, scope);
                     if pass == PassKind::Resource {
-                        if !edr_by_scope.contains_key(scope.as_str()) {
-                            ev.runtime = runtime_value(&[]);
-                            let defs = sr.and_then(|sr| sr.derived_roles.get(&r.kind));
-                            let mut edr = Vec::new();
-                            for def in defs.into_iter().flatten() {
-                                let applies = def.parent_roles.iter().any(|pr| pr == "*" || all_roles.contains(pr));
-                                if applies && ev.derived_role_holds(def).0 {
-                                    edr.push(def.name.clone());
+                        match edr_by_scope.iter().find(|(s, _)| s == scope) {
+                            Some((_, idx)) => ev.runtime = *idx,
+                            None => {
+                                ev.runtime = None;
+                                let defs = sr.and_then(|sr| sr.derived_roles.get(&r.kind));
+                                let mut edr = Vec::new();
+                                for def in defs.into_iter().flatten() {
+                                    let applies =
+                                        def.parent_roles.iter().any(|pr| pr == "*" || all_roles.contains(&pr.as_str()));
+                                    if applies && ev.derived_role_holds(def).0 {
+                                        edr.push(def.name.clone());
+                                    }
                                 }
-                            }
-                            for d in &edr {
-                                if !all_edr.contains(d) {
-                                    all_edr.push(d.clone());
+                                let idx = (!edr.is_empty()).then(|| {
+                                    ev.runtimes.push(runtime_value(&edr));
+                                    ev.runtimes.len() - 1
+                                });
+                                for d in edr {
+                                    if !all_edr.contains(&d) {
+                                        all_edr.push(d);
+                                    }
                                 }
+                                ev.runtime = idx;
+                                edr_by_scope.push((scope, idx));
                             }
-                            ev.runtime = runtime_value(&edr);
-                            edr_by_scope.insert(scope.as_str(), edr);
-                        } else {
-                            ev.runtime =
-                                runtime_value(edr_by_scope.get(scope.as_str()).map(Vec::as_slice).unwrap_or_default());
                         }
                     } else {
-                        ev.runtime = no_runtime.clone_as_boxed();
+                        ev.runtime = None;
                     }
                     if role_effect.outcome != Outcome::NoMatch {
                         break;
@@ -306,7 +322,7 @@ pub(crate) fn check(
                                     role_effect = EffectInfo {
                                         outcome: Outcome::Deny,
                                         policy: role_effect.policy,
-                                        scope: scope.clone(),
+                                        scope: scope.to_string(),
                                     };
                                     break 'scopes;
                                 }
@@ -318,8 +334,11 @@ pub(crate) fn check(
                             None => true,
                         };
                         if strict_deny(&ev) {
-                            role_effect =
-                                EffectInfo { outcome: Outcome::Deny, policy: role_effect.policy, scope: scope.clone() };
+                            role_effect = EffectInfo {
+                                outcome: Outcome::Deny,
+                                policy: role_effect.policy,
+                                scope: scope.to_string(),
+                            };
                             break 'scopes;
                         }
                         ev.emit(
@@ -338,7 +357,7 @@ pub(crate) fn check(
                                 role_effect = EffectInfo {
                                     outcome: Outcome::Deny,
                                     policy: role_effect.policy,
-                                    scope: scope.clone(),
+                                    scope: scope.to_string(),
                                 };
                                 break 'scopes;
                             }
@@ -366,7 +385,7 @@ pub(crate) fn check(
                                 role_effect = EffectInfo {
                                     outcome: Outcome::Deny,
                                     policy: rp.policy_key.to_string(),
-                                    scope: scope.clone(),
+                                    scope: scope.to_string(),
                                 };
                                 break 'scopes;
                             }
@@ -374,8 +393,8 @@ pub(crate) fn check(
                     }
                     if has_allow {
                         let perms = match pass {
-                            PassKind::Principal => table.principal_permissions.get(scope),
-                            PassKind::Resource => table.resource_permissions.get(scope),
+                            PassKind::Principal => table.principal_permissions.get(*scope),
+                            PassKind::Resource => table.resource_permissions.get(*scope),
                         };
                         match perms {
                             Some(ScopePermissions::RequireParentalConsentForAllows) => has_allow = false,
@@ -383,7 +402,7 @@ pub(crate) fn check(
                                 role_effect = EffectInfo {
                                     outcome: Outcome::Allow,
                                     policy: role_effect.policy,
-                                    scope: scope.clone(),
+                                    scope: scope.to_string(),
                                 };
                                 break 'scopes;
                             }
@@ -404,10 +423,10 @@ pub(crate) fn check(
             }
         }
         let effect = if action_effect.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
-        effects
-            .insert(action.clone(), ActionEffect { effect, policy: action_effect.policy, scope: action_effect.scope });
+        if let Some(slot) = out.actions.get_mut(action) {
+            *slot = ActionEffect { effect, policy: action_effect.policy, scope: action_effect.scope };
+        }
     }
-    out.actions = effects;
     out.effective_derived_roles = all_edr;
     out.outputs = ev.outputs;
     out.evaluation_errors = ev.errors;

@@ -209,18 +209,18 @@ pub(crate) fn scope_parents(scope: &str) -> impl Iterator<Item = &str> {
 
 impl Table {
     /// The scopes to search, most specific first, and the key of the first policy.
-    pub(crate) fn all_scopes(&self, kind: PassKind, scope: &str, lenient: bool) -> Vec<String> {
+    pub(crate) fn all_scopes<'q>(&self, kind: PassKind, scope: &'q str, lenient: bool) -> Vec<&'q str> {
         let set = match kind {
             PassKind::Principal => &self.principal_scopes,
             PassKind::Resource => &self.resource_scopes,
         };
         let mut out = Vec::new();
         if set.contains(scope) {
-            out.push(scope.to_string());
+            out.push(scope);
         } else if !lenient {
             return out;
         }
-        out.extend(scope_parents(scope).filter(|s| set.contains(*s)).map(str::to_string));
+        out.extend(scope_parents(scope).filter(|s| set.contains(*s)));
         out
     }
 
@@ -230,15 +230,15 @@ impl Table {
     }
 
     /// Roles plus all their ancestors through role policies of `scope`.
-    pub(crate) fn with_parent_roles(&self, scope: &str, roles: &[String]) -> Vec<String> {
-        let mut out: Vec<String> = roles.to_vec();
+    pub(crate) fn with_parent_roles<'x>(&'x self, scope: &str, roles: &'x [String]) -> Vec<&'x str> {
+        let mut out: Vec<&'x str> = roles.iter().map(String::as_str).collect();
         let Some(map) = self.parent_roles.get(scope) else { return out };
         let mut i = 0;
-        while let Some(r) = out.get(i).cloned() {
-            if let Some(parents) = map.get(&r) {
+        while let Some(r) = out.get(i).copied() {
+            if let Some(parents) = map.get(r) {
                 for p in parents {
-                    if !out.contains(p) {
-                        out.push(p.clone());
+                    if !out.contains(&p.as_str()) {
+                        out.push(p.as_str());
                     }
                 }
             }
