@@ -292,7 +292,7 @@ pub(crate) fn check(
                                         edr.push(def.name.clone());
                                     }
                                 }
-                                let idx = (!edr.is_empty()).then(|| {
+                                let idx = (table.uses_runtime && !edr.is_empty()).then(|| {
                                     ev.runtimes.push(runtime_value(&edr));
                                     ev.runtimes.len() - 1
                                 });

@@ -236,6 +236,7 @@ impl<'a> Compiler<'a> {
 
     fn compile_expr(&mut self, d: &ParsedDoc, src: &str, scope: Option<&ParamScope>) -> Option<CompiledExpr> {
         let loc = d.locate(src.lines().next().unwrap_or(src).trim());
+        self.table.uses_runtime |= src.contains("runtime");
         let expr = match self.rt.compile(src) {
             Ok(e) => e,
             Err(e) => {

@@ -165,6 +165,8 @@ pub(crate) struct Table {
     /// resource policy key → schemas.
     pub(crate) schemas: HashMap<String, SchemaRefs>,
     pub(crate) params_count: usize,
+    /// Whether any expression mentions `runtime` (else `runtime` values are never built).
+    pub(crate) uses_runtime: bool,
     /// Referenced schema documents by path under `_schemas/`.
     pub(crate) schema_docs: HashMap<String, serde_json::Value>,
 }
