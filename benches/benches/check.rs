@@ -112,6 +112,20 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
+fn wide_attributes(c: &mut Criterion) {
+    let bundle = authz_bundle();
+    let opts = CheckOptions::default();
+    let mut g = c.benchmark_group("single_check_40_attributes");
+    let mut input = authz_input(0, &["view"]);
+    for i in 0..40 {
+        input.principal.attr.insert(format!("p{i}"), serde_json::json!({"nested": [i, "x"], "s": "value"}));
+        input.resource.attr.insert(format!("r{i}"), serde_json::json!({"nested": [i, "y"], "s": "value"}));
+    }
+    let input = [input];
+    g.bench_function("authz", |bch| bch.iter(|| black_box(bundle.check(&opts, black_box(&input)))));
+    g.finish();
+}
+
 fn bundle_size(c: &mut Criterion) {
     let opts = CheckOptions::default();
     let mut g = c.benchmark_group("bundle_size");
@@ -138,5 +152,5 @@ fn bundle_build_and_load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single_check, batch, bundle_size, bundle_build_and_load);
+criterion_group!(benches, single_check, wide_attributes, batch, bundle_size, bundle_build_and_load);
 criterion_main!(benches);
