@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 
-const FORMAT: &str = "authz-bundle/1";
+/// Bytes a serialized bundle starts with (format version 2: compiled table).
+const MAGIC: &[u8; 8] = b"AUTHZB02";
 
 /// A compiled policy bundle; cheap to share (`Send + Sync`), evaluated many times.
 pub struct Bundle {
@@ -21,7 +22,6 @@ pub struct Bundle {
     digest: String,
     label: Option<String>,
     policy_count: usize,
-    sources: Vec<Source>,
 }
 
 impl fmt::Debug for Bundle {
@@ -40,25 +40,25 @@ pub enum LoadError {
     /// Not a bundle of this format.
     #[error("not an authz bundle: {0}")]
     Format(String),
-    /// The policies inside no longer build.
-    #[error(transparent)]
-    Build(#[from] BuildErrors),
-    /// The digest does not match the contents.
-    #[error("bundle digest mismatch: recorded `{recorded}`, computed `{computed}`")]
-    Digest {
-        /// Digest written in the bytes.
-        recorded: String,
-        /// Digest of the contents.
-        computed: String,
-    },
+    /// The contents were altered after they were written.
+    #[error("bundle checksum mismatch: the bytes were altered or truncated")]
+    Checksum,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
+struct WireRef<'a> {
+    digest: &'a str,
+    label: &'a Option<String>,
+    policy_count: usize,
+    table: &'a Table,
+}
+
+#[derive(Deserialize)]
 struct Wire {
-    format: String,
     digest: String,
     label: Option<String>,
-    sources: Vec<(String, String)>,
+    policy_count: usize,
+    table: Table,
 }
 
 fn is_schema_path(path: &str) -> bool {
@@ -117,7 +117,7 @@ impl Bundle {
         };
         let digest = digest_of(&sources);
         let policy_count = docs.iter().filter(|d| !d.doc.disabled).count();
-        Ok(Bundle { table, digest, label, policy_count, sources })
+        Ok(Bundle { table, digest, label, policy_count })
     }
 
     /// Decides every input.
@@ -146,28 +146,32 @@ impl Bundle {
         self.policy_count
     }
 
-    /// Serializes the bundle (its canonical sources, label and digest).
+    /// Serializes the compiled bundle: `AUTHZB02`, a sha256 of the payload, then the
+    /// payload (digest, label and the compiled rule table with parsed conditions), so
+    /// loading runs neither the YAML nor the CEL parser.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let wire = Wire {
-            format: FORMAT.into(),
-            digest: self.digest.clone(),
-            label: self.label.clone(),
-            sources: self.sources.iter().map(|s| (s.path().to_string(), s.text().to_string())).collect(),
-        };
-        serde_json::to_vec(&wire).unwrap_or_default()
+        let wire =
+            WireRef { digest: &self.digest, label: &self.label, policy_count: self.policy_count, table: &self.table };
+        let payload = postcard::to_stdvec(&wire).unwrap_or_default();
+        let mut out = Vec::with_capacity(payload.len() + 40);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&Sha256::digest(&payload));
+        out.extend_from_slice(&payload);
+        out
     }
 
-    /// Loads bytes written by [`Bundle::to_bytes`], verifying the digest.
+    /// Loads bytes written by [`Bundle::to_bytes`], verifying their checksum.
     pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, LoadError> {
-        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| LoadError::Format(e.to_string()))?;
-        if wire.format != FORMAT {
-            return Err(LoadError::Format(format!("unknown format `{}`", wire.format)));
+        let (Some(magic), Some(sum), Some(payload)) = (bytes.get(..8), bytes.get(8..40), bytes.get(40..)) else {
+            return Err(LoadError::Format("too short".into()));
+        };
+        if magic != MAGIC {
+            return Err(LoadError::Format("unknown format (expected `AUTHZB02`)".into()));
         }
-        let sources = wire.sources.into_iter().map(|(p, t)| Source::new(p, t)).collect();
-        let bundle = Bundle::build(sources, wire.label)?;
-        if bundle.digest != wire.digest {
-            return Err(LoadError::Digest { recorded: wire.digest, computed: bundle.digest });
+        if Sha256::digest(payload).as_slice() != sum {
+            return Err(LoadError::Checksum);
         }
-        Ok(bundle)
+        let wire: Wire = postcard::from_bytes(payload).map_err(|e| LoadError::Format(e.to_string()))?;
+        Ok(Bundle { table: wire.table, digest: wire.digest, label: wire.label, policy_count: wire.policy_count })
     }
 }

@@ -7,7 +7,7 @@ use crate::activation::{RequestVals, Scope};
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
 use crate::request::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry};
-use crate::table::{principal_key, resource_key, Cond, DerivedRoleDef, Outputs, Params, PassKind, Row, Table};
+use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, Table};
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
 use cel::Value;
@@ -34,6 +34,7 @@ struct EffectInfo {
 /// Per-input evaluation state.
 struct Evaluator<'r, 'a> {
     rt: &'r Runtime,
+    table: &'r Table,
     req: RequestVals<'a>,
     /// Variables per parameter set, evaluated once per input (few: searched linearly).
     var_cache: Vec<(usize, Box<dyn Val + 'static>)>,
@@ -130,14 +131,15 @@ impl<'r, 'a> Evaluator<'r, 'a> {
     }
 
     /// A derived role's condition, evaluated once per input: (holds, failed to evaluate).
-    fn derived_role_holds(&mut self, dr: &Arc<DerivedRoleDef>) -> (bool, bool) {
-        let key = Arc::as_ptr(dr) as usize;
+    fn derived_role_holds(&mut self, key: usize) -> (bool, bool) {
         if let Some((_, v)) = self.dr_cache.iter().find(|(k, _)| *k == key) {
             return *v;
         }
+        let table = self.table;
+        let Some(dr) = table.derived(key) else { return (false, false) };
         let before = self.failures;
         let holds = match &dr.condition {
-            Some(c) => self.satisfies(c, &dr.params),
+            Some(c) => self.satisfies(c, table.params(dr.params)),
             None => true,
         };
         let v = (holds, self.failures > before);
@@ -238,6 +240,7 @@ pub(crate) fn check(
     let now = opts.now.map(|t| owned_val(Value::Timestamp(t)) as Box<dyn Val>);
     let mut ev = Evaluator {
         rt,
+        table,
         req: RequestVals::new(input, pscope, rscope, globals, now),
         var_cache: Vec::new(),
         dr_cache: Vec::new(),
@@ -285,10 +288,11 @@ pub(crate) fn check(
                                 ev.runtime = None;
                                 let defs = sr.and_then(|sr| sr.derived_roles.get(&r.kind));
                                 let mut edr = Vec::new();
-                                for def in defs.into_iter().flatten() {
+                                for &idx in defs.into_iter().flatten() {
+                                    let Some(def) = table.derived(idx) else { continue };
                                     let applies =
                                         def.parent_roles.iter().any(|pr| pr == "*" || all_roles.contains(&pr.as_str()));
-                                    if applies && ev.derived_role_holds(def).0 {
+                                    if applies && ev.derived_role_holds(idx).0 {
                                         edr.push(def.name.clone());
                                     }
                                 }
@@ -316,7 +320,7 @@ pub(crate) fn check(
                         let failures = ev.failures;
                         let strict_deny = |ev: &Evaluator<'_, '_>| opts.strict_evaluation && ev.failures > failures;
                         if let Some(dr) = &row.derived_role {
-                            let (holds, failed) = ev.derived_role_holds(dr);
+                            let (holds, failed) = ev.derived_role_holds(*dr);
                             if !holds {
                                 if opts.strict_evaluation && failed {
                                     role_effect = EffectInfo {
@@ -330,7 +334,7 @@ pub(crate) fn check(
                             }
                         }
                         let met = match &row.condition {
-                            Some(c) => ev.satisfies(c, &row.params),
+                            Some(c) => ev.satisfies(c, table.params(row.params)),
                             None => true,
                         };
                         if strict_deny(&ev) {
@@ -344,7 +348,7 @@ pub(crate) fn check(
                         ev.emit(
                             row.output.as_ref(),
                             met,
-                            &row.params,
+                            table.params(row.params),
                             || format!("{}#{}", row.policy_key, row.rule_name),
                             action,
                         );
@@ -374,11 +378,11 @@ pub(crate) fn check(
                             });
                             for (n, rr) in hits.enumerate() {
                                 let met = match &rr.condition {
-                                    Some(c) => ev.satisfies(c, &rp.params),
+                                    Some(c) => ev.satisfies(c, table.params(rp.params)),
                                     None => true,
                                 };
                                 let src = || format!("{}#{}", rp.policy_key, rr.rule_name);
-                                ev.emit(rr.output.as_ref(), met, &rp.params, src, action);
+                                ev.emit(rr.output.as_ref(), met, table.params(rp.params), src, action);
                                 deny = if n == 0 { !met } else { deny || !met };
                             }
                             if deny {

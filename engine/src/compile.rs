@@ -1,7 +1,7 @@
 //! Builds the rule [`Table`] from parsed policy documents, validating everything
 //! and collecting every error with its location.
 
-use crate::cel::{from_json, owned_val, CompiledExpr, Runtime};
+use crate::cel::{CompiledExpr, Runtime};
 use crate::error::{BuildError, Location};
 use crate::glob::Glob;
 use crate::policy::{self, Effect, PolicyDoc, ScopePermissions};
@@ -78,12 +78,13 @@ struct Compiler<'a> {
     export_vars: HashMap<String, (&'a ParsedDoc, &'a BTreeMap<String, String>)>,
     export_consts: HashMap<String, (&'a ParsedDoc, &'a BTreeMap<String, serde_json::Value>)>,
     derived_sets: HashMap<String, (&'a ParsedDoc, &'a policy::DerivedRoles)>,
-    compiled_sets: HashMap<String, Vec<Arc<DerivedRoleDef>>>,
+    compiled_sets: HashMap<String, Vec<usize>>,
 }
 
 /// A compiled parameter set plus the names it defines (for reference checks).
 struct ParamScope {
-    params: Arc<Params>,
+    /// Index into the table's parameter sets.
+    params: usize,
     var_names: HashSet<String>,
     const_names: HashSet<String>,
 }
@@ -435,11 +436,7 @@ impl<'a> Compiler<'a> {
         }
         let var_names: HashSet<String> = defs.keys().cloned().collect();
         let const_names: HashSet<String> = constants.keys().cloned().collect();
-        let mut scope = ParamScope {
-            params: Arc::new(Params { id: 0, constants: owned_val(cel::Value::Null), variables: Vec::new() }),
-            var_names,
-            const_names,
-        };
+        let mut scope = ParamScope { params: 0, var_names, const_names };
         let order = self.order_variables(d, &defs);
         let mut variables = Vec::new();
         for name in order {
@@ -449,10 +446,10 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        let id = self.table.params_count;
-        self.table.params_count += 1;
-        let constants = owned_val(from_json(&serde_json::Value::Object(constants.into_iter().collect())));
-        scope.params = Arc::new(Params { id, constants, variables });
+        let id = self.table.params.len();
+        let constants = serde_json::Value::Object(constants.into_iter().collect());
+        self.table.params.push(Params::new(id, &constants, variables));
+        scope.params = id;
         scope
     }
 
@@ -500,7 +497,7 @@ impl<'a> Compiler<'a> {
         order
     }
 
-    fn derived_set(&mut self, d: &ParsedDoc, name: &str) -> Option<Vec<Arc<DerivedRoleDef>>> {
+    fn derived_set(&mut self, d: &ParsedDoc, name: &str) -> Option<Vec<usize>> {
         if let Some(done) = self.compiled_sets.get(name) {
             return Some(done.clone());
         }
@@ -516,12 +513,13 @@ impl<'a> Compiler<'a> {
                 self.err(d.locate(&def.name), format!("derived role `{}` has no parent roles", def.name), None);
             }
             let Ok(condition) = self.compile_cond(d, def.condition.as_ref(), &ps) else { continue };
-            defs.push(Arc::new(DerivedRoleDef {
+            defs.push(self.table.derived.len());
+            self.table.derived.push(DerivedRoleDef {
                 name: def.name.clone(),
                 parent_roles: def.parent_roles.clone(),
                 condition,
-                params: ps.params.clone(),
-            }));
+                params: ps.params,
+            });
         }
         self.compiled_sets.insert(name.to_string(), defs.clone());
         Some(defs)
@@ -531,13 +529,14 @@ impl<'a> Compiler<'a> {
         let key: Arc<str> = Arc::from(resource_key(&rp.resource, &rp.version, &rp.scope));
         let ps = self.params(d, rp.variables.as_ref(), rp.constants.as_ref());
         // Derived roles available through imports: name → definitions (several = ambiguous).
-        let mut available: HashMap<String, Vec<Arc<DerivedRoleDef>>> = HashMap::new();
+        let mut available: HashMap<String, Vec<usize>> = HashMap::new();
         for imp in &rp.import_derived_roles {
             let set_doc = self.derived_sets.get(imp).map(|(sd, _)| *sd);
             match set_doc {
                 Some(sd) => {
                     for def in self.derived_set(sd, imp).unwrap_or_default() {
-                        available.entry(def.name.clone()).or_default().push(def);
+                        let def_name = self.table.derived(def).map(|x| x.name.clone()).unwrap_or_default();
+                        available.entry(def_name).or_default().push(def);
                     }
                 }
                 None => self.err(
@@ -555,7 +554,7 @@ impl<'a> Compiler<'a> {
         };
         self.table.resource_permissions.insert(rp.scope.clone(), perms);
         self.table.resource_scopes.insert(rp.scope.clone());
-        let mut referenced: Vec<Arc<DerivedRoleDef>> = Vec::new();
+        let mut referenced: Vec<usize> = Vec::new();
         let mut rows = Vec::new();
         for (i, rule) in rp.rules.iter().enumerate() {
             let rule_name: Arc<str> = Arc::from(rule.name.clone().unwrap_or_else(|| format!("rule-{:03}", i + 1)));
@@ -569,15 +568,16 @@ impl<'a> Compiler<'a> {
             let Ok(cond) = self.compile_cond(d, rule.condition.as_ref(), &ps) else { continue };
             let output = self.compile_output(d, rule.output.as_ref(), &ps);
             let (effect, cond) = consent(rp.scope_permissions, rule.effect, cond);
-            let mut targets: Vec<(String, Option<Arc<DerivedRoleDef>>)> =
-                rule.roles.iter().map(|r| (r.clone(), None)).collect();
+            let mut targets: Vec<(String, Option<usize>)> = rule.roles.iter().map(|r| (r.clone(), None)).collect();
             for dr in &rule.derived_roles {
                 match available.get(dr).map(Vec::as_slice) {
                     Some([def]) => {
-                        if !referenced.iter().any(|x| x.name == def.name) {
-                            referenced.push(def.clone());
+                        let def = *def;
+                        if !referenced.contains(&def) {
+                            referenced.push(def);
                         }
-                        targets.extend(def.parent_roles.iter().map(|p| (p.clone(), Some(def.clone()))));
+                        let parents = self.table.derived(def).map(|x| x.parent_roles.clone()).unwrap_or_default();
+                        targets.extend(parents.into_iter().map(|p| (p, Some(def))));
                     }
                     Some(_) => self.err(
                         d.locate_after("derivedRoles", dr),
@@ -601,11 +601,11 @@ impl<'a> Compiler<'a> {
                         principal: None,
                         action: Glob::new(action),
                         condition: cond.clone(),
-                        derived_role: dr.clone(),
+                        derived_role: *dr,
                         effect,
                         output: output.clone(),
                         rule_name: rule_name.clone(),
-                        params: ps.params.clone(),
+                        params: ps.params,
                     });
                 }
             }
@@ -708,7 +708,7 @@ impl<'a> Compiler<'a> {
                     effect,
                     output,
                     rule_name,
-                    params: ps.params.clone(),
+                    params: ps.params,
                 });
             }
         }

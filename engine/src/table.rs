@@ -3,11 +3,12 @@
 use crate::cel::CompiledExpr;
 use crate::glob::Glob;
 use crate::policy::{Effect, ScopePermissions};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A compiled condition tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Cond {
     Expr(CompiledExpr),
     All(Vec<Cond>),
@@ -16,41 +17,70 @@ pub(crate) enum Cond {
 }
 
 /// Constants and ordered variables shared by the rules of one policy.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Params {
     /// Index into [`Table::params`]: the per-request variable cache key.
     pub(crate) id: usize,
-    /// Built once at bundle build; borrowed by every evaluation.
+    /// Built once (at build or load); borrowed by every evaluation.
     pub(crate) constants: Box<dyn cel::common::value::Val>,
+    /// The constants as JSON text, which is what a bundle stores.
+    pub(crate) constants_json: String,
     /// In dependency order.
     pub(crate) variables: Vec<(String, CompiledExpr)>,
 }
 
+impl Params {
+    /// A parameter set from constants as JSON.
+    pub(crate) fn new(id: usize, constants: &serde_json::Value, variables: Vec<(String, CompiledExpr)>) -> Self {
+        Params {
+            id,
+            constants: crate::cel::owned_val(crate::cel::from_json(constants)),
+            constants_json: constants.to_string(),
+            variables,
+        }
+    }
+}
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.id, &self.constants_json, &self.variables).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (id, json, variables): (usize, String, Vec<(String, CompiledExpr)>) = Deserialize::deserialize(d)?;
+        let constants: serde_json::Value = serde_json::from_str(&json).map_err(serde::de::Error::custom)?;
+        Ok(Params::new(id, &constants, variables))
+    }
+}
+
 /// Output expressions of a rule.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Outputs {
     pub(crate) rule_activated: Option<CompiledExpr>,
     pub(crate) condition_not_met: Option<CompiledExpr>,
 }
 
 /// The policy kind a row came from, for the two evaluation passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) enum PassKind {
     Principal,
     Resource,
 }
 
 /// A derived role a row is conditional on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DerivedRoleDef {
     pub(crate) name: String,
     pub(crate) parent_roles: Vec<String>,
     pub(crate) condition: Option<Cond>,
-    pub(crate) params: Arc<Params>,
+    /// Index into [`Table::params`].
+    pub(crate) params: usize,
 }
 
 /// One (role, action) rule of a resource or principal policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Row {
     pub(crate) kind: PassKind,
     /// Key of the policy the row comes from, e.g. `resource.leave_request.vdefault/acme`.
@@ -61,15 +91,17 @@ pub(crate) struct Row {
     pub(crate) principal: Option<String>,
     pub(crate) action: Glob,
     pub(crate) condition: Option<Cond>,
-    pub(crate) derived_role: Option<Arc<DerivedRoleDef>>,
+    /// Index into [`Table::derived`].
+    pub(crate) derived_role: Option<usize>,
     pub(crate) effect: Effect,
     pub(crate) output: Option<Arc<Outputs>>,
     pub(crate) rule_name: Arc<str>,
-    pub(crate) params: Arc<Params>,
+    /// Index into [`Table::params`].
+    pub(crate) params: usize,
 }
 
 /// A rule of a role policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RoleRule {
     pub(crate) resource: Glob,
     pub(crate) allow_actions: Vec<Glob>,
@@ -79,23 +111,24 @@ pub(crate) struct RoleRule {
 }
 
 /// A role policy in one scope.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RolePolicy {
     pub(crate) role: String,
     pub(crate) policy_key: Arc<str>,
     pub(crate) rules: Vec<RoleRule>,
-    pub(crate) params: Arc<Params>,
+    /// Index into [`Table::params`].
+    pub(crate) params: usize,
 }
 
 /// Schema references of a resource policy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SchemaRefs {
     pub(crate) principal: Option<(String, Vec<Glob>)>,
     pub(crate) resource: Option<(String, Vec<Glob>)>,
 }
 
 /// Rows of one (version, scope).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ScopeRows {
     pub(crate) rows: Vec<Row>,
     pub(crate) role_policies: Vec<RolePolicy>,
@@ -107,8 +140,8 @@ pub(crate) struct ScopeRows {
     pub(crate) by_kind: HashMap<String, Vec<usize>>,
     /// Rows whose resource is a glob (ascending).
     pub(crate) glob_rows: Vec<usize>,
-    /// Resource kind → derived roles its resource policy here references.
-    pub(crate) derived_roles: HashMap<String, Vec<Arc<DerivedRoleDef>>>,
+    /// Resource kind → derived roles (indices into [`Table::derived`]) its resource policy here references.
+    pub(crate) derived_roles: HashMap<String, Vec<usize>>,
 }
 
 impl ScopeRows {
@@ -152,7 +185,7 @@ impl<A: Iterator<Item = usize>, B: Iterator<Item = usize>> Iterator for MergeAsc
 }
 
 /// The whole compiled policy set.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Table {
     /// version → scope → rows.
     pub(crate) scopes: HashMap<String, HashMap<String, ScopeRows>>,
@@ -164,11 +197,49 @@ pub(crate) struct Table {
     pub(crate) parent_roles: HashMap<String, HashMap<String, Vec<String>>>,
     /// resource policy key → schemas.
     pub(crate) schemas: HashMap<String, SchemaRefs>,
-    pub(crate) params_count: usize,
+    /// Every parameter set, by id.
+    pub(crate) params: Vec<Params>,
+    /// Every derived role definition in use.
+    pub(crate) derived: Vec<DerivedRoleDef>,
     /// Whether any expression mentions `runtime` (else `runtime` values are never built).
     pub(crate) uses_runtime: bool,
     /// Referenced schema documents by path under `_schemas/`.
+    #[serde(with = "json_text")]
     pub(crate) schema_docs: HashMap<String, serde_json::Value>,
+}
+
+/// JSON documents stored as text: compact binary formats cannot carry `serde_json::Value`.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::HashMap;
+
+    pub(super) fn serialize<S: Serializer>(m: &HashMap<String, serde_json::Value>, s: S) -> Result<S::Ok, S::Error> {
+        let text: HashMap<&String, String> = m.iter().map(|(k, v)| (k, v.to_string())).collect();
+        text.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashMap<String, serde_json::Value>, D::Error> {
+        let text: HashMap<String, String> = HashMap::deserialize(d)?;
+        text.into_iter()
+            .map(|(k, v)| serde_json::from_str(&v).map(|v| (k, v)).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+static NO_PARAMS: OnceLock<Params> = OnceLock::new();
+
+impl Table {
+    /// Parameter set `i` (an empty one if out of range, which compilation never produces).
+    pub(crate) fn params(&self, i: usize) -> &Params {
+        self.params
+            .get(i)
+            .unwrap_or_else(|| NO_PARAMS.get_or_init(|| Params::new(usize::MAX, &serde_json::json!({}), Vec::new())))
+    }
+
+    /// Derived role definition `i`.
+    pub(crate) fn derived(&self, i: usize) -> Option<&DerivedRoleDef> {
+        self.derived.get(i)
+    }
 }
 
 /// `resource.kind.vversion[/scope]`.

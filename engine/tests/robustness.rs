@@ -167,6 +167,10 @@ fn bundle_round_trips_through_bytes() {
     let back = Bundle::from_bytes(&b.to_bytes()).expect("loads");
     assert_eq!(back.digest(), b.digest());
     assert_eq!(back.label(), Some("v1"));
-    let tampered = String::from_utf8(b.to_bytes()).expect("utf8").replace("P.id", "P.xx");
-    assert!(Bundle::from_bytes(tampered.as_bytes()).is_err(), "a changed policy must not load under the old digest");
+    let mut tampered = b.to_bytes();
+    let at = tampered.windows(4).position(|w| w == b"P.id").expect("the condition is in the bytes");
+    tampered[at + 2] = b'x';
+    assert!(Bundle::from_bytes(&tampered).is_err(), "altered bytes must not load");
+    assert!(Bundle::from_bytes(&b.to_bytes()[..20]).is_err(), "truncated bytes must not load");
+    assert!(Bundle::from_bytes(b"not a bundle at all, not at all, really").is_err());
 }

@@ -108,10 +108,18 @@ fn cerbos_engine_cases() {
         Ok(b) => b,
         Err(e) => panic!("Cerbos's store must build: {e}"),
     };
+    // The same cases through a bundle serialized to bytes and loaded back.
+    let loaded = match Bundle::from_bytes(&bundle.to_bytes()) {
+        Ok(b) => b,
+        Err(e) => panic!("the store's bundle must load from its bytes: {e}"),
+    };
+    assert_eq!(loaded.digest(), bundle.digest());
     for path in files(&cases, "yaml") {
         let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        tally.record(&name, run_case(&bundle, &text));
+        let result = run_case(&bundle, &text)
+            .and_then(|()| run_case(&loaded, &text).map_err(|e| format!("after a round trip through bytes: {e}")));
+        tally.record(&name, result);
     }
     tally.finish();
 }

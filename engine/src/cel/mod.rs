@@ -2,11 +2,12 @@
 //! and extensions, plus Cerbos's functions), compiled expressions, and conversion
 //! between JSON and CEL values.
 
+pub(crate) mod codec;
 mod functions;
 mod macros;
 mod namespaced;
 
-use cel::{Context, Env, Program, Value};
+use cel::{Context, Env, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ impl Runtime {
     pub(crate) fn compile(&self, source: &str) -> Result<CompiledExpr, String> {
         check_shape(source)?;
         let program = self.env.compile(source).map_err(|e| e.to_string())?;
-        Ok(CompiledExpr { source: Arc::from(source), program: Arc::new(program) })
+        Ok(CompiledExpr { source: Arc::from(source), expr: Arc::new(program.expression().clone()) })
     }
 
     /// A fresh scope below the function registry.
@@ -109,11 +110,25 @@ fn check_shape(source: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A parsed CEL expression with its source text.
+/// A parsed CEL expression with its source text; serializes as both, so a loaded
+/// bundle never parses CEL.
 #[derive(Clone)]
 pub(crate) struct CompiledExpr {
     source: Arc<str>,
-    program: Arc<Program>,
+    expr: Arc<cel::IdedExpr>,
+}
+
+impl serde::Serialize for CompiledExpr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&*self.source, codec::encode(&self.expr)).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CompiledExpr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (source, node): (String, codec::Node) = serde::Deserialize::deserialize(d)?;
+        Ok(CompiledExpr { source: Arc::from(source), expr: Arc::new(codec::decode(node)) })
+    }
 }
 
 impl fmt::Debug for CompiledExpr {
@@ -130,7 +145,7 @@ impl CompiledExpr {
 
     /// Evaluates in `ctx`; an error is a message (the decision treats it as false).
     pub(crate) fn eval(&self, ctx: &Context<'_, '_>) -> Result<Value, String> {
-        self.program.execute(ctx).map_err(|e| e.to_string())
+        Value::resolve(&self.expr, ctx).map_err(|e| e.to_string())
     }
 }
 
