@@ -14,6 +14,8 @@ echo "== cargo test (engine, cli)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
 echo "== Cerbos conformance corpus (pass counts per corpus)"
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
+echo "== benchmarks compile (timings are never asserted: run them with cargo bench)"
+cargo bench -p authz-benches --locked --no-run
 echo "== example policy suites"
 cargo build -p authz --locked
 for dir in policies/*/; do

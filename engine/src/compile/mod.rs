@@ -1,14 +1,17 @@
 //! Builds the rule [`Table`] from parsed policy documents, validating everything
 //! and collecting every error with its location.
 
+mod params;
+mod schemas;
+
 use crate::cel::{CompiledExpr, Runtime};
 use crate::error::{BuildError, Location};
 use crate::glob::Glob;
 use crate::policy::{self, Effect, PolicyDoc, ScopePermissions};
 use crate::source::ParsedDoc;
 use crate::table::{
-    principal_key, resource_key, role_key, scope_parents, Cond, DerivedRoleDef, Outputs, Params, PassKind, RolePolicy,
-    RoleRule, Row, SchemaRefs, Table,
+    principal_key, resource_key, role_key, scope_parents, Cond, DerivedRoleDef, Outputs, PassKind, RolePolicy,
+    RoleRule, Row, Table,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -22,44 +25,6 @@ static CONST_REF: LazyLock<Option<regex::Regex>> =
 
 static INDEX_LOOKUP: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"\b(V|variables|C|constants|G|globals)\s*\[").ok());
-
-const RESERVED: &[&str] = &[
-    "true",
-    "false",
-    "null",
-    "in",
-    "as",
-    "break",
-    "const",
-    "continue",
-    "else",
-    "for",
-    "function",
-    "if",
-    "import",
-    "let",
-    "loop",
-    "package",
-    "namespace",
-    "return",
-    "var",
-    "void",
-    "while",
-];
-
-/// Why `name` cannot be a variable or constant name, if it cannot.
-fn invalid_ident(name: &str) -> Option<&'static str> {
-    let mut chars = name.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        Some("is not a valid identifier")
-    } else if RESERVED.contains(&name) {
-        Some("is a reserved keyword and can't be used as an identifier")
-    } else {
-        None
-    }
-}
 
 fn refs<'a>(re: &LazyLock<Option<regex::Regex>>, src: &'a str) -> Vec<&'a str> {
     match re.as_ref() {
@@ -339,164 +304,6 @@ impl<'a> Compiler<'a> {
         Some(Arc::new(out))
     }
 
-    fn check_ident(&mut self, d: &ParsedDoc, what: &str, name: &str) {
-        if let Some(problem) = invalid_ident(name) {
-            self.err(
-                d.locate(name),
-                format!("invalid {what} name: `{name}` {problem}"),
-                Some("use letters, digits and `_`, not starting with a digit"),
-            );
-        }
-    }
-
-    /// Resolves constants and variables (local, imported, deprecated top-level).
-    fn params(
-        &mut self,
-        d: &ParsedDoc,
-        vars: Option<&policy::Variables>,
-        consts: Option<&policy::Constants>,
-    ) -> ParamScope {
-        let mut constants: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        let mut const_origin: HashMap<String, String> = HashMap::new();
-        if let Some(cs) = consts {
-            for imp in &cs.import {
-                match self.export_consts.get(imp).copied() {
-                    Some((ed, defs)) => {
-                        for (k, v) in defs {
-                            self.check_ident(ed, "constant", k);
-                            if let Some(prev) =
-                                const_origin.insert(k.clone(), format!("import '{imp}' ({})", ed.locate(k)))
-                            {
-                                self.err(
-                                    d.locate(k),
-                                    format!("constant redefined: `{k}` is also defined in {prev}"),
-                                    None,
-                                );
-                            }
-                            constants.insert(k.clone(), v.clone());
-                        }
-                    }
-                    None => self.err(
-                        d.locate_after("constants", imp),
-                        format!("constants import not found: `{imp}`"),
-                        Some("define it with exportConstants"),
-                    ),
-                }
-            }
-            for (k, v) in &cs.local {
-                self.check_ident(d, "constant", k);
-                if let Some(prev) = const_origin.insert(k.clone(), "policy local constants".into()) {
-                    self.err(
-                        d.locate_after("local", k),
-                        format!("constant redefined: `{k}` is also defined in {prev}"),
-                        None,
-                    );
-                }
-                constants.insert(k.clone(), v.clone());
-            }
-        }
-        let mut defs: BTreeMap<String, String> = BTreeMap::new();
-        let mut var_origin: HashMap<String, Vec<String>> = HashMap::new();
-        if let Some(vs) = vars {
-            for imp in &vs.import {
-                match self.export_vars.get(imp).copied() {
-                    Some((ed, evs)) => {
-                        for (k, v) in evs {
-                            self.check_ident(ed, "variable", k);
-                            var_origin.entry(k.clone()).or_default().push(format!("import '{imp}' ({})", ed.locate(k)));
-                            defs.insert(k.clone(), v.clone());
-                        }
-                    }
-                    None => self.err(
-                        d.locate_after("variables", imp),
-                        format!("variables import not found: `{imp}`"),
-                        Some("define it with exportVariables"),
-                    ),
-                }
-            }
-            for (k, v) in &vs.local {
-                self.check_ident(d, "variable", k);
-                var_origin.entry(k.clone()).or_default().push("policy local variables".into());
-                defs.insert(k.clone(), v.clone());
-            }
-        }
-        for (k, v) in &d.doc.variables {
-            self.check_ident(d, "variable", k);
-            var_origin.entry(k.clone()).or_default().push("deprecated top-level policy variables".into());
-            defs.insert(k.clone(), v.clone());
-        }
-        for (k, origins) in &var_origin {
-            if origins.len() > 1 {
-                self.err(
-                    d.locate(k),
-                    format!("variable redefined: `{k}` has multiple definitions in {}", origins.join(", ")),
-                    None,
-                );
-            }
-        }
-        let var_names: HashSet<String> = defs.keys().cloned().collect();
-        let const_names: HashSet<String> = constants.keys().cloned().collect();
-        let mut scope = ParamScope { params: 0, var_names, const_names };
-        let order = self.order_variables(d, &defs);
-        let mut variables = Vec::new();
-        for name in order {
-            if let Some(src) = defs.get(&name) {
-                if let Some(e) = self.compile_expr(d, src, Some(&scope)) {
-                    variables.push((name, e));
-                }
-            }
-        }
-        let id = self.table.params.len();
-        let constants = serde_json::Value::Object(constants.into_iter().collect());
-        self.table.params.push(Params::new(id, &constants, variables));
-        scope.params = id;
-        scope
-    }
-
-    /// Orders variables so each comes after those it references; reports cycles.
-    fn order_variables(&mut self, d: &ParsedDoc, defs: &BTreeMap<String, String>) -> Vec<String> {
-        let mut order = Vec::new();
-        let mut state: HashMap<&str, u8> = HashMap::new();
-        fn visit<'s>(
-            name: &'s str,
-            defs: &'s BTreeMap<String, String>,
-            state: &mut HashMap<&'s str, u8>,
-            order: &mut Vec<String>,
-            cycle: &mut Option<String>,
-        ) {
-            match state.get(name) {
-                Some(2) => return,
-                Some(1) => {
-                    cycle.get_or_insert_with(|| name.to_string());
-                    return;
-                }
-                _ => {}
-            }
-            state.insert(name, 1);
-            if let Some(src) = defs.get(name) {
-                for r in refs(&VAR_REF, src) {
-                    if let Some((k, _)) = defs.get_key_value(r) {
-                        visit(k, defs, state, order, cycle);
-                    }
-                }
-            }
-            state.insert(name, 2);
-            order.push(name.to_string());
-        }
-        let mut cycle = None;
-        for k in defs.keys() {
-            visit(k, defs, &mut state, &mut order, &mut cycle);
-        }
-        if let Some(name) = cycle {
-            self.err(
-                d.locate(&name),
-                format!("variables form a cycle through `{name}`"),
-                Some("a variable cannot depend on itself"),
-            );
-        }
-        order
-    }
-
     fn derived_set(&mut self, d: &ParsedDoc, name: &str) -> Option<Vec<usize>> {
         if let Some(done) = self.compiled_sets.get(name) {
             return Some(done.clone());
@@ -616,68 +423,6 @@ impl<'a> Compiler<'a> {
         sr.rows.extend(rows);
     }
 
-    fn schema_refs(
-        &mut self,
-        d: &ParsedDoc,
-        s: Option<&policy::Schemas>,
-        files: &HashMap<String, String>,
-    ) -> SchemaRefs {
-        let mut out = SchemaRefs::default();
-        let Some(s) = s else { return out };
-        for (which, r) in [("principal", &s.principal_schema), ("resource", &s.resource_schema)] {
-            let Some(r) = r else { continue };
-            let path = r.r#ref.strip_prefix("cerbos:///").unwrap_or(&r.r#ref).to_string();
-            if !r.r#ref.starts_with("cerbos:///") || !files.contains_key(&path) {
-                self.err(
-                    d.locate(&r.r#ref),
-                    format!(
-                        "invalid schema: failed to load {which} schema `{}`: schema _schemas/{path} doesn't exist",
-                        r.r#ref
-                    ),
-                    Some("put the JSON schema under _schemas/ and reference it as cerbos:///path"),
-                );
-                continue;
-            }
-            if let Err(msg) = self.load_schema(files, &path) {
-                self.err(
-                    d.locate(&r.r#ref),
-                    format!("invalid schema: failed to load {which} schema `{}`: {msg}", r.r#ref),
-                    Some("fix the JSON schema file and its $refs"),
-                );
-                continue;
-            }
-            let ignore =
-                r.ignore_when.as_ref().map(|i| i.actions.iter().map(|a| Glob::new(a)).collect()).unwrap_or_default();
-            if which == "principal" {
-                out.principal = Some((path, ignore));
-            } else {
-                out.resource = Some((path, ignore));
-            }
-        }
-        out
-    }
-
-    /// Parses the schema at `path` and every file its `$ref`s reach into the table.
-    fn load_schema(&mut self, files: &HashMap<String, String>, path: &str) -> Result<(), String> {
-        let mut pending = vec![path.to_string()];
-        while let Some(p) = pending.pop() {
-            if self.table.schema_docs.contains_key(&p) {
-                continue;
-            }
-            let text = files.get(&p).ok_or_else(|| format!("schema _schemas/{p} doesn't exist"))?;
-            let v: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| format!("_schemas/{p} is not valid JSON: {e}"))?;
-            if !(v.is_object() || v.is_boolean()) {
-                return Err(format!("_schemas/{p} is not a JSON schema (an object or a boolean)"));
-            }
-            let mut refs = Vec::new();
-            collect_ref_files(&v, &p, &mut refs);
-            self.table.schema_docs.insert(p, v);
-            pending.extend(refs);
-        }
-        crate::schema::check_refs(&self.table.schema_docs, path)
-    }
-
     fn principal_policy(&mut self, d: &ParsedDoc, pp: &policy::PrincipalPolicy) {
         let key: Arc<str> = Arc::from(principal_key(&pp.principal, &pp.version, &pp.scope));
         let ps = self.params(d, pp.variables.as_ref(), pp.constants.as_ref());
@@ -737,37 +482,6 @@ impl<'a> Compiler<'a> {
         self.table.parent_roles.entry(rl.scope.clone()).or_default().insert(rl.role.clone(), rl.parent_roles.clone());
         let sr = self.table.scopes.entry(version).or_default().entry(rl.scope.clone()).or_default();
         sr.role_policies.push(RolePolicy { role: rl.role.clone(), policy_key: key, rules, params: ps.params });
-    }
-}
-
-/// The schema files that `$ref`s in `v` (found in file `base`) point to.
-fn collect_ref_files(v: &serde_json::Value, base: &str, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("$ref", serde_json::Value::String(r))
-                        if !r.starts_with('#') && !r.contains("://") || r.starts_with("cerbos:///") =>
-                    {
-                        let file = r.split('#').next().unwrap_or_default();
-                        let file = if let Some(p) = file.strip_prefix("cerbos:///") {
-                            p.to_string()
-                        } else if let Some(p) = file.strip_prefix('/') {
-                            p.to_string()
-                        } else {
-                            match base.rsplit_once('/') {
-                                Some((dir, _)) => format!("{dir}/{file}"),
-                                None => file.to_string(),
-                            }
-                        };
-                        out.push(file);
-                    }
-                    _ => collect_ref_files(x, base, out),
-                }
-            }
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_ref_files(x, base, out)),
-        _ => {}
     }
 }
 
