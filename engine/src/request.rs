@@ -5,6 +5,14 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A point in time with its UTC offset (`now` of a request).
+pub type Timestamp = DateTime<FixedOffset>;
+
+/// Parses an RFC 3339 time.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    DateTime::parse_from_rfc3339(s).ok()
+}
+
 /// JSON object of attributes.
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
 

@@ -2,7 +2,7 @@
 //! size limits) and encoding responses. Every host reuses this one mapping.
 
 use crate::error::RequestError;
-use crate::request::{AuxData, CheckInput, CheckOutput, Principal, Resource};
+use crate::request::{AuxData, CheckInput, CheckOptions, CheckOutput, Principal, Resource};
 use serde::{Deserialize, Serialize};
 
 /// Request limits (Cerbos's defaults).
@@ -49,6 +49,76 @@ pub struct CheckResourcesRequest {
     /// Include matched policy and scope per action.
     #[serde(default)]
     pub include_meta: bool,
+    /// authz extension: evaluation options carried in the request (hosts with no clock,
+    /// such as the component, need `now` from the caller).
+    #[serde(default)]
+    pub authz_options: Option<WireOptions>,
+}
+
+/// Evaluation options in a request (`authzOptions`); absent fields keep the host's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WireOptions {
+    /// RFC 3339 time for `now()`.
+    #[serde(default)]
+    pub now: Option<String>,
+    /// Globals.
+    #[serde(default)]
+    pub globals: Option<crate::request::Attributes>,
+    /// Version used when a request names none.
+    #[serde(default)]
+    pub default_policy_version: Option<String>,
+    /// Scope used when a request names none.
+    #[serde(default)]
+    pub default_scope: Option<String>,
+    /// Lenient scope search.
+    #[serde(default)]
+    pub lenient_scopes: Option<bool>,
+    /// Schema enforcement.
+    #[serde(default)]
+    pub schema_enforcement: Option<crate::request::SchemaEnforcement>,
+}
+
+impl WireOptions {
+    /// Applies the options present over `opts`.
+    pub fn apply(&self, opts: &mut CheckOptions) -> Result<(), RequestError> {
+        if let Some(now) = &self.now {
+            opts.now = Some(
+                crate::request::parse_time(now)
+                    .ok_or_else(|| invalid("$.authzOptions.now", format!("`{now}` is not an RFC 3339 time")))?,
+            );
+        }
+        if let Some(g) = &self.globals {
+            opts.globals = g.clone();
+        }
+        if let Some(v) = &self.default_policy_version {
+            opts.default_policy_version = v.clone();
+        }
+        if let Some(s) = &self.default_scope {
+            opts.default_scope = s.clone();
+        }
+        if let Some(l) = self.lenient_scopes {
+            opts.lenient_scopes = l;
+        }
+        if let Some(e) = self.schema_enforcement {
+            opts.schema_enforcement = e;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a request and applies its `authzOptions` over `base`.
+pub fn decode_request_with_options(
+    text: &str,
+    limits: &Limits,
+    base: &CheckOptions,
+) -> Result<(CheckResourcesRequest, CheckOptions), RequestError> {
+    let req = decode_request(text, limits)?;
+    let mut opts = base.clone();
+    if let Some(o) = &req.authz_options {
+        o.apply(&mut opts)?;
+    }
+    Ok((req, opts))
 }
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError {

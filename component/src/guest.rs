@@ -1,0 +1,183 @@
+//! The exported `authz` interface: translates WIT records to engine types and back.
+
+use crate::slot;
+use authz_engine::wire::{decode_request, encode_response, Limits};
+use authz_engine::{Attributes, Bundle, CheckOptions, SchemaEnforcement};
+use std::sync::OnceLock;
+
+wit_bindgen::generate!({ path: "../wit", world: "pdp" });
+
+use exports::authz::pdp::authz as api;
+
+struct Pdp;
+
+static BUNDLE: OnceLock<Result<Bundle, String>> = OnceLock::new();
+
+/// The baked bundle, decoded once (no parsing: the bytes hold the compiled table).
+fn bundle() -> Result<&'static Bundle, api::Error> {
+    BUNDLE
+        .get_or_init(|| match slot::baked() {
+            Some(bytes) => Bundle::from_bytes(bytes).map_err(|e| e.to_string()),
+            None => Err("no bundle is baked into this component: run `authz bake`".into()),
+        })
+        .as_ref()
+        .map_err(|e| api::Error::BundleUnavailable(e.clone()))
+}
+
+fn invalid(message: impl Into<String>, path: &str) -> api::Error {
+    api::Error::InvalidRequest(api::RequestError { message: message.into(), json_path: Some(path.to_string()) })
+}
+
+fn json_object(text: &str, path: &str) -> Result<Attributes, api::Error> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err(invalid("must be a JSON object", path)),
+        Err(e) => Err(invalid(e.to_string(), path)),
+    }
+}
+
+fn options(o: &api::CheckOptions) -> Result<CheckOptions, api::Error> {
+    let mut opts = CheckOptions::default();
+    if let Some(now) = &o.now {
+        opts.now = Some(
+            authz_engine::parse_time(now)
+                .ok_or_else(|| invalid(format!("`{now}` is not an RFC 3339 time"), "$.options.now"))?,
+        );
+    }
+    if let Some(g) = &o.globals_json {
+        opts.globals = json_object(g, "$.options.globals")?;
+    }
+    if let Some(v) = &o.default_policy_version {
+        opts.default_policy_version = v.clone();
+    }
+    if let Some(s) = &o.default_scope {
+        opts.default_scope = s.clone();
+    }
+    opts.lenient_scopes = o.lenient_scopes;
+    opts.schema_enforcement = match o.schema_enforcement {
+        api::SchemaEnforcement::None => SchemaEnforcement::None,
+        api::SchemaEnforcement::Warn => SchemaEnforcement::Warn,
+        api::SchemaEnforcement::Reject => SchemaEnforcement::Reject,
+    };
+    Ok(opts)
+}
+
+impl api::Guest for Pdp {
+    fn check_resources(request: api::CheckRequest) -> Result<api::CheckResponse, api::Error> {
+        let b = bundle()?;
+        // One mapping for every host: the typed request becomes Cerbos JSON, decoded and limited by the engine.
+        let resources: Vec<serde_json::Value> = request
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let attr = json_object(&r.resource.attr_json, &format!("$.resources[{i}].resource.attr"))?;
+                Ok(serde_json::json!({
+                    "actions": r.actions,
+                    "resource": {
+                        "kind": r.resource.kind, "id": r.resource.id, "attr": attr,
+                        "policyVersion": r.resource.policy_version, "scope": r.resource.scope,
+                    },
+                }))
+            })
+            .collect::<Result<_, api::Error>>()?;
+        let p = &request.principal;
+        let mut json = serde_json::json!({
+            "requestId": request.request_id,
+            "principal": {
+                "id": p.id, "roles": p.roles, "attr": json_object(&p.attr_json, "$.principal.attr")?,
+                "policyVersion": p.policy_version, "scope": p.scope,
+            },
+            "resources": resources,
+        });
+        if let (Some(aux), Some(obj)) = (&request.aux_data_json, json.as_object_mut()) {
+            obj.insert("auxData".into(), serde_json::Value::Object(json_object(aux, "$.auxData")?));
+        }
+        let req =
+            decode_request(&json.to_string(), &Limits::default()).map_err(|e| invalid(e.to_string(), e.path()))?;
+        let opts = options(&request.options)?;
+        let outputs = b.check(&opts, &req.inputs());
+        let results = req
+            .resources
+            .iter()
+            .zip(outputs)
+            .map(|(entry, out)| api::ResourceResult {
+                resource_id: entry.resource.id.clone(),
+                resource_kind: entry.resource.kind.clone(),
+                actions: entry
+                    .actions
+                    .iter()
+                    .filter_map(|a| out.actions.get(a).map(|e| (a, e)))
+                    .map(|(a, e)| api::ActionResult {
+                        action: a.clone(),
+                        effect: if e.effect == authz_engine::policy::Effect::Allow {
+                            api::Effect::Allow
+                        } else {
+                            api::Effect::Deny
+                        },
+                        policy: e.policy.clone(),
+                        scope: e.scope.clone(),
+                    })
+                    .collect(),
+                effective_derived_roles: out.effective_derived_roles.clone(),
+                outputs: out
+                    .outputs
+                    .iter()
+                    .map(|o| api::OutputEntry {
+                        src: o.src.clone(),
+                        action: o.action.clone(),
+                        value_json: o.val.to_string(),
+                    })
+                    .collect(),
+                validation_errors: out
+                    .validation_errors
+                    .iter()
+                    .map(|v| api::ValidationError {
+                        path: v.path.clone(),
+                        message: v.message.clone(),
+                        source: v.source.clone(),
+                    })
+                    .collect(),
+                evaluation_errors: out
+                    .evaluation_errors
+                    .iter()
+                    .map(|v| api::EvaluationError { expression: v.expression.clone(), message: v.message.clone() })
+                    .collect(),
+            })
+            .collect();
+        Ok(api::CheckResponse {
+            request_id: request.request_id,
+            results,
+            bundle_digest: b.digest().to_string(),
+            bundle_label: b.label().map(str::to_string),
+        })
+    }
+
+    fn check_json(request: String) -> Result<String, api::Error> {
+        let b = bundle()?;
+        let (req, opts) =
+            authz_engine::wire::decode_request_with_options(&request, &Limits::default(), &CheckOptions::default())
+                .map_err(|e| invalid(e.to_string(), e.path()))?;
+        let outputs = b.check(&opts, &req.inputs());
+        Ok(encode_response(&req, &outputs, b.digest(), b.label()).to_string())
+    }
+
+    fn bundle_info() -> api::BundleDetails {
+        match bundle() {
+            Ok(b) => api::BundleDetails {
+                digest: b.digest().to_string(),
+                label: b.label().map(str::to_string),
+                policy_count: u32::try_from(b.policy_count()).unwrap_or(u32::MAX),
+                engine_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            Err(_) => api::BundleDetails {
+                digest: String::new(),
+                label: None,
+                policy_count: 0,
+                engine_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+        }
+    }
+}
+
+export!(Pdp);
