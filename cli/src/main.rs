@@ -34,6 +34,24 @@ enum Command {
         #[arg(long)]
         skip_tests: bool,
     },
+    /// Build and test the bundle in DIR like `compile`, then write a component with it baked in.
+    Bake {
+        /// Policy directory.
+        #[arg(long)]
+        policies: PathBuf,
+        /// Where to write the baked component.
+        #[arg(long)]
+        out: PathBuf,
+        /// Label recorded in the bundle (for example a git revision).
+        #[arg(long)]
+        label: Option<String>,
+        /// Skip the test suites.
+        #[arg(long)]
+        skip_tests: bool,
+        /// Generic component to bake into (default: the one built into this binary).
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
     /// Read a Cerbos CheckResources request on stdin, write the response on stdout.
     Check {
         /// Policy directory.
@@ -57,14 +75,21 @@ enum Command {
     },
 }
 
-fn load(dir: &Path) -> anyhow::Result<(Vec<Source>, Result<Bundle, authz_engine::BuildErrors>)> {
+/// The generic component (`scripts/build-component.sh`), when this binary was built with one.
+#[cfg(authz_generic_component)]
+const GENERIC_COMPONENT: Option<&[u8]> = Some(include_bytes!(env!("AUTHZ_GENERIC_COMPONENT_PATH")));
+#[cfg(not(authz_generic_component))]
+const GENERIC_COMPONENT: Option<&[u8]> = None;
+
+fn load(dir: &Path, label: Option<String>) -> anyhow::Result<(Vec<Source>, Result<Bundle, authz_engine::BuildErrors>)> {
     let sources = authz::store::load_dir(dir).with_context(|| format!("reading policies from {}", dir.display()))?;
-    let bundle = Bundle::build(sources.clone(), None);
+    let bundle = Bundle::build(sources.clone(), label);
     Ok((sources, bundle))
 }
 
-fn compile(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
-    let (sources, bundle) = load(dir)?;
+/// Builds the bundle and runs its suites, reporting on stdout/stderr; `None` if anything failed.
+fn compile(dir: &Path, skip_tests: bool, label: Option<String>) -> anyhow::Result<Option<Bundle>> {
+    let (sources, bundle) = load(dir, label)?;
     let bundle = match bundle {
         Ok(b) => b,
         Err(errors) => {
@@ -72,12 +97,12 @@ fn compile(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
                 eprintln!("{e}");
             }
             eprintln!("{} error(s): the bundle was not built", errors.errors().len());
-            return Ok(ExitCode::FAILURE);
+            return Ok(None);
         }
     };
     println!("bundle ok: {} policies, digest {}", bundle.policy_count(), bundle.digest());
     if skip_tests {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Some(bundle));
     }
     let mut ok = true;
     let mut suites = 0;
@@ -116,7 +141,40 @@ fn compile(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
         ok &= matches!(r.result, Outcome::Passed | Outcome::Skipped);
     }
     println!("{suites} test suite(s): {}", if ok { "all passed" } else { "FAILURES" });
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(ok.then_some(bundle))
+}
+
+struct BakeArgs {
+    policies: PathBuf,
+    out: PathBuf,
+    label: Option<String>,
+    skip_tests: bool,
+    component: Option<PathBuf>,
+}
+
+fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
+    let generic = match (&a.component, GENERIC_COMPONENT) {
+        (Some(path), _) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        (None, Some(bytes)) => bytes.to_vec(),
+        (None, None) => anyhow::bail!(
+            "this authz binary was built without the generic component: pass --component, or run \
+             scripts/build-component.sh and rebuild authz"
+        ),
+    };
+    let Some(bundle) = compile(&a.policies, a.skip_tests, a.label)? else {
+        eprintln!("nothing baked: fix the errors above");
+        return Ok(ExitCode::FAILURE);
+    };
+    let baked = authz_component::bake::bake(&generic, &bundle.to_bytes())?;
+    std::fs::write(&a.out, &baked).with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "baked {} ({} bytes, bundle {}, label {})",
+        a.out.display(),
+        baked.len(),
+        bundle.digest(),
+        bundle.label().unwrap_or("-")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 struct CheckArgs {
@@ -129,7 +187,7 @@ struct CheckArgs {
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_, bundle) = load(&a.policies)?;
+    let (_, bundle) = load(&a.policies, None)?;
     let bundle = match bundle {
         Ok(b) => b,
         Err(errors) => {
@@ -178,7 +236,12 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Compile { dir, skip_tests } => compile(&dir, skip_tests),
+        Command::Compile { dir, skip_tests } => {
+            compile(&dir, skip_tests, None).map(|b| if b.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Bake { policies, out, label, skip_tests, component } => {
+            bake(BakeArgs { policies, out, label, skip_tests, component })
+        }
         Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {
             check(CheckArgs { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now })
         }

@@ -1,8 +1,9 @@
 //! The `authz:pdp` component: exports the `authz` interface over `authz-engine`.
 //! It decides nothing itself and imports nothing (no WASI): time arrives in requests.
-//! The policy bundle lives in [`slot::SLOT`], which `authz bake` fills in the built
-//! component's data, so baking needs no compiler and instantiation parses nothing.
+//! The policy bundle lives in the [`slot`], which [`bake::bake`] fills in a built generic
+//! component, so baking needs no compiler and instantiation parses nothing.
 
+pub mod bake;
 pub mod slot;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the generic authz component (no bundle baked in) and prints its sizes:
+#   cargo (wasm32-unknown-unknown core module) -> wasm-opt -Oz -> wasm-tools component new (no adapter).
+# The result imports nothing. Output: $AUTHZ_GENERIC_COMPONENT (default under the build cache).
+set -euo pipefail
+source "$(dirname "$0")/wasm-tools.sh"
+set -euo pipefail
+cd "$ROOT"
+OUT="$AUTHZ_GENERIC_COMPONENT"
+mkdir -p "$(dirname "$OUT")"
+cargo build --profile wasm --target wasm32-unknown-unknown -p authz-component --locked
+CORE="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/authz_component.wasm"
+OPT="$(dirname "$OUT")/authz_component.opt.wasm"
+# Rust 1.95's wasm32 output uses these features; --all-features would emit instructions hosts reject.
+wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-mutable-globals --enable-multivalue --enable-reference-types "$CORE" -o "$OPT"
+wasm-tools component new "$OPT" -o "$OUT.tmp"
+wasm-tools validate "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+echo "generic component: $OUT"
+printf '  core module %9d bytes\n  wasm-opt -Oz %9d bytes\n  component    %9d bytes (gzip %d)\n' \
+  "$(stat -c %s "$CORE")" "$(stat -c %s "$OPT")" "$(stat -c %s "$OUT")" "$(gzip -9c "$OUT" | wc -c)"
