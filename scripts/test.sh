@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and conformance tests, example policy suites.
+# The whole test suite: formatting, lints (native and wasm32), the component build and its
+# world, unit and host tests, the conformance corpus through every runtime, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 if [ ! -d "$AUTHZ_CERBOS_TESTDATA" ]; then
   echo "!!! Cerbos test data not found at $AUTHZ_CERBOS_TESTDATA: conformance cases will be reported as SKIPPED" >&2
 fi
+echo "== wasm toolchain and the generic component"
+bash scripts/build-component.sh
+source scripts/wasm-tools.sh
+set -euo pipefail
+echo "== the component's world (imports nothing) matches component/world.wit"
+if ! diff -u component/world.wit <(wasm-tools component wit "$AUTHZ_GENERIC_COMPONENT"); then
+  echo "the component's WIT world changed: review, then update component/world.wit" >&2
+  exit 1
+fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+echo "== cargo clippy (native, and the component for wasm32)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test (engine, cli)"
+cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
+echo "== cargo test (engine, cli, component, wasmtime host)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
-echo "== Cerbos conformance corpus (pass counts per corpus)"
+echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime"
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 echo "== benchmarks compile (timings are never asserted: run them with cargo bench)"
 cargo bench -p authz-benches --locked --no-run
-echo "== example policy suites"
+echo "== example policy suites, and baking each example"
 cargo build -p authz --locked
 for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" compile "$dir"
+  out="$CARGO_TARGET_DIR/authz-wasm/$(basename "$dir").wasm"
+  "$CARGO_TARGET_DIR/debug/authz" bake --policies "$dir" --out "$out" --skip-tests
+  wasmtime run --invoke 'bundle-info()' "$out"
 done

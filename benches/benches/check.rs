@@ -1,6 +1,7 @@
 #![expect(
     clippy::indexing_slicing,
     clippy::panic,
+    clippy::unwrap_used,
     reason = "benchmark setup: a broken workload must stop the run loudly"
 )]
 //! authz against Cedar and regorus, side by side in one run, on equivalent
@@ -94,7 +95,35 @@ fn single_check(c: &mut Criterion) {
     g.bench_function("cedar", |bch| bch.iter(|| black_box(cedar.allowed(black_box(&req)))));
     let rin = rego_input_value(0, "view");
     g.bench_function("regorus", |bch| bch.iter(|| black_box(rego_allowed(&rego, black_box(rin.clone())))));
+
+    // The same check through the baked component in wasmtime (authz-wasmtime defaults:
+    // precompiled, pre-instantiated, pooling allocator, fuel metering on).
+    let baked = component(&bundle);
+    let pdp = authz_wasmtime::Pdp::from_bytes(&baked, component_config(8)).unwrap();
+    let typed = authz_conformance::runtime::typed_request(&opts, &input[0]).unwrap();
+    let json = authz_engine::wire::encode_request(&opts, &input[0]).to_string();
+    assert_eq!(pdp.check(&typed).unwrap().results[0].actions[0].effect, authz_wasmtime::types::Effect::Allow);
+    g.bench_function("authz_component_typed", |bch| bch.iter(|| black_box(pdp.check(black_box(&typed)).is_ok())));
+    g.bench_function("authz_component_json", |bch| bch.iter(|| black_box(pdp.check_json(black_box(&json)).is_ok())));
+    // A fresh instance per decision: instantiate from the pool, decode the bundle, decide.
+    let fresh = authz_wasmtime::Pdp::from_bytes(&baked, component_config(0)).unwrap();
+    g.bench_function("authz_component_fresh_instance", |bch| {
+        bch.iter(|| black_box(fresh.check(black_box(&typed)).is_ok()))
+    });
     g.finish();
+}
+
+/// The benchmark bundle baked into the generic component (`scripts/build-component.sh`).
+fn component(bundle: &Bundle) -> Vec<u8> {
+    let path = authz_conformance::runtime::generic_component_path();
+    let generic = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `bash scripts/build-component.sh` first", path.display()));
+    authz_component::bake::bake(&generic, &bundle.to_bytes()).unwrap()
+}
+
+fn component_config(warm_instances: usize) -> authz_wasmtime::Config {
+    let cache_dir = authz_conformance::runtime::generic_component_path().with_file_name("compiled");
+    authz_wasmtime::Config { warm_instances, cache_dir: Some(cache_dir), ..Default::default() }
 }
 
 fn batch(c: &mut Criterion) {
@@ -109,6 +138,11 @@ fn batch(c: &mut Criterion) {
     g.bench_function("cedar", |bch| bch.iter(|| reqs.iter().filter(|r| cedar.allowed(r)).count()));
     let rins: Vec<_> = (0..50).flat_map(|i| BATCH_ACTIONS.iter().map(move |a| rego_input_value(i, a))).collect();
     g.bench_function("regorus", |bch| bch.iter(|| rins.iter().filter(|r| rego_allowed(&rego, (*r).clone())).count()));
+    let pdp = authz_wasmtime::Pdp::from_bytes(&component(&bundle), component_config(8)).unwrap();
+    let typed: Vec<_> = inputs.iter().map(|i| authz_conformance::runtime::typed_request(&opts, i).unwrap()).collect();
+    g.bench_function("authz_component_typed", |bch| {
+        bch.iter(|| typed.iter().filter(|t| pdp.check(black_box(t)).is_ok()).count())
+    });
     g.finish();
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use authz::suite::{is_suite_path, run_suite, Outcome};
-use authz_engine::wire::{decode_request, encode_response, Limits};
+use authz_engine::wire::{check_json, Limits};
 use authz_engine::{Bundle, CheckOptions, SchemaEnforcement, Source};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -220,15 +220,13 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let mut body = String::new();
     std::io::stdin().read_to_string(&mut body).context("reading the request from stdin")?;
-    let req = match decode_request(&body, &Limits::default()) {
+    let resp = match check_json(&bundle, &body, &Limits::default(), &opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(2));
         }
     };
-    let outputs = bundle.check(&opts, &req.inputs());
-    let resp = encode_response(&req, &outputs, bundle.digest(), bundle.label());
     println!("{}", serde_json::to_string_pretty(&resp)?);
     Ok(ExitCode::SUCCESS)
 }

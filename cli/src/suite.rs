@@ -2,7 +2,7 @@
 //! results in Cerbos's result vocabulary. Pure: the caller supplies file contents.
 
 use authz_engine::policy::Effect;
-use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Principal, Resource};
+use authz_engine::{AuxData, CheckInput, CheckOptions, Decide, Principal, Resource};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
@@ -324,7 +324,7 @@ impl Resolved<'_> {
 }
 
 /// Runs one suite file. `testdata` holds the files of the `testdata/` folder next to it.
-pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<String, String>) -> SuiteResult {
+pub fn run_suite(decider: &dyn Decide, path: &str, text: &str, testdata: &BTreeMap<String, String>) -> SuiteResult {
     let suite: Suite = match parse(path, text) {
         Ok(s) => s,
         Err(e) => return errored(path, "Unknown", format!("failed to load test suite: {e}")),
@@ -383,7 +383,7 @@ pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<St
     }
     let mut results = Vec::new();
     for t in tests {
-        match run_test(bundle, &r, &base, t) {
+        match run_test(decider, &r, &base, t) {
             Ok(mut v) => results.append(&mut v),
             Err(e) => return errored(path, &suite.name, format!("Failed to load the test suite: {e}")),
         }
@@ -396,7 +396,12 @@ pub fn run_suite(bundle: &Bundle, path: &str, text: &str, testdata: &BTreeMap<St
 /// Expected effects per action and output expectations for one (principal, resource).
 type PairExpectation<'t> = (BTreeMap<String, Effect>, Vec<&'t OutputExpectation>);
 
-fn run_test(bundle: &Bundle, r: &Resolved<'_>, base: &CheckOptions, t: &Test) -> Result<Vec<ActionResult>, String> {
+fn run_test(
+    decider: &dyn Decide,
+    r: &Resolved<'_>,
+    base: &CheckOptions,
+    t: &Test,
+) -> Result<Vec<ActionResult>, String> {
     let mut opts = base.clone();
     if let Some(o) = &t.options {
         apply(&mut opts, o).map_err(|e| format!("invalid test \"{}\": {e}", t.name))?;
@@ -477,7 +482,7 @@ fn run_test(bundle: &Bundle, r: &Resolved<'_>, base: &CheckOptions, t: &Test) ->
                 actions: t.input.actions.clone(),
                 aux_data: aux.clone(),
             };
-            let got = bundle.check(&opts, std::slice::from_ref(&input));
+            let got = decider.decide(&opts, std::slice::from_ref(&input))?;
             let Some(got) = got.first() else { continue };
             let clock_error = opts.now.is_none() && got.evaluation_errors.iter().any(|e| e.message.contains("@now"));
             for a in &t.input.actions {

@@ -1,7 +1,7 @@
 //! The exported `authz` interface: translates WIT records to engine types and back.
 
 use crate::slot;
-use authz_engine::wire::{decode_request, encode_response, Limits};
+use authz_engine::wire::{decode_request, Limits};
 use authz_engine::{Attributes, Bundle, CheckOptions, SchemaEnforcement};
 use std::sync::OnceLock;
 
@@ -54,6 +54,7 @@ fn options(o: &api::CheckOptions) -> Result<CheckOptions, api::Error> {
         opts.default_scope = s.clone();
     }
     opts.lenient_scopes = o.lenient_scopes;
+    opts.strict_evaluation = o.strict_evaluation;
     opts.schema_enforcement = match o.schema_enforcement {
         api::SchemaEnforcement::None => SchemaEnforcement::None,
         api::SchemaEnforcement::Warn => SchemaEnforcement::Warn,
@@ -155,11 +156,9 @@ impl api::Guest for Pdp {
 
     fn check_json(request: String) -> Result<String, api::Error> {
         let b = bundle()?;
-        let (req, opts) =
-            authz_engine::wire::decode_request_with_options(&request, &Limits::default(), &CheckOptions::default())
-                .map_err(|e| invalid(e.to_string(), e.path()))?;
-        let outputs = b.check(&opts, &req.inputs());
-        Ok(encode_response(&req, &outputs, b.digest(), b.label()).to_string())
+        authz_engine::wire::check_json(b, &request, &Limits::default(), &CheckOptions::default())
+            .map(|response| response.to_string())
+            .map_err(|e| invalid(e.to_string(), e.path()))
     }
 
     fn bundle_info() -> api::BundleDetails {

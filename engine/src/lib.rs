@@ -8,6 +8,7 @@ mod bundle;
 mod cel;
 mod check;
 mod compile;
+mod decide;
 mod error;
 mod glob;
 pub mod policy;
@@ -18,6 +19,7 @@ mod table;
 pub mod wire;
 
 pub use bundle::{Bundle, LoadError};
+pub use decide::Decide;
 pub use error::{BuildError, BuildErrors, Location, RequestError};
 pub use request::{parse_time, Timestamp};
 pub use request::{

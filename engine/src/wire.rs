@@ -77,6 +77,9 @@ pub struct WireOptions {
     /// Schema enforcement.
     #[serde(default)]
     pub schema_enforcement: Option<crate::request::SchemaEnforcement>,
+    /// A condition that fails to evaluate denies (test suites' `strictEvaluation`).
+    #[serde(default)]
+    pub strict_evaluation: Option<bool>,
 }
 
 impl WireOptions {
@@ -102,6 +105,9 @@ impl WireOptions {
         }
         if let Some(e) = self.schema_enforcement {
             opts.schema_enforcement = e;
+        }
+        if let Some(s) = self.strict_evaluation {
+            opts.strict_evaluation = s;
         }
         Ok(())
     }
@@ -246,4 +252,40 @@ pub fn encode_response(
         resp.insert("bundleLabel".into(), l.into());
     }
     serde_json::Value::Object(resp)
+}
+
+/// Decides a Cerbos CheckResources JSON request (options in `authzOptions`, over `base`):
+/// the one JSON path that the CLI, the component and every host share.
+pub fn check_json(
+    bundle: &crate::Bundle,
+    text: &str,
+    limits: &Limits,
+    base: &CheckOptions,
+) -> Result<serde_json::Value, RequestError> {
+    let (req, opts) = decode_request_with_options(text, limits, base)?;
+    let outputs = bundle.check(&opts, &req.inputs());
+    Ok(encode_response(&req, &outputs, bundle.digest(), bundle.label()))
+}
+
+/// The CheckResources request (with `includeMeta` and every option in `authzOptions`) that asks
+/// exactly what `input` asks under `opts`: how a caller holding engine types talks to a runtime.
+pub fn encode_request(opts: &CheckOptions, input: &CheckInput) -> serde_json::Value {
+    let options = WireOptions {
+        now: opts.now.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+        globals: Some(opts.globals.clone()),
+        default_policy_version: Some(opts.default_policy_version.clone()),
+        default_scope: Some(opts.default_scope.clone()),
+        lenient_scopes: Some(opts.lenient_scopes),
+        schema_enforcement: Some(opts.schema_enforcement),
+        strict_evaluation: Some(opts.strict_evaluation),
+    };
+    let req = CheckResourcesRequest {
+        request_id: input.request_id.clone(),
+        principal: input.principal.clone(),
+        resources: vec![ResourceEntry { actions: input.actions.clone(), resource: input.resource.clone() }],
+        aux_data: input.aux_data.clone(),
+        include_meta: true,
+        authz_options: Some(options),
+    };
+    serde_json::to_value(req).unwrap_or_default()
 }

@@ -1,6 +1,8 @@
 //! The conformance harness: locating Cerbos's test data, the committed skip list,
 //! txtar archives, and tallying results so every corpus prints its pass count.
 
+pub mod runtime;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -79,12 +81,18 @@ pub struct Tally {
     skipped: Vec<(String, String)>,
     stale: Vec<String>,
     skips: BTreeMap<String, String>,
+    runtimes: Vec<&'static str>,
 }
 
 impl Tally {
     /// A tally for `corpus` (the prefix used in the skip list).
     pub fn new(corpus: &str) -> Self {
         Tally { corpus: corpus.to_string(), skips: skip_list(), ..Default::default() }
+    }
+
+    /// Names the runtimes every case ran through (all of them must agree for a pass).
+    pub fn through(&mut self, runtimes: Vec<&'static str>) {
+        self.runtimes = runtimes;
     }
 
     /// Records one case's result.
@@ -116,11 +124,12 @@ impl Tally {
             eprintln!("SKIP {}/{case}: {reason}", self.corpus);
         }
         println!(
-            "cerbos corpus `{}`: {} passed, {} failed, {} skipped (of {total})",
+            "cerbos corpus `{}`: {} passed, {} failed, {} skipped (of {total}); runtimes: {}",
             self.corpus,
             self.passed,
             self.failed.len(),
-            self.skipped.len()
+            self.skipped.len(),
+            if self.runtimes.is_empty() { "native engine only".to_string() } else { self.runtimes.join(" = ") }
         );
         let mut problems = Vec::new();
         if !self.failed.is_empty() {

@@ -1,8 +1,9 @@
 //! Cerbos's `cel_eval/*.yaml` cases: each condition runs as the condition of a
 //! one-rule policy through the full engine, with Cerbos's fixed test clock.
 
+use authz_conformance::runtime::{runtimes, Matrix};
 use authz_conformance::{corpus, files, Tally};
-use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Principal, Resource, Source};
+use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Decide, Principal, Resource, Source};
 use serde::Deserialize;
 
 /// The time Cerbos's CEL tests evaluate `now()` at.
@@ -58,7 +59,8 @@ fn run_case(text: &str) -> Result<(), String> {
         actions: vec!["cel_test".into()],
         aux_data: case.request.aux_data,
     };
-    let out = bundle.check(&opts, std::slice::from_ref(&input));
+    let matrix = Matrix::load(&bundle)?;
+    let out = matrix.decide(&opts, std::slice::from_ref(&input))?;
     let first = out.first().ok_or("no output")?;
     let allowed = first.actions.get("cel_test").is_some_and(|a| a.effect == authz_engine::policy::Effect::Allow);
     let errored = !first.evaluation_errors.is_empty();
@@ -75,6 +77,10 @@ fn run_case(text: &str) -> Result<(), String> {
 #[test]
 fn cerbos_cel_cases() {
     let mut tally = Tally::new("cel_eval");
+    match runtimes() {
+        Ok(r) => tally.through(r.iter().map(|r| r.name()).collect()),
+        Err(e) => panic!("{e}"),
+    }
     let Some(dir) = corpus("cel_eval") else {
         tally.missing("cel_eval/*.yaml");
         tally.finish();

@@ -3,8 +3,9 @@
 //! bundle build error here (Cerbos reports it per request); such cases pass when
 //! the build fails naming the schema.
 
+use authz_conformance::runtime::{runtimes, Matrix};
 use authz_conformance::{corpus, files, Tally};
-use authz_engine::{Bundle, CheckInput, CheckOptions, SchemaEnforcement, Source};
+use authz_engine::{Bundle, CheckInput, CheckOptions, Decide, SchemaEnforcement, Source};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -55,7 +56,8 @@ fn run_case(schemas: &[Source], text: &str) -> Result<(), String> {
         }
     };
     let opts = CheckOptions { schema_enforcement: SchemaEnforcement::Warn, ..CheckOptions::default() };
-    let out = bundle.check(&opts, std::slice::from_ref(&input));
+    let matrix = Matrix::load(&bundle)?;
+    let out = matrix.decide(&opts, std::slice::from_ref(&input))?;
     let got: BTreeSet<(String, String, String)> = out
         .first()
         .map(|o| o.validation_errors.iter().map(|e| (e.source.clone(), e.path.clone(), e.message.clone())).collect())
@@ -75,6 +77,10 @@ fn run_case(schemas: &[Source], text: &str) -> Result<(), String> {
 #[test]
 fn cerbos_schema_cases() {
     let mut tally = Tally::new("schema");
+    match runtimes() {
+        Ok(r) => tally.through(r.iter().map(|r| r.name()).collect()),
+        Err(e) => panic!("{e}"),
+    }
     let (Some(cases), Some(fs)) = (corpus("schema/test_cases"), corpus("schema/fs")) else {
         tally.missing("schema/test_cases/*.yaml");
         tally.finish();

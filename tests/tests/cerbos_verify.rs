@@ -3,8 +3,9 @@
 #![expect(clippy::indexing_slicing, reason = "indexing a serde_json::Value by key yields Null, it never panics")]
 
 use authz::suite::{is_suite_path, run_suite, Outcome, SuiteResult};
+use authz_conformance::runtime::Matrix;
 use authz_conformance::{corpus, files, txtar, Tally};
-use authz_engine::Bundle;
+use authz_engine::{Bundle, Decide};
 use std::collections::BTreeMap;
 
 fn outcome(s: &str) -> Option<Outcome> {
@@ -47,7 +48,7 @@ fn ours(s: &SuiteResult) -> BTreeMap<String, Option<Outcome>> {
         .collect()
 }
 
-fn run_case(bundle: &Bundle, input: &str, golden: &str) -> Result<(), String> {
+fn run_case(decider: &dyn Decide, input: &str, golden: &str) -> Result<(), String> {
     let golden: serde_json::Value = serde_json::from_str(golden).map_err(|e| format!("unreadable golden: {e}"))?;
     let archive = txtar(input);
     let testdata: BTreeMap<String, String> =
@@ -60,7 +61,7 @@ fn run_case(bundle: &Bundle, input: &str, golden: &str) -> Result<(), String> {
             problems.push(format!("suite {file} not found in the archive"));
             continue;
         };
-        let got = run_suite(bundle, file, text, &testdata);
+        let got = run_suite(decider, file, text, &testdata);
         let want_overall = ws["summary"]["overallResult"].as_str().and_then(outcome);
         if Some(got.result) != want_overall {
             problems.push(format!("{file}: overall {:?}, want {want_overall:?} ({:?})", got.result, got.error));
@@ -78,7 +79,7 @@ fn run_case(bundle: &Bundle, input: &str, golden: &str) -> Result<(), String> {
                 .filter(|a| a.result == Outcome::Failed)
                 .map(|a| a.message.clone().unwrap_or_default())
                 .collect();
-            problems.push(format!("{file}: per-action results differ: {diff:?} {extra:?}"));
+            problems.push(format!("{file}: per-action results differ: {diff:?} {extra:?} {:?}", got.error));
         }
     }
     if problems.is_empty() {
@@ -100,11 +101,16 @@ fn cerbos_verify_cases() {
         Ok(b) => b,
         Err(e) => panic!("Cerbos's store must build: {e}"),
     };
+    let matrix = match Matrix::load(&bundle) {
+        Ok(m) => m,
+        Err(e) => panic!("every runtime must load the store's bundle: {e}"),
+    };
+    tally.through(matrix.names());
     for path in files(&cases, "yaml") {
         let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let input = std::fs::read_to_string(path.with_extension("yaml.input")).unwrap_or_default();
         let golden = std::fs::read_to_string(path.with_extension("yaml.golden")).unwrap_or_default();
-        tally.record(&name, run_case(&bundle, &input, &golden));
+        tally.record(&name, run_case(&matrix, &input, &golden));
     }
     tally.finish();
 }

@@ -1,1 +1,24 @@
-//! placeholder
+//! `authz-wasmtime`: runs a baked authz component in a Rust host.
+//!
+//! The component is compiled once (optionally cached on disk), linked and type-checked once
+//! (`instantiate_pre`), and each decision runs in an instance from a small warm pool backed by
+//! wasmtime's pooling allocator. Every call is bounded (fuel, memory, request size); an overrun
+//! or a trap is a typed [`HostError`] the caller must treat as DENY, and the instance that
+//! failed is dropped so the next decision gets a clean one. The host only translates: every
+//! decision is the component's.
+
+mod config;
+mod error;
+mod pdp;
+
+pub use config::Config;
+pub use error::HostError;
+pub use pdp::{BundleInfo, Pdp};
+
+/// The WIT `authz:pdp` types (`check-request`, `check-response`, ...), generated from `wit/`.
+pub mod types {
+    pub use crate::pdp::bindings::exports::authz::pdp::authz::{
+        ActionResult, BundleDetails, CheckOptions, CheckRequest, CheckResponse, Effect, EvaluationError, OutputEntry,
+        Principal, RequestError, Resource, ResourceEntry, ResourceResult, SchemaEnforcement, ValidationError,
+    };
+}

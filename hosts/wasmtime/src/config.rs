@@ -1,0 +1,41 @@
+//! Host settings: limits per decision and how components are compiled and pooled.
+
+use std::path::PathBuf;
+
+/// How a [`Pdp`](crate::Pdp) compiles, pools and bounds decisions.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Wasm instructions (fuel) one call may use; `None` disables metering.
+    pub fuel: Option<u64>,
+    /// Largest linear memory an instance may grow to, in bytes.
+    pub max_memory_bytes: usize,
+    /// Largest request accepted, in bytes (JSON text, or the typed request's strings).
+    pub max_request_bytes: usize,
+    /// Instances the pooling allocator holds (the most decisions in flight at once);
+    /// `0` uses on-demand allocation instead of a pool.
+    pub pool_instances: u32,
+    /// Warm instances kept for reuse between decisions.
+    pub warm_instances: usize,
+    /// Directory for precompiled components; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Supply the host's clock as `now` when a request carries none (the component has no
+    /// clock). Off, time conditions in such requests fail to evaluate and deny.
+    pub supply_now: bool,
+    /// Globals (`G`) as a JSON object, supplied when a request carries none.
+    pub globals: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            fuel: Some(2_000_000_000),
+            max_memory_bytes: 256 << 20,
+            max_request_bytes: 10 << 20,
+            pool_instances: 64,
+            warm_instances: 8,
+            cache_dir: None,
+            supply_now: true,
+            globals: None,
+        }
+    }
+}

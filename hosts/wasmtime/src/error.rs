@@ -1,0 +1,40 @@
+//! Why a decision could not be made. Every variant means DENY.
+
+/// A failed decision or load; callers must treat every variant as DENY.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The component could not be read, compiled or linked.
+    #[error("cannot load the component: {0}")]
+    Load(String),
+    /// The component rejected the request as malformed.
+    #[error("invalid request{}: {message}", json_path.as_deref().map(|p| format!(" at `{p}`")).unwrap_or_default())]
+    InvalidRequest {
+        /// What is wrong.
+        message: String,
+        /// JSON path of the offending field, when known.
+        json_path: Option<String>,
+    },
+    /// The request is larger than the host accepts.
+    #[error("the request is {size} bytes; the limit is {limit}")]
+    RequestTooLarge {
+        /// Request size.
+        size: usize,
+        /// Configured limit.
+        limit: usize,
+    },
+    /// The component carries no usable bundle.
+    #[error("bundle unavailable: {0}")]
+    BundleUnavailable(String),
+    /// The decision used more fuel than allowed.
+    #[error("the decision ran out of fuel")]
+    OutOfFuel,
+    /// The decision needed more memory than allowed.
+    #[error("the decision exceeded the memory limit of {0} bytes")]
+    MemoryLimit(usize),
+    /// Every pooled instance is busy.
+    #[error("no instance available: all {0} pooled instances are in use")]
+    Busy(u32),
+    /// The component trapped.
+    #[error("the component trapped: {0}")]
+    Trap(String),
+}

@@ -1,0 +1,308 @@
+//! Loading a baked component and running decisions in bounded, pooled instances.
+
+use crate::{Config, HostError};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Mutex;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({ path: "../../wit", world: "pdp" });
+}
+
+use bindings::exports::authz::pdp::authz as api;
+
+/// What the loaded component has baked in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleInfo {
+    /// `sha256:<hex>` over the bundle's policy sources.
+    pub digest: String,
+    /// Label given at bake time.
+    pub label: Option<String>,
+    /// Number of policies.
+    pub policy_count: u32,
+    /// Version of the engine inside the component.
+    pub engine_version: String,
+}
+
+/// Per-store state: the memory limit, and whether it was hit.
+struct Limits {
+    max_memory: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_memory;
+        self.hit |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// An instance ready for a decision.
+struct Instance {
+    store: Store<Limits>,
+    pdp: bindings::Pdp,
+}
+
+/// A loaded, pre-instantiated authz component; share it across threads (`Arc<Pdp>`).
+pub struct Pdp {
+    engine: Engine,
+    pre: bindings::PdpPre<Limits>,
+    config: Config,
+    warm: Mutex<Vec<Instance>>,
+    info: BundleInfo,
+}
+
+impl Pdp {
+    /// Loads a baked component from a file.
+    pub fn from_file(path: &Path, config: Config) -> Result<Pdp, HostError> {
+        let bytes = std::fs::read(path).map_err(|e| HostError::Load(format!("reading `{}`: {e}", path.display())))?;
+        Pdp::from_bytes(&bytes, config)
+    }
+
+    /// Loads a baked component: compiles (or reads the cached compilation), links, checks the
+    /// bundle by asking for its details, and keeps one warm instance.
+    pub fn from_bytes(bytes: &[u8], config: Config) -> Result<Pdp, HostError> {
+        let engine = engine(&config)?;
+        let component = compile(&engine, bytes, config.cache_dir.as_deref())?;
+        let linker = Linker::new(&engine);
+        let pre = linker.instantiate_pre(&component).map_err(|e| HostError::Load(format!("{e:#}")))?;
+        let pre = bindings::PdpPre::new(pre).map_err(|e| HostError::Load(format!("{e:#}")))?;
+        let mut pdp = Pdp { engine, pre, config, warm: Mutex::new(Vec::new()), info: empty_info() };
+        // The first instance also type-checks the component's exports against our WIT.
+        let mut instance = pdp.instantiate().map_err(|e| HostError::Load(e.to_string()))?;
+        let details = instance
+            .pdp
+            .authz_pdp_authz()
+            .call_bundle_info(&mut instance.store)
+            .map_err(|e| pdp.trap(&e, &instance))?;
+        if details.digest.is_empty() {
+            return Err(HostError::BundleUnavailable("the component has no bundle baked in: run `authz bake`".into()));
+        }
+        pdp.info = BundleInfo {
+            digest: details.digest,
+            label: details.label,
+            policy_count: details.policy_count,
+            engine_version: details.engine_version,
+        };
+        pdp.release(instance);
+        Ok(pdp)
+    }
+
+    /// The baked bundle's digest, label and size.
+    pub fn bundle_info(&self) -> &BundleInfo {
+        &self.info
+    }
+
+    /// Decides a typed CheckResources request. A missing `now` is the host's current time and
+    /// missing globals are the configured ones.
+    pub fn check(&self, request: &api::CheckRequest) -> Result<api::CheckResponse, HostError> {
+        let size = typed_size(request);
+        if size > self.config.max_request_bytes {
+            return Err(HostError::RequestTooLarge { size, limit: self.config.max_request_bytes });
+        }
+        let filled;
+        let needs_now = self.config.supply_now && request.options.now.is_none();
+        let needs_globals = request.options.globals_json.is_none() && self.config.globals.is_some();
+        let request = if needs_now || needs_globals {
+            let mut r = request.clone();
+            if self.config.supply_now {
+                r.options.now.get_or_insert_with(now_rfc3339);
+            }
+            if r.options.globals_json.is_none() {
+                r.options.globals_json =
+                    self.config.globals.as_ref().map(|g| serde_json::Value::Object(g.clone()).to_string());
+            }
+            filled = r;
+            &filled
+        } else {
+            request
+        };
+        self.call(|pdp, store| pdp.authz_pdp_authz().call_check_resources(store, request))?.map_err(component_error)
+    }
+
+    /// Decides a Cerbos CheckResources request given as JSON (options in `authzOptions`),
+    /// answering Cerbos response JSON with the bundle digest.
+    pub fn check_json(&self, request: &str) -> Result<String, HostError> {
+        if request.len() > self.config.max_request_bytes {
+            return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
+        }
+        let request = self.fill_json_options(request)?;
+        self.call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, &request))?.map_err(component_error)
+    }
+
+    /// Adds `authzOptions.now` (host time) and configured globals when the request has none.
+    /// Without either to add, the request passes through untouched.
+    fn fill_json_options<'r>(&self, request: &'r str) -> Result<std::borrow::Cow<'r, str>, HostError> {
+        if !self.config.supply_now && self.config.globals.is_none() {
+            return Ok(std::borrow::Cow::Borrowed(request));
+        }
+        let mut value: serde_json::Value = serde_json::from_str(request)
+            .map_err(|e| HostError::InvalidRequest { message: e.to_string(), json_path: Some("$".into()) })?;
+        let Some(obj) = value.as_object_mut() else {
+            return Err(HostError::InvalidRequest {
+                message: "must be a JSON object".into(),
+                json_path: Some("$".into()),
+            });
+        };
+        let options = obj.entry("authzOptions").or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        let Some(options) = options.as_object_mut() else {
+            return Err(HostError::InvalidRequest {
+                message: "must be a JSON object".into(),
+                json_path: Some("$.authzOptions".into()),
+            });
+        };
+        if self.config.supply_now {
+            options.entry("now").or_insert_with(|| serde_json::Value::String(now_rfc3339()));
+        }
+        if let Some(globals) = &self.config.globals {
+            options.entry("globals").or_insert_with(|| serde_json::Value::Object(globals.clone()));
+        }
+        Ok(std::borrow::Cow::Owned(value.to_string()))
+    }
+
+    /// Runs `f` on a warm or new instance with fresh fuel; a failed instance is dropped.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&bindings::Pdp, &mut Store<Limits>) -> wasmtime::Result<R>,
+    ) -> Result<R, HostError> {
+        let warm = self.warm.lock().ok().and_then(|mut w| w.pop());
+        let mut instance = match warm {
+            Some(i) => i,
+            None => self.instantiate()?,
+        };
+        if let Some(fuel) = self.config.fuel {
+            instance.store.set_fuel(fuel).map_err(|e| HostError::Trap(format!("{e:#}")))?;
+        }
+        match f(&instance.pdp, &mut instance.store) {
+            Ok(r) => {
+                self.release(instance);
+                Ok(r)
+            }
+            Err(e) => Err(self.trap(&e, &instance)),
+        }
+    }
+
+    fn instantiate(&self) -> Result<Instance, HostError> {
+        let mut store = Store::new(&self.engine, Limits { max_memory: self.config.max_memory_bytes, hit: false });
+        store.limiter(|l| l);
+        if let Some(fuel) = self.config.fuel {
+            store.set_fuel(fuel).map_err(|e| HostError::Trap(format!("{e:#}")))?;
+        }
+        let pdp = self.pre.instantiate(&mut store).map_err(|e| {
+            let text = format!("{e:#}");
+            if text.contains("maximum concurrent") {
+                HostError::Busy(self.config.pool_instances)
+            } else if store.data().hit {
+                HostError::MemoryLimit(self.config.max_memory_bytes)
+            } else {
+                HostError::Trap(text)
+            }
+        })?;
+        Ok(Instance { store, pdp })
+    }
+
+    fn release(&self, instance: Instance) {
+        if let Ok(mut warm) = self.warm.lock() {
+            if warm.len() < self.config.warm_instances {
+                warm.push(instance);
+            }
+        }
+    }
+
+    fn trap(&self, e: &wasmtime::Error, instance: &Instance) -> HostError {
+        if instance.store.data().hit {
+            HostError::MemoryLimit(self.config.max_memory_bytes)
+        } else if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+            HostError::OutOfFuel
+        } else {
+            HostError::Trap(format!("{e:#}"))
+        }
+    }
+}
+
+fn empty_info() -> BundleInfo {
+    BundleInfo { digest: String::new(), label: None, policy_count: 0, engine_version: String::new() }
+}
+
+fn component_error(e: api::Error) -> HostError {
+    match e {
+        api::Error::InvalidRequest(r) => HostError::InvalidRequest { message: r.message, json_path: r.json_path },
+        api::Error::BundleUnavailable(m) => HostError::BundleUnavailable(m),
+    }
+}
+
+fn engine(config: &Config) -> Result<Engine, HostError> {
+    let mut c = wasmtime::Config::new();
+    c.consume_fuel(config.fuel.is_some());
+    if config.pool_instances > 0 {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.pool_instances)
+            .total_core_instances(config.pool_instances)
+            .total_memories(config.pool_instances)
+            .total_tables(config.pool_instances)
+            .max_memory_size(config.max_memory_bytes);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&c).map_err(|e| HostError::Load(format!("{e:#}")))
+}
+
+/// Compiles the component, or loads the artifact cached for these exact bytes and this engine.
+fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> Result<Component, HostError> {
+    let load_err = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
+    let Some(dir) = cache_dir else { return Component::new(engine, bytes).map_err(load_err) };
+    let mut compat = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut compat);
+    let key = format!("{:x}-{:016x}.cwasm", Sha256::digest(bytes), compat.finish());
+    let path = dir.join(key);
+    if path.is_file() {
+        // SAFETY: the file was written by `Component::serialize` below, for these exact bytes
+        // and a compatible engine (both are in its name), in a directory the operator chose.
+        #[expect(unsafe_code, reason = "deserializing our own precompiled artifact is wasmtime's unsafe API")]
+        let cached = unsafe { Component::deserialize_file(engine, &path) };
+        if let Ok(component) = cached {
+            return Ok(component);
+        }
+    }
+    let component = Component::new(engine, bytes).map_err(load_err)?;
+    if let Ok(serialized) = component.serialize() {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&tmp, serialized));
+        if written.and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+    Ok(component)
+}
+
+/// Bytes the component will copy in for a typed request (its strings).
+fn typed_size(r: &api::CheckRequest) -> usize {
+    let p = &r.principal;
+    let principal = p.id.len() + p.attr_json.len() + p.roles.iter().map(String::len).sum::<usize>();
+    let resources: usize = r
+        .resources
+        .iter()
+        .map(|e| {
+            e.resource.kind.len()
+                + e.resource.id.len()
+                + e.resource.attr_json.len()
+                + e.actions.iter().map(String::len).sum::<usize>()
+        })
+        .sum();
+    let extra =
+        r.aux_data_json.as_ref().map_or(0, String::len) + r.options.globals_json.as_ref().map_or(0, String::len);
+    r.request_id.len() + principal + resources + extra
+}
+
+/// The host's current time in RFC 3339 (the component reads no clock).
+fn now_rfc3339() -> String {
+    chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}

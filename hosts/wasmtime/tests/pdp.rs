@@ -1,0 +1,101 @@
+//! The embedding library against real baked components: loading, limits, typed errors, recovery.
+
+mod common;
+
+use authz_wasmtime::{Config, HostError, Pdp};
+
+const REQUEST: &str = r#"{"requestId":"r1","principal":{"id":"alice","roles":["user"]},
+  "resources":[{"resource":{"kind":"document","id":"d1","attr":{"owner":"alice"}},"actions":["view"]}],
+  "authzOptions":{"now":"2026-01-01T00:00:00Z"}}"#;
+
+#[test]
+fn loads_a_baked_component_and_answers_with_its_digest() {
+    let (bundle, baked) = common::example_component(Some("v1"));
+    let pdp = Pdp::from_bytes(&baked, Config::default()).unwrap();
+    assert_eq!(pdp.bundle_info().digest, bundle.digest());
+    assert_eq!(pdp.bundle_info().label.as_deref(), Some("v1"));
+    assert_eq!(pdp.bundle_info().policy_count as usize, bundle.policy_count());
+    let response: serde_json::Value = serde_json::from_str(&pdp.check_json(REQUEST).unwrap()).unwrap();
+    assert_eq!(response["bundleDigest"], bundle.digest());
+    assert_eq!(response["bundleLabel"], "v1");
+    // The host is an adapter: the answer is exactly the engine's.
+    let native = authz_engine::wire::check_json(&bundle, REQUEST, &Default::default(), &Default::default()).unwrap();
+    assert_eq!(response, native);
+}
+
+#[test]
+fn refuses_unbaked_and_foreign_components() {
+    let generic = common::generic_component();
+    assert!(matches!(Pdp::from_bytes(&generic, Config::default()), Err(HostError::BundleUnavailable(_))));
+    assert!(matches!(Pdp::from_bytes(b"not wasm", Config::default()), Err(HostError::Load(_))));
+}
+
+#[test]
+fn malformed_and_oversized_requests_are_typed_errors() {
+    let (_, baked) = common::example_component(None);
+    let pdp = Pdp::from_bytes(&baked, Config { max_request_bytes: 4096, ..Config::default() }).unwrap();
+    match pdp.check_json(r#"{"principal":{"id":"a","roles":[]},"resources":[]}"#) {
+        Err(HostError::InvalidRequest { json_path, .. }) => assert_eq!(json_path.as_deref(), Some("$.principal.roles")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(pdp.check_json("[1]"), Err(HostError::InvalidRequest { .. })));
+    let big = format!(r#"{{"principal":{{"id":"{}","roles":["u"]}}}}"#, "x".repeat(5000));
+    assert!(matches!(pdp.check_json(&big), Err(HostError::RequestTooLarge { limit: 4096, .. })));
+}
+
+#[test]
+fn fuel_exhaustion_is_a_typed_error() {
+    let (_, baked) = common::example_component(None);
+    assert!(matches!(
+        Pdp::from_bytes(&baked, Config { fuel: Some(1_000), ..Config::default() }),
+        Err(HostError::OutOfFuel)
+    ));
+}
+
+#[test]
+fn a_decision_over_the_memory_limit_fails_closed_and_the_next_one_is_clean() {
+    let (_, baked) = common::example_component(None);
+    let pdp = Pdp::from_bytes(&baked, Config { max_memory_bytes: 24 << 20, ..Config::default() }).unwrap();
+    let ok = pdp.check_json(REQUEST).unwrap();
+    // 8 MB of attributes: the copy into the guest alone is within the limit, parsing it is not.
+    let attr = format!("{{{}}}", (0..200_000).map(|i| format!(r#""k{i}":[{i},{i}]"#)).collect::<Vec<_>>().join(","));
+    let request = authz_wasmtime::types::CheckRequest {
+        request_id: "big".into(),
+        principal: authz_wasmtime::types::Principal {
+            id: "alice".into(),
+            roles: vec!["user".into()],
+            attr_json: attr,
+            policy_version: String::new(),
+            scope: String::new(),
+        },
+        resources: vec![],
+        aux_data_json: None,
+        options: authz_wasmtime::types::CheckOptions {
+            now: None,
+            globals_json: None,
+            default_policy_version: None,
+            default_scope: None,
+            lenient_scopes: false,
+            schema_enforcement: authz_wasmtime::types::SchemaEnforcement::None,
+            strict_evaluation: false,
+        },
+    };
+    let err = pdp.check(&request).unwrap_err();
+    assert!(matches!(err, HostError::MemoryLimit(_) | HostError::Trap(_)), "{err:?}");
+    assert_eq!(pdp.check_json(REQUEST).unwrap(), ok, "the next decision runs in a clean instance");
+}
+
+#[test]
+fn the_host_supplies_now_only_when_asked() {
+    let policy = r#"{"apiVersion":"api.cerbos.dev/v1","resourcePolicy":{"resource":"clock","version":"default",
+      "rules":[{"actions":["tick"],"roles":["*"],"effect":"EFFECT_ALLOW","condition":{"match":{"expr":"now() == now()"}}}]}}"#;
+    let bundle =
+        authz_engine::Bundle::build(vec![authz_engine::Source::new("clock.json", policy.to_string())], None).unwrap();
+    let baked = authz_component::bake::bake(&common::generic_component(), &bundle.to_bytes()).unwrap();
+    let request = r#"{"principal":{"id":"p","roles":["u"]},"resources":[{"resource":{"kind":"clock","id":"1"},"actions":["tick"]}]}"#;
+    for (supply_now, want) in [(true, "EFFECT_ALLOW"), (false, "EFFECT_DENY")] {
+        let pdp = Pdp::from_bytes(&baked, Config { supply_now, ..Config::default() }).unwrap();
+        let response: serde_json::Value = serde_json::from_str(&pdp.check_json(request).unwrap()).unwrap();
+        assert_eq!(response["results"][0]["actions"]["tick"], want, "supply_now = {supply_now}");
+    }
+}
