@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up, builds the example bundle, runs its test suites and answers the example request.
+# Sets up, builds the example bundle, runs its test suites, answers the example request natively
+# and through the baked component, then serves it over HTTP on 127.0.0.1:3592 (`authz serve`).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -17,3 +18,12 @@ wasmtime run --invoke 'bundle-info()' "$OUT"
 echo "== wasmtime run --invoke 'check-json(...)' example.wasm"
 REQUEST="$(python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))' < "$ROOT/policies/example-request.json")"
 wasmtime run --invoke "check-json($REQUEST)" "$OUT"
+echo
+echo "== authz serve: the example bundle built into authz, as an HTTP PDP on 127.0.0.1:3592 (Ctrl-C stops it)"
+echo "   in another terminal:"
+echo "   curl -s localhost:3592/api/check/resources -d @policies/example-request.json"
+echo "   curl -s localhost:3592/access/v1/evaluation -d '{\"subject\":{\"type\":\"user\",\"id\":\"alice\",\"properties\":{\"cerbos.roles\":[\"user\"],\"department\":\"finance\"}},\"resource\":{\"type\":\"document\",\"id\":\"d1\",\"properties\":{\"owner\":\"bob\",\"department\":\"finance\"}},\"action\":{\"name\":\"view\"}}'"
+if [ "${AUTHZ_DEMO_NO_SERVE:-}" = 1 ]; then
+  exit 0
+fi
+exec "$AUTHZ" serve --audit-log stdout

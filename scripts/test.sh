@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints (native and wasm32), the component build and its
-# world, unit and host tests, the conformance corpus through every runtime, example suites.
+# world, unit and host tests, the conformance corpus through every runtime (native, component in
+# wasmtime, authz serve over HTTP), HTTP server tests, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -23,12 +24,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== cargo test (engine, cli, component, wasmtime host)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
-echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime"
+echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve; HTTP tests"
+# The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
+cargo build -p authz --locked
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 echo "== benchmarks compile (timings are never asserted: run them with cargo bench)"
 cargo bench -p authz-benches --locked --no-run
 echo "== example policy suites, and baking each example"
-cargo build -p authz --locked
 for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" compile "$dir"
   out="$CARGO_TARGET_DIR/authz-wasm/$(basename "$dir").wasm"

@@ -10,6 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod serve;
+
 #[derive(Parser)]
 #[command(name = "authz", version, about = "One policy decision point, every runtime (Cerbos policies + CEL)")]
 struct Cli {
@@ -73,6 +75,9 @@ enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+    /// Serve an HTTP PDP (Cerbos CheckResources + AuthZEN) deciding with a baked component;
+    /// with no source, the example bundle built into this binary.
+    Serve(serve::ServeArgs),
 }
 
 /// The generic component (`scripts/build-component.sh`), when this binary was built with one.
@@ -105,16 +110,9 @@ fn compile(dir: &Path, skip_tests: bool, label: Option<String>) -> anyhow::Resul
         return Ok(Some(bundle));
     }
     let mut ok = true;
-    let mut suites = 0;
-    for s in sources.iter().filter(|s| is_suite_path(s.path())) {
-        suites += 1;
-        let folder =
-            s.path().rsplit_once('/').map(|(d, _)| format!("{d}/testdata/")).unwrap_or_else(|| "testdata/".into());
-        let testdata: BTreeMap<String, String> = sources
-            .iter()
-            .filter_map(|f| f.path().strip_prefix(folder.as_str()).map(|n| (n.to_string(), f.text().to_string())))
-            .collect();
-        let r = run_suite(&bundle, s.path(), s.text(), &testdata);
+    let reports = run_suites(&sources, &bundle);
+    let suites = reports.len();
+    for r in reports {
         let count = |o: Outcome| r.actions.iter().filter(|a| a.result == o).count();
         println!(
             "{} ({}): {:?}: {} passed, {} failed, {} skipped",
@@ -142,6 +140,23 @@ fn compile(dir: &Path, skip_tests: bool, label: Option<String>) -> anyhow::Resul
     }
     println!("{suites} test suite(s): {}", if ok { "all passed" } else { "FAILURES" });
     Ok(ok.then_some(bundle))
+}
+
+/// Runs every test suite among `sources` (with its `testdata/` fixtures) against `bundle`.
+fn run_suites(sources: &[Source], bundle: &Bundle) -> Vec<authz::suite::SuiteResult> {
+    sources
+        .iter()
+        .filter(|s| is_suite_path(s.path()))
+        .map(|s| {
+            let folder =
+                s.path().rsplit_once('/').map(|(d, _)| format!("{d}/testdata/")).unwrap_or_else(|| "testdata/".into());
+            let testdata: BTreeMap<String, String> = sources
+                .iter()
+                .filter_map(|f| f.path().strip_prefix(folder.as_str()).map(|n| (n.to_string(), f.text().to_string())))
+                .collect();
+            run_suite(bundle, s.path(), s.text(), &testdata)
+        })
+        .collect()
 }
 
 struct BakeArgs {
@@ -243,6 +258,7 @@ fn main() -> ExitCode {
         Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {
             check(CheckArgs { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now })
         }
+        Command::Serve(args) => serve::serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

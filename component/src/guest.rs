@@ -118,6 +118,7 @@ impl api::Guest for Pdp {
                         },
                         policy: e.policy.clone(),
                         scope: e.scope.clone(),
+                        rule: e.rule.clone(),
                     })
                     .collect(),
                 effective_derived_roles: out.effective_derived_roles.clone(),

@@ -64,11 +64,11 @@ impl<'a> RequestVals<'a> {
 
     fn aux(&self) -> Box<dyn Val + 'a> {
         let empty = || map_val(vec![]);
-        let (jwt, jwts) = match &self.input.aux_data {
-            Some(a) => (obj_val(&a.jwt), obj_val(&a.jwts)),
-            None => (empty(), empty()),
+        let (jwt, jwts, authzen) = match &self.input.aux_data {
+            Some(a) => (obj_val(&a.jwt), obj_val(&a.jwts), obj_val(&a.authzen)),
+            None => (empty(), empty(), empty()),
         };
-        map_val(vec![("jwt", jwt), ("jwts", jwts)])
+        map_val(vec![("jwt", jwt), ("jwts", jwts), ("authzen", authzen)])
     }
 
     fn principal(&self) -> &(dyn Val + 'a) {

@@ -29,6 +29,7 @@ struct EffectInfo {
     outcome: Outcome,
     policy: String,
     scope: String,
+    rule: String,
 }
 
 /// Per-input evaluation state.
@@ -190,7 +191,7 @@ fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
 }
 
 fn deny_effect() -> ActionEffect {
-    ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new() }
+    ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new(), rule: String::new() }
 }
 
 /// Decides one input. `globals` is `opts.globals` as CEL, built once per batch.
@@ -262,7 +263,12 @@ pub(crate) fn check(
         if input.actions.get(..n).is_some_and(|before| before.contains(action)) {
             continue;
         }
-        let mut action_effect = EffectInfo { outcome: Outcome::NoMatch, policy: NO_MATCH.into(), scope: String::new() };
+        let mut action_effect = EffectInfo {
+            outcome: Outcome::NoMatch,
+            policy: NO_MATCH.into(),
+            scope: String::new(),
+            rule: String::new(),
+        };
         for pass in [PassKind::Principal, PassKind::Resource] {
             let (main_key, scopes, exists, version) = match pass {
                 PassKind::Principal => (&p_key, &p_scopes, p_exists, pversion),
@@ -274,10 +280,13 @@ pub(crate) fn check(
                     break;
                 }
                 let mut has_allow = false;
+                // The first rule that allowed, for the decision record.
+                let mut allow_rule: Option<&str> = None;
                 let mut role_effect = EffectInfo {
                     outcome: Outcome::NoMatch,
                     policy: if exists { main_key.clone() } else { NO_MATCH.into() },
                     scope: String::new(),
+                    rule: String::new(),
                 };
                 'scopes: for scope in scopes {
                     let sr = table.scope(version, scope);
@@ -327,6 +336,7 @@ pub(crate) fn check(
                                         outcome: Outcome::Deny,
                                         policy: role_effect.policy,
                                         scope: scope.to_string(),
+                                        rule: row.rule_name.to_string(),
                                     };
                                     break 'scopes;
                                 }
@@ -342,6 +352,7 @@ pub(crate) fn check(
                                 outcome: Outcome::Deny,
                                 policy: role_effect.policy,
                                 scope: scope.to_string(),
+                                rule: row.rule_name.to_string(),
                             };
                             break 'scopes;
                         }
@@ -356,12 +367,16 @@ pub(crate) fn check(
                             continue;
                         }
                         match row.effect {
-                            Effect::Allow => has_allow = true,
+                            Effect::Allow => {
+                                has_allow = true;
+                                allow_rule.get_or_insert(&*row.rule_name);
+                            }
                             Effect::Deny => {
                                 role_effect = EffectInfo {
                                     outcome: Outcome::Deny,
                                     policy: role_effect.policy,
                                     scope: scope.to_string(),
+                                    rule: row.rule_name.to_string(),
                                 };
                                 break 'scopes;
                             }
@@ -373,6 +388,8 @@ pub(crate) fn check(
                             // allowActions are exhaustive: no matching rule, or a rule whose
                             // condition fails, denies the action.
                             let mut deny = true;
+                            // The rule that failed, or none when no rule covers the action.
+                            let mut deciding = "";
                             let hits = rp.rules.iter().filter(|rr| {
                                 rr.resource.matches(&r.kind) && rr.allow_actions.iter().any(|a| a.matches(action))
                             });
@@ -383,6 +400,9 @@ pub(crate) fn check(
                                 };
                                 let src = || format!("{}#{}", rp.policy_key, rr.rule_name);
                                 ev.emit(rr.output.as_ref(), met, table.params(rp.params), src, action);
+                                if !met && (n == 0 || !deny) {
+                                    deciding = &rr.rule_name;
+                                }
                                 deny = if n == 0 { !met } else { deny || !met };
                             }
                             if deny {
@@ -390,6 +410,7 @@ pub(crate) fn check(
                                     outcome: Outcome::Deny,
                                     policy: rp.policy_key.to_string(),
                                     scope: scope.to_string(),
+                                    rule: deciding.to_string(),
                                 };
                                 break 'scopes;
                             }
@@ -401,12 +422,16 @@ pub(crate) fn check(
                             PassKind::Resource => table.resource_permissions.get(*scope),
                         };
                         match perms {
-                            Some(ScopePermissions::RequireParentalConsentForAllows) => has_allow = false,
+                            Some(ScopePermissions::RequireParentalConsentForAllows) => {
+                                has_allow = false;
+                                allow_rule = None;
+                            }
                             Some(_) => {
                                 role_effect = EffectInfo {
                                     outcome: Outcome::Allow,
                                     policy: role_effect.policy,
                                     scope: scope.to_string(),
+                                    rule: allow_rule.unwrap_or_default().to_string(),
                                 };
                                 break 'scopes;
                             }
@@ -428,7 +453,12 @@ pub(crate) fn check(
         }
         let effect = if action_effect.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
         if let Some(slot) = out.actions.get_mut(action) {
-            *slot = ActionEffect { effect, policy: action_effect.policy, scope: action_effect.scope };
+            *slot = ActionEffect {
+                effect,
+                policy: action_effect.policy,
+                scope: action_effect.scope,
+                rule: action_effect.rule,
+            };
         }
     }
     out.effective_derived_roles = all_edr;

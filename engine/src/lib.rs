@@ -4,6 +4,7 @@
 //! requests carry their own time, globals and attributes.
 
 mod activation;
+pub mod authzen;
 mod bundle;
 mod cel;
 mod check;

@@ -66,6 +66,10 @@ pub struct AuxData {
     /// Several named tokens: `name → {claims: {...}}`.
     #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub jwts: Attributes,
+    /// What an AuthZEN request carried beyond Cerbos's model (`action` properties and the
+    /// other `context` keys), visible to conditions as `request.auxData.authzen`.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub authzen: Attributes,
 }
 
 /// One principal, one resource, several actions.
@@ -143,6 +147,10 @@ pub struct ActionEffect {
     /// Scope of the deciding rule (empty for the root scope).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// Name of the deciding rule (`rule-NNN` when unnamed); empty when no rule decided.
+    /// Not part of Cerbos's response: it is for decision records and audit logs.
+    #[serde(default, skip_serializing)]
+    pub rule: String,
 }
 
 /// A rule output.

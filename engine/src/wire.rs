@@ -127,6 +127,20 @@ pub fn decode_request_with_options(
     Ok((req, opts))
 }
 
+/// `$`-rooted JSON path from serde_path_to_error's (`.` is the root; a syntax error's unknown
+/// position is `?`, dropped so the path names the innermost known field).
+fn json_path(path: &str) -> String {
+    let mut path = path;
+    while let Some(p) = path.strip_suffix(".?").or_else(|| path.strip_suffix('?')) {
+        path = p;
+    }
+    if path.is_empty() || path == "." {
+        "$".to_string()
+    } else {
+        format!("$.{path}")
+    }
+}
+
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError {
     RequestError::Invalid { path: path.into(), message: message.into() }
 }
@@ -141,8 +155,7 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
     }
     let de = &mut serde_json::Deserializer::from_str(text);
     let req: CheckResourcesRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
+        let path = json_path(&e.path().to_string());
         let msg = e.inner().to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         invalid(path, msg)
@@ -183,6 +196,18 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
 }
 
 impl CheckResourcesRequest {
+    /// The request (with `includeMeta`, no options) that asks exactly what `input` asks.
+    pub fn for_input(input: &CheckInput) -> Self {
+        CheckResourcesRequest {
+            request_id: input.request_id.clone(),
+            principal: input.principal.clone(),
+            resources: vec![ResourceEntry { actions: input.actions.clone(), resource: input.resource.clone() }],
+            aux_data: input.aux_data.clone(),
+            include_meta: true,
+            authz_options: None,
+        }
+    }
+
     /// One engine input per resource.
     pub fn inputs(&self) -> Vec<CheckInput> {
         self.resources
@@ -279,13 +304,6 @@ pub fn encode_request(opts: &CheckOptions, input: &CheckInput) -> serde_json::Va
         schema_enforcement: Some(opts.schema_enforcement),
         strict_evaluation: Some(opts.strict_evaluation),
     };
-    let req = CheckResourcesRequest {
-        request_id: input.request_id.clone(),
-        principal: input.principal.clone(),
-        resources: vec![ResourceEntry { actions: input.actions.clone(), resource: input.resource.clone() }],
-        aux_data: input.aux_data.clone(),
-        include_meta: true,
-        authz_options: Some(options),
-    };
+    let req = CheckResourcesRequest { authz_options: Some(options), ..CheckResourcesRequest::for_input(input) };
     serde_json::to_value(req).unwrap_or_default()
 }

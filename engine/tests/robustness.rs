@@ -101,6 +101,16 @@ fn wrong_type_names_the_json_path() {
 }
 
 #[test]
+fn syntax_errors_name_the_innermost_known_path() {
+    for (text, path) in
+        [("{not json", "$"), ("", "$"), (r#"{"principal": {"id": "a", "roles": [}"#, "$.principal.roles[0]")]
+    {
+        let err = decode_request(text, &Limits::default()).expect_err("malformed JSON");
+        assert_eq!(err.path(), path, "{text:?}: {err}");
+    }
+}
+
+#[test]
 fn deeply_nested_expression_is_a_build_error() {
     let expr = format!("{}true{}", "(".repeat(5000), ")".repeat(5000));
     let text = POLICY.replace("R.attr.owner == P.id", &expr);

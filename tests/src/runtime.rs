@@ -4,10 +4,7 @@
 //! Adding a runtime (an HTTP PDP, jco, ...) means adding a [`Runtime`] here; no test changes.
 
 use authz_engine::wire::{self, Limits};
-use authz_engine::{
-    ActionEffect, Bundle, CheckInput, CheckOptions, CheckOutput, Decide, EvaluationError, OutputEntry,
-    SchemaEnforcement, ValidationError,
-};
+use authz_engine::{Bundle, CheckInput, CheckOptions, CheckOutput, Decide};
 use authz_wasmtime::types as wit;
 use std::path::PathBuf;
 
@@ -19,8 +16,12 @@ pub trait Runtime {
     fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String>;
 }
 
-/// A runtime loaded with a bundle: typed decisions plus the Cerbos JSON path.
-pub trait Loaded: Decide {
+/// A runtime loaded with a bundle: the Cerbos JSON path, and typed decisions where the
+/// runtime has a typed API.
+pub trait Loaded {
+    /// Typed decisions; `None` for runtimes that only speak JSON (HTTP), whose answers are
+    /// compared through [`Loaded::check_json`] alone.
+    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>>;
     /// Cerbos CheckResources JSON in, response JSON out.
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String>;
 }
@@ -40,13 +41,11 @@ impl Runtime for Native {
     }
 }
 
-impl Decide for NativeLoaded {
-    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Result<Vec<CheckOutput>, String> {
-        self.0.decide(opts, inputs)
-    }
-}
-
 impl Loaded for NativeLoaded {
+    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>> {
+        Some(self.0.decide(opts, inputs))
+    }
+
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         wire::check_json(&self.0, request, &Limits::default(), &CheckOptions::default()).map_err(|e| e.to_string())
     }
@@ -97,106 +96,117 @@ impl Runtime for ComponentInWasmtime {
     }
 }
 
-impl Decide for ComponentLoaded {
-    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Result<Vec<CheckOutput>, String> {
-        inputs
+impl Loaded for ComponentLoaded {
+    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>> {
+        let outputs = inputs
             .iter()
             .map(|input| {
                 let response = self.0.check(&typed_request(opts, input)?).map_err(|e| e.to_string())?;
-                let [result] = <[wit::ResourceResult; 1]>::try_from(response.results)
+                let [output] = <[CheckOutput; 1]>::try_from(authz_wasmtime::convert::outputs(response))
                     .map_err(|r| format!("{} results for one resource", r.len()))?;
-                Ok(check_output(response.request_id, result))
+                Ok(output)
             })
-            .collect()
+            .collect();
+        Some(outputs)
     }
-}
 
-impl Loaded for ComponentLoaded {
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         let text = self.0.check_json(request).map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| format!("the component answered invalid JSON: {e}"))
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
-    serde_json::to_string(v).map_err(|e| e.to_string())
-}
-
 /// The typed (WIT) request asking what `input` asks under `opts`.
 pub fn typed_request(opts: &CheckOptions, input: &CheckInput) -> Result<wit::CheckRequest, String> {
-    let (p, r) = (&input.principal, &input.resource);
-    Ok(wit::CheckRequest {
-        request_id: input.request_id.clone(),
-        principal: wit::Principal {
-            id: p.id.clone(),
-            roles: p.roles.clone(),
-            attr_json: json(&p.attr)?,
-            policy_version: p.policy_version.clone(),
-            scope: p.scope.clone(),
-        },
-        resources: vec![wit::ResourceEntry {
-            resource: wit::Resource {
-                kind: r.kind.clone(),
-                id: r.id.clone(),
-                attr_json: json(&r.attr)?,
-                policy_version: r.policy_version.clone(),
-                scope: r.scope.clone(),
-            },
-            actions: input.actions.clone(),
-        }],
-        aux_data_json: input.aux_data.as_ref().map(json).transpose()?,
-        options: wit::CheckOptions {
-            now: opts.now.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
-            globals_json: Some(json(&opts.globals)?),
-            default_policy_version: Some(opts.default_policy_version.clone()),
-            default_scope: Some(opts.default_scope.clone()),
-            lenient_scopes: opts.lenient_scopes,
-            schema_enforcement: match opts.schema_enforcement {
-                SchemaEnforcement::None => wit::SchemaEnforcement::None,
-                SchemaEnforcement::Warn => wit::SchemaEnforcement::Warn,
-                SchemaEnforcement::Reject => wit::SchemaEnforcement::Reject,
-            },
-            strict_evaluation: opts.strict_evaluation,
-        },
-    })
+    authz_wasmtime::convert::request(&wire::CheckResourcesRequest::for_input(input), opts).map_err(|e| e.to_string())
 }
 
-/// The engine's output type from the component's typed result.
-fn check_output(request_id: String, r: wit::ResourceResult) -> CheckOutput {
-    CheckOutput {
-        request_id,
-        resource_id: r.resource_id,
-        actions: r
-            .actions
-            .into_iter()
-            .map(|a| {
-                let effect = match a.effect {
-                    wit::Effect::Allow => authz_engine::policy::Effect::Allow,
-                    wit::Effect::Deny => authz_engine::policy::Effect::Deny,
-                };
-                (a.action, ActionEffect { effect, policy: a.policy, scope: a.scope })
-            })
-            .collect(),
-        effective_derived_roles: r.effective_derived_roles,
-        validation_errors: r
-            .validation_errors
-            .into_iter()
-            .map(|v| ValidationError { path: v.path, message: v.message, source: v.source })
-            .collect(),
-        outputs: r
-            .outputs
-            .into_iter()
-            .map(|o| OutputEntry {
-                src: o.src,
-                action: o.action,
-                val: serde_json::from_str(&o.value_json).unwrap_or(serde_json::Value::String(o.value_json)),
-            })
-            .collect(),
-        evaluation_errors: r
-            .evaluation_errors
-            .into_iter()
-            .map(|e| EvaluationError { expression: e.expression, message: e.message })
-            .collect(),
+/// The real `authz serve` process, one per test process, fed each bundle by uploading its baked
+/// component (`PUT /admin/bundle`): the corpus also exercises hot swap.
+pub struct HttpServer {
+    generic: Vec<u8>,
+}
+
+const ADMIN_TOKEN: &str = "conformance";
+
+/// The shared server and the digest it serves.
+static SERVER: std::sync::Mutex<Option<(crate::http::Server, String)>> = std::sync::Mutex::new(None);
+
+impl HttpServer {
+    /// Reads the generic component (see [`ComponentInWasmtime::new`]) and finds `authz`.
+    pub fn new() -> Result<Self, String> {
+        crate::http::authz_binary()?;
+        Ok(HttpServer { generic: ComponentInWasmtime::new()?.generic })
+    }
+}
+
+struct HttpLoaded {
+    baked: Vec<u8>,
+    digest: String,
+}
+
+impl Runtime for HttpServer {
+    fn name(&self) -> &'static str {
+        "http/authz-serve"
+    }
+
+    fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String> {
+        let baked = authz_component::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
+        let loaded = HttpLoaded { baked, digest: bundle.digest().to_string() };
+        loaded.post("/healthz", None)?;
+        Ok(Box::new(loaded))
+    }
+}
+
+impl HttpLoaded {
+    /// Sends `body` (or GETs `path`) to the shared server after making sure it serves this
+    /// bundle: starting it with this bundle, or uploading this bundle if it serves another.
+    fn post(&self, path: &str, body: Option<&str>) -> Result<crate::http::Response, String> {
+        let mut guard = SERVER.lock().map_err(|_| "server lock poisoned")?;
+        if guard.is_none() {
+            let file = generic_component_path().with_file_name(format!("conformance-{}.wasm", std::process::id()));
+            std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
+            let cache = generic_component_path().with_file_name("compiled");
+            let cache = cache.to_string_lossy();
+            let file_arg = file.to_string_lossy();
+            let args =
+                ["--component", &file_arg, "--admin-token", ADMIN_TOKEN, "--cache-dir", &cache, "--no-host-clock"];
+            let server = crate::http::Server::start(&args)?;
+            let _ = std::fs::remove_file(&file);
+            *guard = Some((server, self.digest.clone()));
+        }
+        let Some((server, serving)) = guard.as_mut() else { return Err("no server".into()) };
+        let mut client = server.client();
+        if *serving != self.digest {
+            let auth = format!("Bearer {ADMIN_TOKEN}");
+            let r = client.send("PUT", "/admin/bundle", &[("authorization", &auth)], &self.baked)?;
+            let got = r.json()?;
+            if r.status != 200 || got.get("bundleDigest").and_then(|d| d.as_str()) != Some(self.digest.as_str()) {
+                return Err(format!("uploading the bundle: {} {}", r.status, r.body));
+            }
+            serving.clone_from(&self.digest);
+        }
+        match body {
+            Some(b) => client.post_json(path, b),
+            None => client.get(path),
+        }
+    }
+}
+
+impl Loaded for HttpLoaded {
+    fn decide(&self, _: &CheckOptions, _: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>> {
+        None
+    }
+
+    fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        let r = self.post("/api/check/resources", Some(request))?;
+        let body = r.json()?;
+        if r.status == 200 {
+            Ok(body)
+        } else {
+            // The other runtimes' request errors carry the same message.
+            Err(body.get("message").and_then(|m| m.as_str()).unwrap_or(&r.body).to_string())
+        }
     }
 }
 
@@ -209,7 +219,7 @@ pub struct Matrix {
 
 /// The runtimes every corpus runs through. A missing generic component is an error, never a skip.
 pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
-    Ok(vec![Box::new(Native), Box::new(ComponentInWasmtime::new()?)])
+    Ok(vec![Box::new(Native), Box::new(ComponentInWasmtime::new()?), Box::new(HttpServer::new()?)])
 }
 
 impl Matrix {
@@ -233,15 +243,17 @@ impl Decide for Matrix {
         let Some(((native_name, native), others)) = self.loaded.split_first() else {
             return Err("no runtimes".into());
         };
-        let want = native.decide(opts, inputs)?;
+        let want = native.decide(opts, inputs).ok_or("the first runtime must decide typed")??;
         let requests: Vec<String> = inputs.iter().map(|i| wire::encode_request(opts, i).to_string()).collect();
         let want_json: Vec<_> = requests.iter().map(|r| native.check_json(r)).collect();
         for (name, rt) in others {
-            let got = rt.decide(opts, inputs).map_err(|e| format!("{name}: {e}"))?;
-            if got != want {
-                return Err(format!(
-                    "{name} decided differently from {native_name} under {opts:?}:\n  got  {got:?}\n  want {want:?}"
-                ));
+            if let Some(got) = rt.decide(opts, inputs) {
+                let got = got.map_err(|e| format!("{name}: {e}"))?;
+                if got != want {
+                    return Err(format!(
+                        "{name} decided differently from {native_name} under {opts:?}:\n  got  {got:?}\n  want {want:?}"
+                    ));
+                }
             }
             for (request, want) in requests.iter().zip(&want_json) {
                 let got = rt.check_json(request);

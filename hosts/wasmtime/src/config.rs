@@ -23,6 +23,10 @@ pub struct Config {
     pub supply_now: bool,
     /// Globals (`G`) as a JSON object, supplied when a request carries none.
     pub globals: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Receives a [`DecisionRecord`](crate::DecisionRecord) per decided action.
+    pub on_decision: Option<crate::DecisionHook>,
+    /// The runtime name written in decision records.
+    pub runtime_name: String,
 }
 
 impl Default for Config {
@@ -36,6 +40,8 @@ impl Default for Config {
             cache_dir: None,
             supply_now: true,
             globals: None,
+            on_decision: None,
+            runtime_name: "wasmtime".into(),
         }
     }
 }

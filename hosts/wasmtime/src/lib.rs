@@ -8,12 +8,15 @@
 //! decision is the component's.
 
 mod config;
+pub mod convert;
 mod error;
 mod pdp;
+mod record;
 
 pub use config::Config;
 pub use error::HostError;
 pub use pdp::{BundleInfo, Pdp};
+pub use record::{DecisionHook, DecisionRecord};
 
 /// The WIT `authz:pdp` types (`check-request`, `check-response`, ...), generated from `wit/`.
 pub mod types {

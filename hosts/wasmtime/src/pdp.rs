@@ -1,10 +1,12 @@
 //! Loading a baked component and running decisions in bounded, pooled instances.
 
+use crate::record::CallInfo;
 use crate::{Config, HostError};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Instant;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
@@ -125,7 +127,25 @@ impl Pdp {
         } else {
             request
         };
-        self.call(|pdp, store| pdp.authz_pdp_authz().call_check_resources(store, request))?.map_err(component_error)
+        let start = Instant::now();
+        let response = self
+            .call(|pdp, store| pdp.authz_pdp_authz().call_check_resources(store, request))?
+            .map_err(component_error)?;
+        if let Some(hook) = &self.config.on_decision {
+            self.call_info(&request.request_id, &request.principal.id, start).typed(&response, hook);
+        }
+        Ok(response)
+    }
+
+    fn call_info<'a>(&'a self, request_id: &'a str, principal_id: &'a str, start: Instant) -> CallInfo<'a> {
+        CallInfo {
+            request_id,
+            principal_id,
+            bundle_digest: &self.info.digest,
+            bundle_label: self.info.label.as_deref(),
+            runtime: &self.config.runtime_name,
+            duration: start.elapsed(),
+        }
     }
 
     /// Decides a Cerbos CheckResources request given as JSON (options in `authzOptions`),
@@ -134,8 +154,19 @@ impl Pdp {
         if request.len() > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
         }
+        let start = Instant::now();
         let request = self.fill_json_options(request)?;
-        self.call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, &request))?.map_err(component_error)
+        let response =
+            self.call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, &request))?.map_err(component_error)?;
+        if let Some(hook) = &self.config.on_decision {
+            // The component accepted both, so both are JSON; the request is read for its IDs only.
+            let req: serde_json::Value = serde_json::from_str(&request).unwrap_or_default();
+            let resp: serde_json::Value = serde_json::from_str(&response).unwrap_or_default();
+            let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let (request_id, principal_id) = (text(req.get("requestId")), text(req.pointer("/principal/id")));
+            self.call_info(&request_id, &principal_id, start).json(&resp, hook);
+        }
+        Ok(response)
     }
 
     /// Adds `authzOptions.now` (host time) and configured globals when the request has none.

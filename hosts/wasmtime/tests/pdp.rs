@@ -99,3 +99,42 @@ fn the_host_supplies_now_only_when_asked() {
         assert_eq!(response["results"][0]["actions"]["tick"], want, "supply_now = {supply_now}");
     }
 }
+
+#[test]
+fn the_decision_hook_sees_every_decision_with_rule_and_digest() {
+    use authz_wasmtime::{DecisionHook, DecisionRecord};
+    use std::sync::{Arc, Mutex};
+    let (bundle, baked) = common::example_component(Some("hooked"));
+    let seen: Arc<Mutex<Vec<DecisionRecord>>> = Arc::default();
+    let sink = seen.clone();
+    let hook = DecisionHook::new(move |r| sink.lock().unwrap().push(r.clone()));
+    let config = Config { on_decision: Some(hook), runtime_name: "test-runtime".into(), ..Config::default() };
+    let pdp = Pdp::from_bytes(&baked, config).unwrap();
+
+    // Typed: policy, rule and scope come from the component.
+    let req = authz_engine::wire::decode_request(REQUEST, &Default::default()).unwrap();
+    let typed = authz_wasmtime::convert::request(&req, &Default::default()).unwrap();
+    pdp.check(&typed).unwrap();
+    let records = std::mem::take(&mut *seen.lock().unwrap());
+    let [r] = records.as_slice() else { panic!("{records:?}") };
+    assert_eq!((r.request_id.as_str(), r.principal_id.as_str()), ("r1", "alice"));
+    assert_eq!((r.resource_kind.as_str(), r.resource_id.as_str(), r.action.as_str()), ("document", "d1", "view"));
+    assert!(r.allowed);
+    assert_eq!(r.effect(), "EFFECT_ALLOW");
+    assert_eq!(r.policy, "resource.document.vdefault");
+    assert_eq!(r.rule, "read", "alice owns d1: the `read` rule (derived role owner) allows");
+    assert_eq!(r.bundle_digest, bundle.digest());
+    assert_eq!(r.bundle_label.as_deref(), Some("hooked"));
+    assert_eq!(r.runtime, "test-runtime");
+    assert_eq!(r.to_json()["effect"], "EFFECT_ALLOW");
+
+    // JSON: effect from the response, policy from its meta when asked for.
+    pdp.check_json(&REQUEST.replace("\"requestId\":\"r1\"", "\"requestId\":\"r2\",\"includeMeta\":true")).unwrap();
+    pdp.check_json(&REQUEST.replace("\"view\"", "\"delete\"")).unwrap();
+    let records = std::mem::take(&mut *seen.lock().unwrap());
+    let [with_meta, without] = records.as_slice() else { panic!("{records:?}") };
+    assert_eq!((with_meta.request_id.as_str(), with_meta.policy.as_str()), ("r2", "resource.document.vdefault"));
+    assert!(with_meta.allowed);
+    assert_eq!((without.action.as_str(), without.policy.as_str()), ("delete", ""));
+    assert!(without.allowed, "the owner may delete an unlocked document");
+}

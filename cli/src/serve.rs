@@ -1,0 +1,167 @@
+//! `authz serve`: where the HTTP PDP's bundle comes from (a baked component, a policy
+//! directory baked on load, or the example embedded in this binary) and its flags.
+
+use crate::{run_suites, GENERIC_COMPONENT};
+use anyhow::Context;
+use authz::suite::Outcome;
+use authz_engine::{Bundle, Source};
+use authz_server::{AuditLog, BundleSource, ServeConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+mod example {
+    include!(concat!(env!("OUT_DIR"), "/example_policies.rs"));
+}
+
+/// `authz serve`'s flags.
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// A baked component (`authz bake`) to serve.
+    #[arg(long, conflicts_with = "policies")]
+    component: Option<PathBuf>,
+    /// A policy directory: compiled, tested and baked at start and on every reload.
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    /// Label for a bundle baked from --policies.
+    #[arg(long)]
+    label: Option<String>,
+    /// Address to listen on (port 0: any free port; the address is printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:3592")]
+    addr: SocketAddr,
+    /// Globals (`G`) as a JSON object, for requests that set none.
+    #[arg(long)]
+    globals: Option<String>,
+    /// Decision audit log, one JSON line per decision: `stdout` or a file path.
+    #[arg(long)]
+    audit_log: Option<String>,
+    /// Enables `POST /admin/reload` and `PUT /admin/bundle` with this bearer token
+    /// (default: the AUTHZ_ADMIN_TOKEN environment variable).
+    #[arg(long, env = "AUTHZ_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Poll the component file or policy directory every this many milliseconds; reload on change.
+    #[arg(long, value_name = "MS")]
+    watch: Option<u64>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_body_bytes: usize,
+    /// Resources per request (and evaluations per AuthZEN batch).
+    #[arg(long, default_value_t = 50)]
+    max_resources: usize,
+    /// Actions per resource.
+    #[arg(long, default_value_t = 50)]
+    max_actions: usize,
+    /// Wasm fuel per decision.
+    #[arg(long, default_value_t = 2_000_000_000)]
+    fuel: u64,
+    /// Cache compiled components here (skips Cranelift on restart).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not supply the server's clock as `now` to requests that carry none (time
+    /// conditions in them then fail and deny): for reproducible answers.
+    #[arg(long)]
+    no_host_clock: bool,
+}
+
+struct ComponentFile(PathBuf);
+
+impl BundleSource for ComponentFile {
+    fn describe(&self) -> String {
+        format!("component {}", self.0.display())
+    }
+
+    fn load(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| format!("reading `{}`: {e}", self.0.display()))
+    }
+
+    fn watch_paths(&self) -> Vec<PathBuf> {
+        vec![self.0.clone()]
+    }
+}
+
+/// Policies compiled, tested and baked into the generic component on every load.
+struct Policies {
+    sources: Box<dyn Fn() -> Result<Vec<Source>, String> + Send + Sync>,
+    label: Option<String>,
+    name: String,
+    watch: Vec<PathBuf>,
+}
+
+impl BundleSource for Policies {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn load(&self) -> Result<Vec<u8>, String> {
+        let sources = (self.sources)()?;
+        let bundle = Bundle::build(sources.clone(), self.label.clone()).map_err(|errors| {
+            let lines: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+            format!("{} error(s):\n{}", lines.len(), lines.join("\n"))
+        })?;
+        let failed: Vec<String> = run_suites(&sources, &bundle)
+            .into_iter()
+            .filter(|r| !matches!(r.result, Outcome::Passed | Outcome::Skipped))
+            .map(|r| format!("{} ({}): {:?} {}", r.file, r.name, r.result, r.error.unwrap_or_default()))
+            .collect();
+        if !failed.is_empty() {
+            return Err(format!("test suites failed (run `authz compile` for details): {}", failed.join("; ")));
+        }
+        let generic = GENERIC_COMPONENT
+            .ok_or("this authz binary was built without the generic component: serve a baked --component instead")?;
+        authz_component::bake::bake(generic, &bundle.to_bytes()).map_err(|e| e.to_string())
+    }
+
+    fn watch_paths(&self) -> Vec<PathBuf> {
+        self.watch.clone()
+    }
+}
+
+pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let source: Box<dyn BundleSource> = match (a.component, a.policies) {
+        (Some(path), _) => Box::new(ComponentFile(path)),
+        (None, Some(dir)) => Box::new(Policies {
+            name: format!("policies {}", dir.display()),
+            watch: vec![dir.clone()],
+            sources: Box::new(move || authz::store::load_dir(&dir).map_err(|e| e.to_string())),
+            label: a.label,
+        }),
+        (None, None) => Box::new(Policies {
+            name: "the example bundle embedded in authz".into(),
+            watch: Vec::new(),
+            sources: Box::new(|| Ok(example::EXAMPLE_POLICIES.iter().map(|(p, t)| Source::new(*p, *t)).collect())),
+            label: Some(a.label.unwrap_or_else(|| format!("example (authz {})", env!("CARGO_PKG_VERSION")))),
+        }),
+    };
+    let globals = match &a.globals {
+        Some(g) => match serde_json::from_str::<serde_json::Value>(g) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => anyhow::bail!("--globals must be a JSON object"),
+        },
+        None => serde_json::Map::new(),
+    };
+    let audit = match a.audit_log.as_deref() {
+        None => None,
+        Some("stdout" | "-") => Some(AuditLog::stdout()),
+        Some(path) => Some(AuditLog::file(path.as_ref()).with_context(|| format!("opening audit log `{path}`"))?),
+    };
+    let pdp = authz_wasmtime::Config {
+        fuel: Some(a.fuel),
+        cache_dir: a.cache_dir,
+        supply_now: !a.no_host_clock,
+        ..Default::default()
+    };
+    let config = ServeConfig {
+        addr: a.addr,
+        pdp,
+        globals,
+        max_body_bytes: a.max_body_bytes,
+        max_resources: a.max_resources,
+        max_actions: a.max_actions,
+        admin_token: a.admin_token.filter(|t| !t.is_empty()),
+        watch: a.watch.map(Duration::from_millis),
+        audit,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(authz_server::serve(config, source))?;
+    Ok(())
+}

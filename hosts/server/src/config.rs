@@ -1,0 +1,54 @@
+//! What `authz serve` runs and how it is bounded.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where baked components come from, at start and on every reload.
+pub trait BundleSource: Send + Sync + 'static {
+    /// For logs: `component pdp.wasm`, `policies ./policies`, ...
+    fn describe(&self) -> String;
+    /// The baked component's bytes (compiling and baking first if the source is policies).
+    fn load(&self) -> Result<Vec<u8>, String>;
+    /// Files or directories whose change means a new bundle (for `--watch`).
+    fn watch_paths(&self) -> Vec<PathBuf>;
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    pub addr: SocketAddr,
+    /// How the component runs: limits, pool, compiled-artifact cache.
+    pub pdp: authz_wasmtime::Config,
+    /// Globals (`G`) for every request that does not set its own.
+    pub globals: serde_json::Map<String, serde_json::Value>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Resources per CheckResources request, and evaluations per AuthZEN batch.
+    pub max_resources: usize,
+    /// Actions per resource.
+    pub max_actions: usize,
+    /// Bearer token that enables `/admin/*`; `None` disables the admin endpoints.
+    pub admin_token: Option<String>,
+    /// Poll the source's files at this interval and reload when they change.
+    pub watch: Option<Duration>,
+    /// Where decision records go, one JSON line each.
+    pub audit: Option<crate::AuditLog>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3592)),
+            pdp: authz_wasmtime::Config::default(),
+            globals: serde_json::Map::new(),
+            max_body_bytes: 4 << 20,
+            max_resources: 50,
+            max_actions: 50,
+            admin_token: None,
+            watch: None,
+            audit: None,
+        }
+    }
+}

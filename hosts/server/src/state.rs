@@ -1,0 +1,201 @@
+//! The serving bundle, how it is replaced, and the server's lifecycle.
+
+use crate::config::{BundleSource, ServeConfig};
+use crate::metrics::Metrics;
+use authz_wasmtime::{DecisionHook, Pdp};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The first bundle could not be loaded.
+    #[error("cannot load the bundle from {source_name}: {message}")]
+    Bundle {
+        /// The source, as described.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
+    /// The address could not be bound or served.
+    #[error("cannot serve on `{addr}`: {error}")]
+    Io {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// What every handler shares.
+pub(crate) struct State {
+    current: RwLock<Arc<Pdp>>,
+    pub(crate) config: ServeConfig,
+    pub(crate) metrics: Arc<Metrics>,
+    source: Box<dyn BundleSource>,
+    /// Serializes reloads, so two never race to swap.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl State {
+    /// The bundle that answers the next request; a request keeps the one it started with.
+    pub(crate) fn pdp(&self) -> Arc<Pdp> {
+        match self.current.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Loads and verifies `bytes` (compile, link, read its bundle) off the async threads, then
+    /// swaps it in atomically. On failure the old bundle keeps serving.
+    pub(crate) async fn replace(&self, bytes: Result<Vec<u8>, String>) -> Result<authz_wasmtime::BundleInfo, String> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let config = self.config.pdp.clone();
+        let loaded = match bytes {
+            Ok(bytes) => {
+                tokio::task::spawn_blocking(move || Pdp::from_bytes(&bytes, config).map_err(|e| e.to_string()))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the loader stopped: {e}")))
+            }
+            Err(e) => Err(e),
+        };
+        self.metrics.reload(loaded.is_ok());
+        match loaded {
+            Ok(pdp) => {
+                let info = pdp.bundle_info().clone();
+                let pdp = Arc::new(pdp);
+                match self.current.write() {
+                    Ok(mut c) => *c = pdp,
+                    Err(poisoned) => *poisoned.into_inner() = pdp,
+                }
+                eprintln!(
+                    "authz serve: now serving bundle {} ({})",
+                    info.digest,
+                    info.label.as_deref().unwrap_or("no label")
+                );
+                Ok(info)
+            }
+            Err(e) => {
+                eprintln!("authz serve: reload failed, still serving {}: {e}", self.pdp().bundle_info().digest);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reloads from the configured source.
+    pub(crate) async fn reload(self: &Arc<Self>) -> Result<authz_wasmtime::BundleInfo, String> {
+        let me = self.clone();
+        let bytes = tokio::task::spawn_blocking(move || me.source.load())
+            .await
+            .unwrap_or_else(|e| Err(format!("the loader stopped: {e}")));
+        self.replace(bytes).await
+    }
+}
+
+/// Runs the server until the process is stopped: loads the source's bundle (failing if it
+/// cannot), binds, prints `listening on http://ADDR` on stderr, and serves. SIGHUP, `--watch`
+/// and `POST /admin/reload` reload the source; `PUT /admin/bundle` uploads a component.
+pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Result<(), ServeError> {
+    let metrics = Arc::new(Metrics::new());
+    let hook_metrics = metrics.clone();
+    let audit = config.audit.clone();
+    config.pdp.on_decision = Some(DecisionHook::new(move |record| {
+        hook_metrics.decision(record.effect(), &record.policy);
+        if let Some(a) = &audit {
+            a.write(record);
+        }
+    }));
+    // Globals are part of each request's options (see `http`), so requests may override them.
+    config.pdp.globals = None;
+    let name = source.describe();
+    let bundle_err = |message: String| ServeError::Bundle { source_name: name.clone(), message };
+    let bytes = source.load().map_err(bundle_err)?;
+    let first = Pdp::from_bytes(&bytes, config.pdp.clone()).map_err(|e| bundle_err(e.to_string()))?;
+    let info = first.bundle_info().clone();
+    let addr = config.addr;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Io { addr, error })?;
+    let local = listener.local_addr().map_err(|error| ServeError::Io { addr, error })?;
+    let watch = config.watch;
+    let state = Arc::new(State {
+        current: RwLock::new(Arc::new(first)),
+        config,
+        metrics,
+        source,
+        reloading: tokio::sync::Mutex::new(()),
+    });
+    eprintln!(
+        "authz serve: bundle {} ({}) from {}",
+        info.digest,
+        info.label.as_deref().unwrap_or("no label"),
+        state.source.describe()
+    );
+    eprintln!("authz serve: listening on http://{local}");
+    spawn_sighup(state.clone());
+    if let Some(every) = watch {
+        spawn_watch(state.clone(), every);
+    }
+    axum::serve(listener, crate::http::router(state)).await.map_err(|error| ServeError::Io { addr: local, error })
+}
+
+#[cfg(unix)]
+fn spawn_sighup(state: Arc<State>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        eprintln!("authz serve: cannot listen for SIGHUP; reload with --watch or /admin/reload");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            eprintln!("authz serve: SIGHUP: reloading");
+            let _ = state.reload().await;
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_sighup(_state: Arc<State>) {}
+
+/// Modification times and sizes of every file under the watched paths.
+fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    fn walk(p: &std::path::Path, out: &mut Vec<(PathBuf, Option<SystemTime>, u64)>) {
+        let Ok(meta) = std::fs::metadata(p) else {
+            out.push((p.to_path_buf(), None, 0));
+            return;
+        };
+        if meta.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for e in entries {
+                walk(&e, out);
+            }
+        } else {
+            out.push((p.to_path_buf(), meta.modified().ok(), meta.len()));
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out);
+    }
+    out
+}
+
+fn spawn_watch(state: Arc<State>, every: std::time::Duration) {
+    let paths = state.source.watch_paths();
+    if paths.is_empty() {
+        eprintln!("authz serve: --watch: this bundle source has no files to watch");
+        return;
+    }
+    tokio::spawn(async move {
+        let mut last = fingerprint(&paths);
+        loop {
+            tokio::time::sleep(every).await;
+            let now = fingerprint(&paths);
+            if now != last {
+                last = now;
+                eprintln!("authz serve: bundle source changed: reloading");
+                let _ = state.reload().await;
+            }
+        }
+    });
+}

@@ -1,0 +1,108 @@
+//! Bounded load generator for `authz serve`: a fixed number of requests over keep-alive
+//! loopback connections, reporting requests/s, decisions/s and p50/p99 latency for the Cerbos
+//! and AuthZEN endpoints with 1 and 50 resources per request.
+//!
+//! ```text
+//! cargo build --release -p authz && cargo run --release -p authz-conformance --example load -- [REQUESTS] [CONNECTIONS]
+//! ```
+//! Starts `authz serve` (the embedded example bundle) from the same target directory.
+
+use authz_conformance::http::Server;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn cerbos(resources: usize) -> String {
+    let resources: Vec<_> = (0..resources)
+        .map(|i| {
+            json!({"actions": ["view"], "resource": {"kind": "document", "id": format!("doc-{i}"),
+                   "attr": {"owner": if i % 2 == 0 { "alice" } else { "bob" }, "department": "finance", "status": "DRAFT"}}})
+        })
+        .collect();
+    json!({"requestId": "load", "principal": {"id": "alice", "roles": ["user"], "attr": {"department": "finance"}},
+           "resources": resources})
+    .to_string()
+}
+
+fn authzen(evaluations: usize) -> String {
+    let subject =
+        json!({"type": "user", "id": "alice", "properties": {"cerbos.roles": ["user"], "department": "finance"}});
+    let resource = |i: usize| {
+        json!({"type": "document", "id": format!("doc-{i}"),
+               "properties": {"owner": if i % 2 == 0 { "alice" } else { "bob" }, "department": "finance", "status": "DRAFT"}})
+    };
+    if evaluations == 1 {
+        return json!({"subject": subject, "resource": resource(0), "action": {"name": "view"}}).to_string();
+    }
+    let evals: Vec<_> = (0..evaluations).map(|i| json!({"resource": resource(i)})).collect();
+    json!({"subject": subject, "action": {"name": "view"}, "evaluations": evals}).to_string()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let requests: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let connections: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(8);
+    let server = Server::start(&[])?;
+    println!(
+        "authz serve on {} (embedded example bundle); {requests} requests per scenario over {connections} connections",
+        server.addr
+    );
+    println!("| endpoint | decisions/request | requests/s | decisions/s | p50 | p99 |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let scenarios = [
+        ("/api/check/resources", 1, cerbos(1)),
+        ("/api/check/resources", 50, cerbos(50)),
+        ("/access/v1/evaluation", 1, authzen(1)),
+        ("/access/v1/evaluations", 50, authzen(50)),
+    ];
+    for (path, per_request, body) in scenarios {
+        // Fewer of the big requests: the run stays bounded.
+        let n = if per_request > 1 { (requests / 10).max(connections) } else { requests };
+        // Warm up: instances, connections, caches.
+        let mut warm = server.client();
+        for _ in 0..200 {
+            let r = warm.post_json(path, &body)?;
+            if r.status != 200 {
+                return Err(format!("{path}: {} {}", r.status, r.body));
+            }
+        }
+        let start = Instant::now();
+        let threads: Vec<_> = (0..connections)
+            .map(|t| {
+                let mut client = server.client();
+                let body = body.clone();
+                let count = n / connections + usize::from(t < n % connections);
+                std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+                    let mut lat = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        let t0 = Instant::now();
+                        let r = client.post_json(path, &body)?;
+                        lat.push(t0.elapsed());
+                        if r.status != 200 {
+                            return Err(format!("{path}: {} {}", r.status, r.body));
+                        }
+                    }
+                    Ok(lat)
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(n);
+        for t in threads {
+            all.extend(t.join().map_err(|_| "a load thread panicked".to_string())??);
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        all.sort();
+        let rps = all.len() as f64 / elapsed;
+        println!(
+            "| `{path}` | {per_request} | {rps:.0} | {:.0} | {:.0} µs | {:.0} µs |",
+            rps * per_request as f64,
+            percentile(&all, 0.50).as_secs_f64() * 1e6,
+            percentile(&all, 0.99).as_secs_f64() * 1e6,
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! A minimal HTTP/1.1 client (keep-alive, `Content-Length` bodies) and a helper that runs the
+//! real `authz serve` process on a loopback port. Enough for tests and the load generator,
+//! and no client library to pull in.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A response: status, headers (lower-cased names) and body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub body: String,
+}
+
+impl Response {
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| format!("status {} body is not JSON ({e}): {}", self.status, self.body))
+    }
+}
+
+/// One keep-alive connection.
+pub struct Client {
+    addr: SocketAddr,
+    conn: Option<BufReader<TcpStream>>,
+}
+
+impl Client {
+    /// A client for `addr` (connects lazily, reconnects after errors).
+    pub fn new(addr: SocketAddr) -> Self {
+        Client { addr, conn: None }
+    }
+
+    /// Sends a request with extra headers; retries once on a fresh connection if a kept-alive
+    /// one was closed.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, String> {
+        let reused = self.conn.is_some();
+        match self.try_send(method, path, headers, body) {
+            Ok(r) => Ok(r),
+            Err(_) if reused => {
+                self.conn = None;
+                self.try_send(method, path, headers, body)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST` a JSON body.
+    pub fn post_json(&mut self, path: &str, body: &str) -> Result<Response, String> {
+        self.send("POST", path, &[("content-type", "application/json")], body.as_bytes())
+    }
+
+    /// `GET`.
+    pub fn get(&mut self, path: &str) -> Result<Response, String> {
+        self.send("GET", path, &[], b"")
+    }
+
+    fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, String> {
+        let result = self.exchange(method, path, headers, body);
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, String> {
+        let err = |e: std::io::Error| e.to_string();
+        if self.conn.is_none() {
+            let stream = TcpStream::connect(self.addr).map_err(err)?;
+            stream.set_nodelay(true).map_err(err)?;
+            stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(err)?;
+            self.conn = Some(BufReader::new(stream));
+        }
+        let conn = self.conn.as_mut().ok_or("no connection")?;
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\n", self.addr, body.len());
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let stream = conn.get_mut();
+        stream.write_all(head.as_bytes()).map_err(err)?;
+        stream.write_all(body).map_err(err)?;
+        let mut line = String::new();
+        if conn.read_line(&mut line).map_err(err)? == 0 {
+            return Err("connection closed".into());
+        }
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad status line `{}`", line.trim()))?;
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        let mut close = false;
+        loop {
+            line.clear();
+            conn.read_line(&mut line).map_err(err)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').ok_or_else(|| format!("bad header `{l}`"))?;
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            match k.as_str() {
+                "content-length" => length = v.parse().map_err(|_| format!("bad content-length `{v}`"))?,
+                "transfer-encoding" => return Err(format!("unsupported transfer-encoding `{v}`")),
+                "connection" => close = v.eq_ignore_ascii_case("close"),
+                _ => {}
+            }
+            headers.push((k, v));
+        }
+        let mut buf = vec![0; length];
+        conn.read_exact(&mut buf).map_err(err)?;
+        if close {
+            self.conn = None;
+        }
+        let body = String::from_utf8(buf).map_err(|_| "body is not UTF-8".to_string())?;
+        Ok(Response { status, headers, body })
+    }
+}
+
+/// The `authz` binary beside the running test executable (`target/<profile>/authz`).
+pub fn authz_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("AUTHZ_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/<test> or target/<profile>/examples/<name>
+    let profile_dir = exe.parent().and_then(|d| d.parent()).ok_or("no target directory")?;
+    let bin = profile_dir.join(format!("authz{}", std::env::consts::EXE_SUFFIX));
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("`{}` not found: build it first (`cargo build -p authz`) or set AUTHZ_BIN", bin.display()))
+    }
+}
+
+/// A running `authz serve` process, killed on drop.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its stdout (the audit log when `--audit-log stdout`), unread.
+    pub stdout: Option<std::process::ChildStdout>,
+    /// Lines it printed on stderr after `listening on` are collected here.
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `authz serve --addr 127.0.0.1:0 ARGS...` and waits until it listens.
+    pub fn start(args: &[&str]) -> Result<Server, String> {
+        let mut child = Command::new(authz_binary()?)
+            .arg("serve")
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting authz serve: {e}"))?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = Vec::new();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                return Err(format!("authz serve exited before listening:\n{}", seen.join("\n")));
+            };
+            if let Some(a) = line.split("listening on http://").nth(1) {
+                break a.trim().parse::<SocketAddr>().map_err(|e| format!("bad address in `{line}`: {e}"))?;
+            }
+            seen.push(line);
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err("authz serve did not start in time".into());
+            }
+        };
+        let collected = std::sync::Arc::new(std::sync::Mutex::new(seen));
+        let sink = collected.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Ok(mut s) = sink.lock() {
+                    s.push(line);
+                }
+            }
+        });
+        let stdout = child.stdout.take();
+        Ok(Server { child, addr, stdout, stderr: collected })
+    }
+
+    /// A new keep-alive client.
+    pub fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    /// Sends a signal (`HUP`, ...) with `kill`.
+    pub fn signal(&self, name: &str) -> Result<(), String> {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill -{name} failed"))
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,349 @@
+//! `authz serve` as a real process on loopback: both APIs, batch semantics, errors, limits,
+//! metrics, the audit log, and hot swap under concurrent load.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers: a malformed answer must stop the test loudly"
+)]
+
+use authz_conformance::http::{Client, Server};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn example_request() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example-request.json")).unwrap()
+}
+
+fn ok_json(r: authz_conformance::http::Response) -> Value {
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json().unwrap()
+}
+
+#[test]
+fn embedded_example_answers_cerbos_requests_with_the_digest() {
+    let server = Server::start(&[]).unwrap();
+    let mut c = server.client();
+    let ready = ok_json(c.get("/readyz").unwrap());
+    let digest = ready["bundleDigest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{ready}");
+    assert_eq!(ok_json(c.get("/healthz").unwrap())["status"], "ok");
+
+    let resp = ok_json(c.post_json("/api/check/resources", &example_request()).unwrap());
+    assert_eq!(resp["bundleDigest"], json!(digest));
+    assert_eq!(resp["requestId"], "readme-example");
+    // alice is a finance manager; bob owns the pending finance document.
+    let doc = &resp["results"][0];
+    assert_eq!(doc["resource"]["id"], "doc-1");
+    assert_eq!(doc["actions"]["view"], "EFFECT_ALLOW");
+    assert_eq!(doc["actions"]["edit"], "EFFECT_DENY");
+    assert_eq!(doc["actions"]["approve"], "EFFECT_ALLOW");
+    assert_eq!(doc["meta"]["actions"]["view"]["matchedPolicy"], "resource.document.vdefault");
+
+    let metrics = c.get("/metrics").unwrap();
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains(&format!("authz_bundle_info{{digest=\"{digest}\"")), "{}", metrics.body);
+    assert!(
+        metrics.body.contains("authz_decisions_total{effect=\"EFFECT_ALLOW\",policy=\"resource.document.vdefault\"} 2"),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("authz_http_requests_total{endpoint=\"check_resources\",status=\"200\"} 1"));
+    assert!(metrics.body.contains("authz_check_duration_seconds_count{endpoint=\"check_resources\"} 1"));
+}
+
+fn subject(roles: Value, dept: &str) -> Value {
+    json!({"type": "user", "id": "alice", "properties": {"cerbos.roles": roles, "department": dept}})
+}
+
+fn document(owner: &str, status: &str) -> Value {
+    json!({"type": "document", "id": "doc-1", "properties": {
+        "owner": owner, "department": "finance", "status": status, "size": 10}})
+}
+
+#[test]
+fn authzen_evaluation_and_configuration() {
+    let server = Server::start(&[]).unwrap();
+    let mut c = server.client();
+    let digest = ok_json(c.get("/readyz").unwrap())["bundleDigest"].clone();
+    let config = ok_json(c.get("/.well-known/authzen-configuration").unwrap());
+    let base = format!("http://{}", server.addr);
+    assert_eq!(config["policy_decision_point"], json!(base));
+    assert_eq!(config["access_evaluation_endpoint"], json!(format!("{base}/access/v1/evaluation")));
+    assert_eq!(config["access_evaluations_endpoint"], json!(format!("{base}/access/v1/evaluations")));
+
+    let ask = |c: &mut Client, roles: Value, action: &str, meta: bool| {
+        let body = json!({"subject": subject(roles, "finance"), "resource": document("bob", "PENDING_APPROVAL"),
+                          "action": {"name": action}, "context": {"cerbos.includeMeta": meta, "cerbos.requestId": "z1"}});
+        ok_json(c.post_json("/access/v1/evaluation", &body.to_string()).unwrap())
+    };
+    let allowed = ask(&mut c, json!(["user", "manager"]), "approve", true);
+    assert_eq!(allowed["decision"], true);
+    assert_eq!(allowed["context"]["authz.bundleDigest"], digest);
+    assert_eq!(allowed["context"]["cerbos.response"]["requestId"], "z1");
+    assert_eq!(allowed["context"]["cerbos.response"]["results"][0]["actions"]["approve"], "EFFECT_ALLOW");
+    let denied = ask(&mut c, json!(["user"]), "approve", false);
+    assert_eq!(denied["decision"], false);
+    assert!(denied["context"].get("cerbos.response").is_none());
+    // No roles: the subject's type is its role (`user` may view as a department colleague).
+    let body = json!({"subject": {"type": "user", "id": "carol", "properties": {"department": "finance"}},
+                      "resource": document("bob", "DRAFT"), "action": {"name": "view"}});
+    assert_eq!(ok_json(c.post_json("/access/v1/evaluation", &body.to_string()).unwrap())["decision"], true);
+}
+
+#[test]
+fn authzen_batches_follow_their_semantics() {
+    let server = Server::start(&[]).unwrap();
+    let mut c = server.client();
+    let mut batch = |semantic: Option<&str>| {
+        let mut body = json!({
+            "subject": subject(json!(["user", "manager"]), "finance"),
+            "resource": document("bob", "PENDING_APPROVAL"),
+            "evaluations": [
+                {"action": {"name": "view"}},
+                {"action": {"name": "edit"}},
+                {"action": {"name": "approve"}},
+                {"action": {"name": "edit"}, "resource": document("alice", "DRAFT")}
+            ]
+        });
+        if let Some(s) = semantic {
+            body["options"] = json!({"evaluations_semantic": s});
+        }
+        let r = ok_json(c.post_json("/access/v1/evaluations", &body.to_string()).unwrap());
+        r["evaluations"].as_array().unwrap().iter().map(|e| e["decision"].as_bool().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(batch(None), [true, false, true, true]);
+    assert_eq!(batch(Some("execute_all")), [true, false, true, true]);
+    assert_eq!(batch(Some("deny_on_first_deny")), [true, false]);
+    assert_eq!(batch(Some("permit_on_first_permit")), [true]);
+    // Without `evaluations`, the batch endpoint answers a single decision.
+    let single = json!({"subject": subject(json!(["user"]), "finance"), "resource": document("bob", "DRAFT"),
+                        "action": {"name": "view"}});
+    let r = ok_json(c.post_json("/access/v1/evaluations", &single.to_string()).unwrap());
+    assert_eq!(r["decision"], true);
+}
+
+#[test]
+fn bad_input_is_a_4xx_json_error_naming_the_field() {
+    let server = Server::start(&["--max-resources", "2", "--max-body-bytes", "20000"]).unwrap();
+    let mut c = server.client();
+    let cases: Vec<(&str, String, u16, Option<&str>)> = vec![
+        ("/api/check/resources", "{not json".into(), 400, Some("$")),
+        ("/api/check/resources", "[]".into(), 400, Some("$")),
+        (
+            "/api/check/resources",
+            json!({"principal": {"id": "a", "roles": ["user"]}, "resources": [{"actions": ["view"], "resource": {"kind": "document", "id": "1", "colour": 1}}]}).to_string(),
+            400,
+            Some("$.resources[0].resource.colour"),
+        ),
+        (
+            "/api/check/resources",
+            json!({"principal": {"id": "a", "roles": []}, "resources": [{"actions": ["view"], "resource": {"kind": "document", "id": "1"}}]}).to_string(),
+            400,
+            Some("$.principal.roles"),
+        ),
+        (
+            "/api/check/resources",
+            json!({"principal": {"id": "a", "roles": ["user"]}, "resources": [
+                {"actions": ["view"], "resource": {"kind": "d", "id": "1"}},
+                {"actions": ["view"], "resource": {"kind": "d", "id": "2"}},
+                {"actions": ["view"], "resource": {"kind": "d", "id": "3"}}]}).to_string(),
+            413,
+            Some("$.resources"),
+        ),
+        (
+            "/api/check/resources",
+            json!({"principal": {"id": "a", "roles": ["user"]}, "resources": [{"actions": ["view"], "resource": {"kind": "d", "id": "1"}}],
+                   "authzOptions": {"now": "yesterday"}}).to_string(),
+            400,
+            Some("$.authzOptions.now"),
+        ),
+        ("/api/check/resources", format!("{{\"pad\": \"{}\"}}", "x".repeat(30_000)), 413, Some("$")),
+        (
+            "/access/v1/evaluation",
+            json!({"subject": {"type": "user"}, "resource": {"type": "d", "id": "1"}, "action": {"name": "a"}}).to_string(),
+            400,
+            Some("$.subject.id"),
+        ),
+        ("/access/v1/evaluation", json!({"subject": {"type": "user", "id": "a"}}).to_string(), 400, Some("$.resource")),
+        (
+            "/access/v1/evaluations",
+            json!({"subject": {"type": "u", "id": "a"}, "resource": {"type": "d", "id": "1"},
+                   "evaluations": [{"action": {"name": "view"}}], "options": {"evaluations_semantic": "sometimes"}}).to_string(),
+            400,
+            Some("$.options.evaluations_semantic"),
+        ),
+        (
+            "/access/v1/evaluations",
+            json!({"subject": {"type": "u", "id": "a"}, "resource": {"type": "d", "id": "1"},
+                   "evaluations": [{"action": {"name": "a"}}, {"action": {"name": "b"}}, {"action": {"name": "c"}}]}).to_string(),
+            413,
+            Some("$.evaluations"),
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        let r = c.post_json(path, &body).unwrap();
+        assert_eq!(r.status, status, "{path} {body}: {}", r.body);
+        let err = r.json().unwrap();
+        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.body);
+        assert_eq!(err["path"].as_str(), field, "{path} {body}: {}", r.body);
+    }
+    let r = c.get("/no/such/thing").unwrap();
+    assert_eq!(r.status, 404);
+    assert!(r.json().unwrap()["message"].is_string());
+    // Still serving, and no 5xx was counted.
+    assert_eq!(
+        c.post_json("/api/check/resources", &example_request()).unwrap().status,
+        200,
+        "two resources are within the limit"
+    );
+    let metrics = c.get("/metrics").unwrap().body;
+    assert!(!metrics.contains("status=\"5"), "{metrics}");
+}
+
+#[test]
+fn audit_log_has_one_record_per_decision() {
+    let dir = temp_dir("audit");
+    let log = dir.join("audit.jsonl");
+    let server = Server::start(&["--audit-log", log.to_str().unwrap()]).unwrap();
+    let mut c = server.client();
+    let resp = ok_json(c.post_json("/api/check/resources", &example_request()).unwrap());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 4, "{text}");
+    let approve = records.iter().find(|r| r["action"] == "approve").unwrap();
+    assert_eq!(approve["requestId"], "readme-example");
+    assert_eq!(approve["principalId"], "alice");
+    assert_eq!(approve["resourceKind"], "document");
+    assert_eq!(approve["resourceId"], "doc-1");
+    assert_eq!(approve["effect"], "EFFECT_ALLOW");
+    assert_eq!(approve["policy"], "resource.document.vdefault");
+    assert_eq!(approve["rule"], "approve");
+    assert_eq!(approve["bundleDigest"], resp["bundleDigest"]);
+    assert_eq!(approve["runtime"], "wasmtime");
+    assert!(approve["durationMicros"].as_f64().is_some_and(|d| d > 0.0));
+    let edit = records.iter().find(|r| r["action"] == "edit").unwrap();
+    assert_eq!(edit["effect"], "EFFECT_DENY");
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("authz-http-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A one-rule policy: `view` on `doc` is allowed or denied for role `user`.
+fn write_policy(dir: &Path, effect: &str) {
+    let text = format!(
+        "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  rules:\n    - name: the-rule\n      actions: [view]\n      roles: [user]\n      effect: EFFECT_{effect}\n"
+    );
+    // Written aside and renamed, as a deploy would, so a poll never reads half a file.
+    let tmp = dir.join(".doc.yaml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join("doc.yaml")).unwrap();
+}
+
+const VIEW: &str = r#"{"principal": {"id": "a", "roles": ["user"]}, "resources": [{"actions": ["view"], "resource": {"kind": "doc", "id": "1"}}]}"#;
+
+fn view(c: &mut Client) -> (String, String) {
+    let r = ok_json(c.post_json("/api/check/resources", VIEW).unwrap());
+    (r["bundleDigest"].as_str().unwrap().to_string(), r["results"][0]["actions"]["view"].as_str().unwrap().to_string())
+}
+
+fn wait_for(c: &mut Client, what: &str, f: impl Fn(&(String, String)) -> bool) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = view(c);
+        if f(&got) {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; last {got:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn hot_swap_under_load_never_fails_or_mixes_bundles() {
+    let dir = temp_dir("swap");
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    write_policy(&policies, "ALLOW");
+    let server = Arc::new(
+        Server::start(&["--policies", policies.to_str().unwrap(), "--watch", "100", "--admin-token", "s3cret"])
+            .unwrap(),
+    );
+    let mut c = server.client();
+    let (allow_digest, effect) = view(&mut c);
+    assert_eq!(effect, "EFFECT_ALLOW");
+
+    // Load: every answer must be a 200 whose effect is the one its digest's bundle gives.
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, stop) = (server.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = server.client();
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    seen.push(view(&mut c));
+                }
+                seen
+            })
+        })
+        .collect();
+
+    // 1. File change (watch): deny.
+    write_policy(&policies, "DENY");
+    let (deny_digest, _) = wait_for(&mut c, "the DENY bundle", |(_, e)| e == "EFFECT_DENY");
+    assert_ne!(deny_digest, allow_digest);
+    // 2. A broken change is rejected and the DENY bundle keeps serving.
+    std::fs::write(policies.join("broken.yaml"), "apiVersion: api.cerbos.dev/v1\nresourcePolicy: [\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !c.get("/metrics").unwrap().body.contains("authz_bundle_reloads_total{result=\"error\"} 1") {
+        assert!(Instant::now() < deadline, "the broken bundle was never tried");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(view(&mut c), (deny_digest.clone(), "EFFECT_DENY".to_string()));
+    std::fs::remove_file(policies.join("broken.yaml")).unwrap();
+    // 3. Admin reload, guarded by the token.
+    write_policy(&policies, "ALLOW");
+    let r = c.send("POST", "/admin/reload", &[("authorization", "Bearer wrong")], b"").unwrap();
+    assert_eq!(r.status, 401);
+    let r = c.send("POST", "/admin/reload", &[("authorization", "Bearer s3cret")], b"").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for(&mut c, "the ALLOW bundle again", |(d, e)| d == &allow_digest && e == "EFFECT_ALLOW");
+    // 4. SIGHUP.
+    write_policy(&policies, "DENY");
+    server.signal("HUP").unwrap();
+    wait_for(&mut c, "the DENY bundle after SIGHUP", |(d, _)| d == &deny_digest);
+
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for w in workers {
+        for (digest, effect) in w.join().unwrap() {
+            total += 1;
+            let want = if digest == allow_digest {
+                "EFFECT_ALLOW"
+            } else {
+                assert_eq!(digest, deny_digest, "an answer from an unknown bundle");
+                "EFFECT_DENY"
+            };
+            assert_eq!(effect, want, "bundle {digest} answered {effect}");
+        }
+    }
+    assert!(total > 0);
+    // An uploaded component that is not one is refused; the old bundle stays.
+    let r = c.send("PUT", "/admin/bundle", &[("authorization", "Bearer s3cret")], b"not wasm").unwrap();
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(view(&mut c).0, deny_digest);
+}
+
+#[test]
+fn admin_api_is_off_without_a_token() {
+    let server = Server::start(&[]).unwrap();
+    let r = server.client().send("POST", "/admin/reload", &[("authorization", "Bearer x")], b"").unwrap();
+    assert_eq!(r.status, 404);
+}
