@@ -49,14 +49,17 @@ impl Client {
         body: &[u8],
     ) -> Result<Response, String> {
         let reused = self.conn.is_some();
-        match self.try_send(method, path, headers, body) {
-            Ok(r) => Ok(r),
-            Err(_) if reused => {
-                self.conn = None;
-                self.try_send(method, path, headers, body)
+        let mut result = self.exchange(method, path, headers, body);
+        if result.is_err() {
+            self.conn = None;
+            if reused {
+                result = self.exchange(method, path, headers, body);
+                if result.is_err() {
+                    self.conn = None;
+                }
             }
-            Err(e) => Err(e),
         }
+        result
     }
 
     /// `POST` a JSON body.
@@ -67,20 +70,6 @@ impl Client {
     /// `GET`.
     pub fn get(&mut self, path: &str) -> Result<Response, String> {
         self.send("GET", path, &[], b"")
-    }
-
-    fn try_send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<Response, String> {
-        let result = self.exchange(method, path, headers, body);
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
     }
 
     fn exchange(
