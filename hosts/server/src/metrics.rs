@@ -21,7 +21,9 @@ struct Histogram {
 /// Every counter the server exposes.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    decisions: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Per deciding policy: (allowed, denied). Keyed by policy alone so that counting a
+    /// decision looks up with the borrowed key and allocates only for a new policy.
+    decisions: Mutex<BTreeMap<String, (u64, u64)>>,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     latency: BTreeMap<&'static str, Histogram>,
     reloads_ok: AtomicU64,
@@ -36,12 +38,16 @@ impl Metrics {
         Metrics { latency: ENDPOINTS.iter().map(|e| (*e, Histogram::default())).collect(), ..Default::default() }
     }
 
-    pub(crate) fn decision(&self, effect: &'static str, policy: &str) {
+    pub(crate) fn decision(&self, allowed: bool, policy: &str) {
         if let Ok(mut d) = self.decisions.lock() {
-            match d.get_mut(&(effect, policy.to_string())) {
-                Some(n) => *n += 1,
-                None => {
-                    d.insert((effect, policy.to_string()), 1);
+            if !d.contains_key(policy) {
+                d.insert(policy.to_string(), (0, 0));
+            }
+            if let Some(counts) = d.get_mut(policy) {
+                if allowed {
+                    counts.0 += 1;
+                } else {
+                    counts.1 += 1;
                 }
             }
         }
@@ -81,8 +87,14 @@ impl Metrics {
         );
         let _ = writeln!(out, "# HELP authz_decisions_total Decisions by effect and deciding policy.\n# TYPE authz_decisions_total counter");
         if let Ok(d) = self.decisions.lock() {
-            for ((effect, policy), n) in d.iter() {
-                let _ = writeln!(out, "authz_decisions_total{{effect=\"{effect}\",policy=\"{}\"}} {n}", escape(policy));
+            for (effect, pick) in [("EFFECT_ALLOW", true), ("EFFECT_DENY", false)] {
+                for (policy, (allowed, denied)) in d.iter() {
+                    let n = if pick { *allowed } else { *denied };
+                    if n > 0 {
+                        let policy = escape(policy);
+                        let _ = writeln!(out, "authz_decisions_total{{effect=\"{effect}\",policy=\"{policy}\"}} {n}");
+                    }
+                }
             }
         }
         let _ = writeln!(out, "# HELP authz_http_requests_total HTTP check requests by endpoint and status.\n# TYPE authz_http_requests_total counter");

@@ -101,7 +101,7 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
     let hook_metrics = metrics.clone();
     let audit = config.audit.clone();
     config.pdp.on_decision = Some(DecisionHook::new(move |record| {
-        hook_metrics.decision(record.effect(), &record.policy);
+        hook_metrics.decision(record.allowed, &record.policy);
         if let Some(a) = &audit {
             a.write(record);
         }
