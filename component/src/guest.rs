@@ -1,8 +1,8 @@
 //! The exported `authz` interface: translates WIT records to engine types and back.
 
 use crate::slot;
-use authz_engine::wire::{decode_request, Limits};
-use authz_engine::{Attributes, Bundle, CheckOptions, SchemaEnforcement};
+use authz_engine::wire::{CheckResourcesRequest, Limits, ResourceEntry};
+use authz_engine::{Attributes, AuxData, Bundle, CheckOptions, Principal, Resource, SchemaEnforcement};
 use std::sync::OnceLock;
 
 wit_bindgen::generate!({ path: "../wit", world: "pdp" });
@@ -63,43 +63,57 @@ fn options(o: &api::CheckOptions) -> Result<CheckOptions, api::Error> {
     Ok(opts)
 }
 
+/// The engine's request from the typed records, moved rather than copied; only the attribute
+/// objects are parsed. Validated like a decoded Cerbos request, with the same JSON paths.
+fn engine_request(
+    request_id: String,
+    principal: api::Principal,
+    resources: Vec<api::ResourceEntry>,
+    aux_data_json: Option<String>,
+) -> Result<CheckResourcesRequest, api::Error> {
+    let principal = Principal {
+        attr: json_object(&principal.attr_json, "$.principal.attr")?,
+        id: principal.id,
+        roles: principal.roles,
+        policy_version: principal.policy_version,
+        scope: principal.scope,
+    };
+    let resources = resources
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let r = e.resource;
+            Ok(ResourceEntry {
+                actions: e.actions,
+                resource: Resource {
+                    attr: json_object(&r.attr_json, &format!("$.resources[{i}].resource.attr"))?,
+                    kind: r.kind,
+                    id: r.id,
+                    policy_version: r.policy_version,
+                    scope: r.scope,
+                },
+            })
+        })
+        .collect::<Result<_, api::Error>>()?;
+    let aux_data = match aux_data_json {
+        Some(text) => Some(serde_json::from_str::<AuxData>(&text).map_err(|e| invalid(e.to_string(), "$.auxData"))?),
+        None => None,
+    };
+    let req =
+        CheckResourcesRequest { request_id, principal, resources, aux_data, include_meta: true, authz_options: None };
+    req.validate(&Limits::default()).map_err(|e| invalid(e.to_string(), e.path()))?;
+    Ok(req)
+}
+
 impl api::Guest for Pdp {
     fn check_resources(request: api::CheckRequest) -> Result<api::CheckResponse, api::Error> {
         let b = bundle()?;
-        // One mapping for every host: the typed request becomes Cerbos JSON, decoded and limited by the engine.
-        let resources: Vec<serde_json::Value> = request
-            .resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let attr = json_object(&r.resource.attr_json, &format!("$.resources[{i}].resource.attr"))?;
-                Ok(serde_json::json!({
-                    "actions": r.actions,
-                    "resource": {
-                        "kind": r.resource.kind, "id": r.resource.id, "attr": attr,
-                        "policyVersion": r.resource.policy_version, "scope": r.resource.scope,
-                    },
-                }))
-            })
-            .collect::<Result<_, api::Error>>()?;
-        let p = &request.principal;
-        let mut json = serde_json::json!({
-            "requestId": request.request_id,
-            "principal": {
-                "id": p.id, "roles": p.roles, "attr": json_object(&p.attr_json, "$.principal.attr")?,
-                "policyVersion": p.policy_version, "scope": p.scope,
-            },
-            "resources": resources,
-        });
-        if let (Some(aux), Some(obj)) = (&request.aux_data_json, json.as_object_mut()) {
-            obj.insert("auxData".into(), serde_json::Value::Object(json_object(aux, "$.auxData")?));
-        }
-        let req =
-            decode_request(&json.to_string(), &Limits::default()).map_err(|e| invalid(e.to_string(), e.path()))?;
+        let request_id = request.request_id.clone();
+        let req = engine_request(request.request_id, request.principal, request.resources, request.aux_data_json)?;
         let opts = options(&request.options)?;
-        let outputs = b.check(&opts, &req.inputs());
-        let results = req
-            .resources
+        let inputs = req.into_inputs();
+        let outputs = b.check(&opts, &inputs);
+        let results = inputs
             .iter()
             .zip(outputs)
             .map(|(entry, out)| api::ResourceResult {
@@ -148,7 +162,7 @@ impl api::Guest for Pdp {
             })
             .collect();
         Ok(api::CheckResponse {
-            request_id: request.request_id,
+            request_id,
             results,
             bundle_digest: b.digest().to_string(),
             bundle_label: b.label().map(str::to_string),

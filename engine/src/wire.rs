@@ -160,42 +160,66 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         invalid(path, msg)
     })?;
-    if req.principal.id.is_empty() {
-        return Err(invalid("$.principal.id", "must not be empty"));
-    }
-    if req.principal.roles.is_empty() {
-        return Err(invalid("$.principal.roles", "must contain at least one role"));
-    }
-    if req.resources.is_empty() {
-        return Err(invalid("$.resources", "must contain at least one resource"));
-    }
-    if req.resources.len() > limits.max_resources {
-        return Err(RequestError::Limit {
-            path: "$.resources".into(),
-            message: format!("{} resources, the limit is {}", req.resources.len(), limits.max_resources),
-        });
-    }
-    for (i, r) in req.resources.iter().enumerate() {
-        if r.resource.kind.is_empty() {
-            return Err(invalid(format!("$.resources[{i}].resource.kind"), "must not be empty"));
-        }
-        if r.actions.is_empty() {
-            return Err(invalid(format!("$.resources[{i}].actions"), "must contain at least one action"));
-        }
-        if r.actions.len() > limits.max_actions {
-            return Err(RequestError::Limit {
-                path: format!("$.resources[{i}].actions"),
-                message: format!("{} actions, the limit is {}", r.actions.len(), limits.max_actions),
-            });
-        }
-        if let Some(j) = r.actions.iter().position(String::is_empty) {
-            return Err(invalid(format!("$.resources[{i}].actions[{j}]"), "must not be empty"));
-        }
-    }
+    req.validate(limits)?;
     Ok(req)
 }
 
 impl CheckResourcesRequest {
+    /// Checks what Cerbos requires of a decoded request (a principal with an ID and roles,
+    /// at least one resource, each with a kind and actions) and the structural limits; the
+    /// error names the offending JSON path. Hosts that build a request from typed records
+    /// (the component) call this instead of going through JSON.
+    pub fn validate(&self, limits: &Limits) -> Result<(), RequestError> {
+        if self.principal.id.is_empty() {
+            return Err(invalid("$.principal.id", "must not be empty"));
+        }
+        if self.principal.roles.is_empty() {
+            return Err(invalid("$.principal.roles", "must contain at least one role"));
+        }
+        if self.resources.is_empty() {
+            return Err(invalid("$.resources", "must contain at least one resource"));
+        }
+        if self.resources.len() > limits.max_resources {
+            return Err(RequestError::Limit {
+                path: "$.resources".into(),
+                message: format!("{} resources, the limit is {}", self.resources.len(), limits.max_resources),
+            });
+        }
+        for (i, r) in self.resources.iter().enumerate() {
+            if r.resource.kind.is_empty() {
+                return Err(invalid(format!("$.resources[{i}].resource.kind"), "must not be empty"));
+            }
+            if r.actions.is_empty() {
+                return Err(invalid(format!("$.resources[{i}].actions"), "must contain at least one action"));
+            }
+            if r.actions.len() > limits.max_actions {
+                return Err(RequestError::Limit {
+                    path: format!("$.resources[{i}].actions"),
+                    message: format!("{} actions, the limit is {}", r.actions.len(), limits.max_actions),
+                });
+            }
+            if let Some(j) = r.actions.iter().position(String::is_empty) {
+                return Err(invalid(format!("$.resources[{i}].actions[{j}]"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// One engine input per resource, taking the request apart instead of cloning it.
+    pub fn into_inputs(self) -> Vec<CheckInput> {
+        let CheckResourcesRequest { request_id, principal, resources, aux_data, .. } = self;
+        resources
+            .into_iter()
+            .map(|r| CheckInput {
+                request_id: request_id.clone(),
+                principal: principal.clone(),
+                resource: r.resource,
+                actions: r.actions,
+                aux_data: aux_data.clone(),
+            })
+            .collect()
+    }
+
     /// The request (with `includeMeta`, no options) that asks exactly what `input` asks.
     pub fn for_input(input: &CheckInput) -> Self {
         CheckResourcesRequest {

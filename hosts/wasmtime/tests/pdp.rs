@@ -138,3 +138,37 @@ fn the_decision_hook_sees_every_decision_with_rule_and_digest() {
     assert_eq!((without.action.as_str(), without.policy.as_str()), ("delete", ""));
     assert!(without.allowed, "the owner may delete an unlocked document");
 }
+
+#[test]
+fn typed_requests_are_validated_like_json_ones_with_the_same_paths() {
+    let (_, baked) = common::example_component(None);
+    let pdp = Pdp::from_bytes(&baked, Config::default()).unwrap();
+    let req = authz_engine::wire::decode_request(REQUEST, &Default::default()).unwrap();
+    let valid = authz_wasmtime::convert::request(&req, &Default::default()).unwrap();
+    assert!(pdp.check(&valid).is_ok());
+    let path_of = |request: &authz_wasmtime::types::CheckRequest| match pdp.check(request) {
+        Err(HostError::InvalidRequest { json_path, .. }) => json_path.unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    let mut r = valid.clone();
+    r.principal.roles.clear();
+    assert_eq!(path_of(&r), "$.principal.roles");
+    let mut r = valid.clone();
+    r.principal.attr_json = "[1]".into();
+    assert_eq!(path_of(&r), "$.principal.attr");
+    let mut r = valid.clone();
+    r.resources[0].resource.attr_json = "{".into();
+    assert_eq!(path_of(&r), "$.resources[0].resource.attr");
+    let mut r = valid.clone();
+    r.resources[0].actions.push(String::new());
+    assert_eq!(path_of(&r), "$.resources[0].actions[1]");
+    let mut r = valid.clone();
+    r.resources = vec![r.resources[0].clone(); 51];
+    assert_eq!(path_of(&r), "$.resources");
+    let mut r = valid.clone();
+    r.aux_data_json = Some(r#"{"jwt":{},"unknown":1}"#.into());
+    assert_eq!(path_of(&r), "$.auxData");
+    let mut r = valid;
+    r.options.now = Some("yesterday".into());
+    assert_eq!(path_of(&r), "$.options.now");
+}
