@@ -118,7 +118,7 @@ fn component(bundle: &Bundle) -> Vec<u8> {
     let path = authz_conformance::runtime::generic_component_path();
     let generic = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e}: run `bash scripts/build-component.sh` first", path.display()));
-    authz_component::bake::bake(&generic, &bundle.to_bytes()).unwrap()
+    authz_wasmtime::bake::bake(&generic, &bundle.to_bytes()).unwrap()
 }
 
 fn component_config(warm_instances: usize) -> authz_wasmtime::Config {

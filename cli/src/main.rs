@@ -180,7 +180,7 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("nothing baked: fix the errors above");
         return Ok(ExitCode::FAILURE);
     };
-    let baked = authz_component::bake::bake(&generic, &bundle.to_bytes())?;
+    let baked = authz_wasmtime::bake::bake(&generic, &bundle.to_bytes())?;
     std::fs::write(&a.out, &baked).with_context(|| format!("writing {}", a.out.display()))?;
     println!(
         "baked {} ({} bytes, bundle {}, label {})",

@@ -108,7 +108,7 @@ impl BundleSource for Policies {
         }
         let generic = GENERIC_COMPONENT
             .ok_or("this authz binary was built without the generic component: serve a baked --component instead")?;
-        authz_component::bake::bake(generic, &bundle.to_bytes()).map_err(|e| e.to_string())
+        authz_wasmtime::bake::bake(generic, &bundle.to_bytes()).map_err(|e| e.to_string())
     }
 
     fn watch_paths(&self) -> Vec<PathBuf> {

@@ -33,6 +33,9 @@ pub enum BakeError {
     /// The component already carries a bundle.
     #[error("the component already has a bundle baked in: bake the generic component")]
     AlreadyBaked,
+    /// The host's step on the baked core module ([`bake_with`]) failed.
+    #[error("finishing the baked module: {0}")]
+    Finish(String),
     /// The bundle is larger than the slot.
     #[error("the bundle is {size} bytes; the component's slot holds {capacity}")]
     TooLarge {
@@ -47,6 +50,16 @@ type Result<T> = std::result::Result<T, BakeError>;
 
 /// Writes `bundle` into the slot of a generic `component`, returning the baked component.
 pub fn bake(component: &[u8], bundle: &[u8]) -> Result<Vec<u8>> {
+    bake_with(component, bundle, Ok)
+}
+
+/// Like [`bake`], with `finish` applied to the baked core module before it goes back into the
+/// component: how a host pre-initializes it (a snapshot that keeps the module's exports).
+pub fn bake_with(
+    component: &[u8],
+    bundle: &[u8],
+    finish: impl FnOnce(Vec<u8>) -> std::result::Result<Vec<u8>, String>,
+) -> Result<Vec<u8>> {
     let sections = sections(component, [0x0d, 0x00, 0x01, 0x00])?;
     let holders: Vec<usize> = sections
         .iter()
@@ -55,10 +68,12 @@ pub fn bake(component: &[u8], bundle: &[u8]) -> Result<Vec<u8>> {
         .map(|(i, _)| i)
         .collect();
     let [holder] = holders.as_slice() else { return Err(BakeError::NoSlot(holders.len())) };
+    let (_, module) = sections.get(*holder).ok_or(BakeError::NoSlot(0))?;
+    let module = finish(bake_module(module, bundle)?).map_err(BakeError::Finish)?;
     let mut out = component.get(..8).ok_or(BakeError::Malformed("truncated header"))?.to_vec();
     for (i, (id, body)) in sections.iter().enumerate() {
         if i == *holder {
-            write_section(&mut out, *id, &bake_module(body, bundle)?);
+            write_section(&mut out, *id, &module);
         } else {
             write_section(&mut out, *id, body);
         }

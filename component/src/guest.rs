@@ -194,4 +194,13 @@ impl api::Guest for Pdp {
     }
 }
 
+/// The core module's pre-initializer, outside the WIT world (the component never exports it):
+/// `authz bake` runs it once in the baked core module (decoding the bundle, building the CEL
+/// runtime), snapshots the memory into data segments and drops this export (wasmtime's wizer).
+#[no_mangle]
+pub extern "C" fn authz_preinitialize() {
+    let _ = bundle();
+    let _ = authz_engine::prepare();
+}
+
 export!(Pdp);

@@ -86,7 +86,7 @@ impl Runtime for ComponentInWasmtime {
     }
 
     fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String> {
-        let baked = authz_component::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
+        let baked = authz_wasmtime::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
         // Compiled components are cached beside the generic one, so reruns skip Cranelift.
         let cache_dir = generic_component_path().with_file_name("compiled");
         // Requests pass through exactly as the corpus wrote them: no host clock.
@@ -151,7 +151,7 @@ impl Runtime for HttpServer {
     }
 
     fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String> {
-        let baked = authz_component::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
+        let baked = authz_wasmtime::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
         let loaded = HttpLoaded { baked, digest: bundle.digest().to_string() };
         loaded.post("/healthz", None)?;
         Ok(Box::new(loaded))

@@ -7,6 +7,7 @@
 //! failed is dropped so the next decision gets a clean one. The host only translates: every
 //! decision is the component's.
 
+pub mod bake;
 mod config;
 pub mod convert;
 mod error;

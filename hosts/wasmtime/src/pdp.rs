@@ -270,6 +270,9 @@ fn component_error(e: api::Error) -> HostError {
     }
 }
 
+/// Bytes of each pooled memory and table kept mapped between instances (see [`engine`]).
+const KEEP_RESIDENT: usize = 4 << 20;
+
 fn engine(config: &Config) -> Result<Engine, HostError> {
     let mut c = wasmtime::Config::new();
     c.consume_fuel(config.fuel.is_some());
@@ -280,6 +283,15 @@ fn engine(config: &Config) -> Result<Engine, HostError> {
             .total_memories(config.pool_instances)
             .total_tables(config.pool_instances)
             .max_memory_size(config.max_memory_bytes);
+        // Where the kernel can list a slot's dirty pages (Linux 6.7+ PAGEMAP_SCAN), a released
+        // instance's memory is reset in place instead of unmapped: the next instance in the slot
+        // takes no page faults on what the last one touched (measured: fresh instance + first
+        // decision ~2x faster). Without it, the default (madvise) is the cheaper reset.
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.pagemap_scan(wasmtime::Enabled::Yes)
+                .linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(KEEP_RESIDENT);
+        }
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&c).map_err(|e| HostError::Load(format!("{e:#}")))

@@ -46,8 +46,11 @@ fn malformed_and_oversized_requests_are_typed_errors() {
 #[test]
 fn fuel_exhaustion_is_a_typed_error() {
     let (_, baked) = common::example_component(None);
+    // Pre-initialized, loading (`bundle-info`) takes a few hundred instructions; a decision more.
+    let pdp = Pdp::from_bytes(&baked, Config { fuel: Some(1_000), ..Config::default() }).unwrap();
+    assert!(matches!(pdp.check_json(REQUEST), Err(HostError::OutOfFuel)));
     assert!(matches!(
-        Pdp::from_bytes(&baked, Config { fuel: Some(1_000), ..Config::default() }),
+        Pdp::from_bytes(&baked, Config { fuel: Some(10), ..Config::default() }),
         Err(HostError::OutOfFuel)
     ));
 }
@@ -91,7 +94,7 @@ fn the_host_supplies_now_only_when_asked() {
       "rules":[{"actions":["tick"],"roles":["*"],"effect":"EFFECT_ALLOW","condition":{"match":{"expr":"now() == now()"}}}]}}"#;
     let bundle =
         authz_engine::Bundle::build(vec![authz_engine::Source::new("clock.json", policy.to_string())], None).unwrap();
-    let baked = authz_component::bake::bake(&common::generic_component(), &bundle.to_bytes()).unwrap();
+    let baked = authz_wasmtime::bake::bake(&common::generic_component(), &bundle.to_bytes()).unwrap();
     let request = r#"{"principal":{"id":"p","roles":["u"]},"resources":[{"resource":{"kind":"clock","id":"1"},"actions":["tick"]}]}"#;
     for (supply_now, want) in [(true, "EFFECT_ALLOW"), (false, "EFFECT_DENY")] {
         let pdp = Pdp::from_bytes(&baked, Config { supply_now, ..Config::default() }).unwrap();

@@ -25,6 +25,6 @@ pub fn example_component(label: Option<&str>) -> (authz_engine::Bundle, Vec<u8>)
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies/example");
     let sources = authz::store::load_dir(&dir).unwrap();
     let bundle = authz_engine::Bundle::build(sources, label.map(str::to_string)).unwrap();
-    let baked = authz_component::bake::bake(&generic_component(), &bundle.to_bytes()).unwrap();
+    let baked = authz_wasmtime::bake::bake(&generic_component(), &bundle.to_bytes()).unwrap();
     (bundle, baked)
 }
