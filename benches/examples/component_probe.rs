@@ -21,7 +21,9 @@ fn main() {
     };
     let n: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2100);
     for (fuel, warm) in [(Some(2_000_000_000), 8), (None, 8), (Some(2_000_000_000), 0), (None, 0)] {
-        let config = authz_wasmtime::Config { fuel, supply_now: false, warm_instances: warm, ..Default::default() };
+        // `SUPPLY_NOW=1`: the host adds its clock as `now`, as the library does by default.
+        let supply_now = std::env::var_os("SUPPLY_NOW").is_some();
+        let config = authz_wasmtime::Config { fuel, supply_now, warm_instances: warm, ..Default::default() };
         let pdp = match authz_wasmtime::Pdp::from_bytes(&baked, config) {
             Ok(pdp) => pdp,
             Err(e) => return eprintln!("loading the baked component: {e}"),

@@ -208,14 +208,15 @@ impl CheckResourcesRequest {
     /// One engine input per resource, taking the request apart instead of cloning it.
     pub fn into_inputs(self) -> Vec<CheckInput> {
         let CheckResourcesRequest { request_id, principal, resources, aux_data, .. } = self;
+        let mut shared = Some((request_id, principal, aux_data));
+        let last = resources.len().saturating_sub(1);
         resources
             .into_iter()
-            .map(|r| CheckInput {
-                request_id: request_id.clone(),
-                principal: principal.clone(),
-                resource: r.resource,
-                actions: r.actions,
-                aux_data: aux_data.clone(),
+            .enumerate()
+            .filter_map(|(i, r)| {
+                // The last input takes the shared parts; the others copy them.
+                let (request_id, principal, aux_data) = if i == last { shared.take()? } else { shared.clone()? };
+                Some(CheckInput { request_id, principal, resource: r.resource, actions: r.actions, aux_data })
             })
             .collect()
     }

@@ -184,3 +184,18 @@ fn bundle_round_trips_through_bytes() {
     assert!(Bundle::from_bytes(&b.to_bytes()[..20]).is_err(), "truncated bytes must not load");
     assert!(Bundle::from_bytes(b"not a bundle at all, not at all, really").is_err());
 }
+
+#[test]
+fn into_inputs_takes_the_request_apart_into_what_inputs_copies() {
+    let text = r#"{"requestId":"r","principal":{"id":"p","roles":["u"],"attr":{"a":1}},
+      "auxData":{"jwt":{"sub":"p"}},
+      "resources":[{"resource":{"kind":"k","id":"1"},"actions":["a"]},
+                   {"resource":{"kind":"k","id":"2","attr":{"b":[1]}},"actions":["a","b"]},
+                   {"resource":{"kind":"j","id":"3"},"actions":["c"]}]}"#;
+    let req = decode_request(text, &Limits::default()).expect("valid request");
+    let copied = req.inputs();
+    assert_eq!(copied.len(), 3);
+    assert_eq!(copied[2].resource.id, "3");
+    assert_eq!(copied[1].principal.attr["a"], 1);
+    assert_eq!(req.into_inputs(), copied);
+}
