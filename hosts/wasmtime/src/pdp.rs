@@ -86,7 +86,12 @@ impl Pdp {
             .call_bundle_info(&mut instance.store)
             .map_err(|e| pdp.trap(&e, &instance))?;
         if details.digest.is_empty() {
-            return Err(HostError::BundleUnavailable("the component has no bundle baked in: run `authz bake`".into()));
+            // Any call answers why (no bundle baked in, or one that does not decode).
+            let reason = match instance.pdp.authz_pdp_authz().call_check_json(&mut instance.store, "{}") {
+                Ok(Err(api::Error::BundleUnavailable(reason))) => reason,
+                _ => "the component has no usable bundle baked in: run `authz bake`".into(),
+            };
+            return Err(HostError::BundleUnavailable(reason));
         }
         pdp.info = BundleInfo {
             digest: details.digest,

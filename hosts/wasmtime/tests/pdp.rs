@@ -26,7 +26,10 @@ fn loads_a_baked_component_and_answers_with_its_digest() {
 #[test]
 fn refuses_unbaked_and_foreign_components() {
     let generic = common::generic_component();
-    assert!(matches!(Pdp::from_bytes(&generic, Config::default()), Err(HostError::BundleUnavailable(_))));
+    match Pdp::from_bytes(&generic, Config::default()) {
+        Err(HostError::BundleUnavailable(message)) => assert!(message.contains("authz bake"), "{message}"),
+        other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
+    }
     assert!(matches!(Pdp::from_bytes(b"not wasm", Config::default()), Err(HostError::Load(_))));
 }
 
