@@ -6,14 +6,52 @@
 use authz_engine::wire::{self, Limits};
 use authz_engine::{Bundle, CheckInput, CheckOptions, CheckOutput, Decide};
 use authz_wasmtime::types as wit;
+use std::cell::OnceCell;
 use std::path::PathBuf;
 
 /// A runtime that can be loaded with a bundle.
 pub trait Runtime {
     /// Short name for reports.
     fn name(&self) -> &'static str;
-    /// Prepares the runtime to decide with `bundle` (for a component: bake and load it).
-    fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String>;
+    /// Prepares the runtime to decide with the artifact's bundle (a component runtime loads
+    /// the baked component).
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String>;
+}
+
+/// What the runtimes load: a bundle and, made on first use and shared by every runtime that
+/// runs the component, the generic component baked with it. Baking pre-initializes (compiles
+/// and runs the module), so it happens once per bundle, not once per runtime.
+pub struct Artifact<'a> {
+    bundle: &'a Bundle,
+    baked: OnceCell<Result<Vec<u8>, String>>,
+}
+
+impl<'a> Artifact<'a> {
+    /// The artifact of `bundle`; nothing is baked yet.
+    pub fn new(bundle: &'a Bundle) -> Self {
+        Artifact { bundle, baked: OnceCell::new() }
+    }
+
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle {
+        self.bundle
+    }
+
+    /// The generic component with the bundle baked in and pre-initialized.
+    pub fn baked(&self) -> Result<&[u8], String> {
+        self.baked
+            .get_or_init(|| {
+                let path = generic_component_path();
+                let generic = std::fs::read(&path).map_err(|e| missing_generic(&path, &e))?;
+                authz_wasmtime::bake::bake(&generic, &self.bundle.to_bytes()).map_err(|e| e.to_string())
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+}
+
+fn missing_generic(path: &std::path::Path, e: &std::io::Error) -> String {
+    format!("generic component `{}` not found ({e}): run `bash scripts/build-component.sh`", path.display())
 }
 
 /// A runtime loaded with a bundle: the Cerbos JSON path, and typed decisions where the
@@ -36,8 +74,9 @@ impl Runtime for Native {
         "native"
     }
 
-    fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String> {
-        Ok(Box::new(NativeLoaded(Bundle::from_bytes(&bundle.to_bytes()).map_err(|e| e.to_string())?)))
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let bytes = artifact.bundle().to_bytes();
+        Ok(Box::new(NativeLoaded(Bundle::from_bytes(&bytes).map_err(|e| e.to_string())?)))
     }
 }
 
@@ -52,18 +91,14 @@ impl Loaded for NativeLoaded {
 }
 
 /// The generic component baked with the bundle, run by `authz-wasmtime`.
-pub struct ComponentInWasmtime {
-    generic: Vec<u8>,
-}
+pub struct ComponentInWasmtime;
 
 impl ComponentInWasmtime {
-    /// Reads the generic component built by `scripts/build-component.sh`.
+    /// Checks that the generic component built by `scripts/build-component.sh` is there.
     pub fn new() -> Result<Self, String> {
         let path = generic_component_path();
-        let generic = std::fs::read(&path).map_err(|e| {
-            format!("generic component `{}` not found ({e}): run `bash scripts/build-component.sh`", path.display())
-        })?;
-        Ok(ComponentInWasmtime { generic })
+        std::fs::metadata(&path).map_err(|e| missing_generic(&path, &e))?;
+        Ok(ComponentInWasmtime)
     }
 }
 
@@ -85,13 +120,13 @@ impl Runtime for ComponentInWasmtime {
         "component/wasmtime"
     }
 
-    fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String> {
-        let baked = authz_wasmtime::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let baked = artifact.baked()?;
         // Compiled components are cached beside the generic one, so reruns skip Cranelift.
         let cache_dir = generic_component_path().with_file_name("compiled");
         // Requests pass through exactly as the corpus wrote them: no host clock.
         let config = authz_wasmtime::Config { cache_dir: Some(cache_dir), supply_now: false, ..Default::default() };
-        let pdp = authz_wasmtime::Pdp::from_bytes(&baked, config).map_err(|e| e.to_string())?;
+        let pdp = authz_wasmtime::Pdp::from_bytes(baked, config).map_err(|e| e.to_string())?;
         Ok(Box::new(ComponentLoaded(pdp)))
     }
 }
@@ -123,9 +158,7 @@ pub fn typed_request(opts: &CheckOptions, input: &CheckInput) -> Result<wit::Che
 
 /// The real `authz serve` process, one per test process, fed each bundle by uploading its baked
 /// component (`PUT /admin/bundle`): the corpus also exercises hot swap.
-pub struct HttpServer {
-    generic: Vec<u8>,
-}
+pub struct HttpServer;
 
 const ADMIN_TOKEN: &str = "conformance";
 
@@ -133,10 +166,11 @@ const ADMIN_TOKEN: &str = "conformance";
 static SERVER: std::sync::Mutex<Option<(crate::http::Server, String)>> = std::sync::Mutex::new(None);
 
 impl HttpServer {
-    /// Reads the generic component (see [`ComponentInWasmtime::new`]) and finds `authz`.
+    /// Checks for the generic component (see [`ComponentInWasmtime::new`]) and finds `authz`.
     pub fn new() -> Result<Self, String> {
         crate::http::authz_binary()?;
-        Ok(HttpServer { generic: ComponentInWasmtime::new()?.generic })
+        ComponentInWasmtime::new()?;
+        Ok(HttpServer)
     }
 }
 
@@ -150,9 +184,9 @@ impl Runtime for HttpServer {
         "http/authz-serve"
     }
 
-    fn load(&self, bundle: &Bundle) -> Result<Box<dyn Loaded>, String> {
-        let baked = authz_wasmtime::bake::bake(&self.generic, &bundle.to_bytes()).map_err(|e| e.to_string())?;
-        let loaded = HttpLoaded { baked, digest: bundle.digest().to_string() };
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let baked = artifact.baked()?.to_vec();
+        let loaded = HttpLoaded { baked, digest: artifact.bundle().digest().to_string() };
         loaded.post("/healthz", None)?;
         Ok(Box::new(loaded))
     }
@@ -225,9 +259,10 @@ pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
 impl Matrix {
     /// Loads `bundle` into every runtime.
     pub fn load(bundle: &Bundle) -> Result<Matrix, String> {
+        let artifact = Artifact::new(bundle);
         let loaded = runtimes()?
             .into_iter()
-            .map(|rt| rt.load(bundle).map(|l| (rt.name(), l)).map_err(|e| format!("{}: {e}", rt.name())))
+            .map(|rt| rt.load(&artifact).map(|l| (rt.name(), l)).map_err(|e| format!("{}: {e}", rt.name())))
             .collect::<Result<_, _>>()?;
         Ok(Matrix { loaded })
     }
