@@ -49,3 +49,27 @@ fn smoke() {
         assert_eq!(eval(src), Value::Bool(want), "{src}");
     }
 }
+
+/// `matches` follows RE2 (cel-go's dialect): Perl classes and word boundaries are ASCII, so
+/// a Unicode digit is not `\d`; Unicode classes are refused with an error rather than matched
+/// differently, so a condition using one fails closed.
+#[test]
+fn matches_speaks_re2_and_refuses_what_it_cannot_match() {
+    for (src, want) in [
+        ("'foobar'.matches('^[a-z]+$')", true),
+        ("matches('foo1', '^[a-z]+$')", false),
+        ("'x-42'.matches('\\\\d+')", true),
+        // ARABIC-INDIC DIGIT THREE: RE2's \d is [0-9].
+        ("'\u{663}'.matches('^\\\\d$')", false),
+        ("'\u{3b4}'.matches('^\\\\w$')", false),
+        ("'ABC'.matches('(?i)^abc$')", true),
+    ] {
+        assert_eq!(eval(src), Value::Bool(want), "{src}");
+    }
+    for src in ["'abc'.matches('\\\\p{L}')", "'abc'.matches('(a')"] {
+        match eval(src) {
+            Value::String(s) => assert!(s.starts_with("ERR ") && s.contains("matches"), "{src}: {s}"),
+            other => panic!("{src} evaluated to {other:?}, expected an error"),
+        }
+    }
+}

@@ -216,8 +216,11 @@ impl Validator<'_> {
                     }
                 }
                 if let Some(Value::String(p)) = s.get("pattern") {
-                    if regex::Regex::new(p).is_ok_and(|re| !re.is_match(text)) {
-                        self.err(path, format!("does not match pattern '{p}'"));
+                    match regex_lite::Regex::new(p) {
+                        Ok(re) if re.is_match(text) => {}
+                        Ok(_) => self.err(path, format!("does not match pattern '{p}'")),
+                        // A pattern the engine cannot run must not let every value through.
+                        Err(e) => self.err(path, format!("pattern '{p}' is not supported: {e}")),
                     }
                 }
                 if s.get("format").and_then(Value::as_str) == Some("date-time")
@@ -330,4 +333,27 @@ pub(crate) fn validate(
         return None;
     }
     Some((errors, enforcement == SchemaEnforcement::Reject))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test")]
+mod tests {
+    use super::validate_value;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    fn errors(pattern: &str, text: &str) -> Vec<(String, String)> {
+        let schema = json!({"type": "object", "properties": {"id": {"type": "string", "pattern": pattern}}});
+        let files = HashMap::from([("s.json".to_string(), schema)]);
+        validate_value(&files, "s.json", &json!({ "id": text }))
+    }
+
+    #[test]
+    fn a_pattern_that_cannot_be_run_rejects_the_value_instead_of_passing_it() {
+        assert!(errors("^[a-z]+$", "abc").is_empty());
+        assert_eq!(errors("^[a-z]+$", "ABC").len(), 1);
+        let e = errors("^\\p{L}+$", "abc");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].1.contains("not supported"), "{e:?}");
+    }
 }

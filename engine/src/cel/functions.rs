@@ -152,6 +152,14 @@ fn in_ip_addr_range(ftx: &FunctionContext, This(ip): This<Arc<String>>, range: A
     Ok(Value::Bool(cidr_contains(net, ip)))
 }
 
+/// `s.matches(re)` and `matches(s, re)`. The dialect is RE2 as cel-go (Cerbos) has it, with
+/// these limits: `\d`, `\w`, `\s` and `\b` are ASCII (as in RE2), `(?i)` folds ASCII letters
+/// only, and Unicode classes (`\p{..}`) are refused with an error, never matched differently.
+fn matches(This(s): This<Arc<String>>, re: Arc<String>) -> Res {
+    let re = super::namespaced::compile("matches", &re)?;
+    Ok(Value::Bool(re.is_match(&s)))
+}
+
 fn is_ip(s: Arc<String>) -> bool {
     parse_ip(&s).is_some()
 }
@@ -432,6 +440,7 @@ pub(crate) fn register(ctx: &mut Context<'static, 'static>) -> Result<(), Declar
     ctx.add_function("overlaps", overlaps)?;
     ctx.add_function("siblingOf", sibling_of)?;
     ctx.add_function("inIPAddrRange", in_ip_addr_range)?;
+    ctx.add_function("matches", matches)?;
     ctx.add_function("isIP", is_ip)?;
     ctx.add_function("ip", ip)?;
     ctx.add_function("family", family)?;

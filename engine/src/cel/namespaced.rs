@@ -33,8 +33,10 @@ fn strs(name: &str, args: &[Value]) -> Result<Vec<Arc<String>>, ExecutionError> 
         .collect()
 }
 
-fn compile(name: &str, re: &str) -> Result<regex::Regex, ExecutionError> {
-    regex::Regex::new(re).map_err(|e| ExecutionError::function_error(name, e))
+/// Compiles a pattern with the engine's one regex implementation (see `matches` in
+/// `functions.rs` for the dialect).
+pub(super) fn compile(name: &str, re: &str) -> Result<regex_lite::Regex, ExecutionError> {
+    regex_lite::Regex::new(re).map_err(|e| ExecutionError::function_error(name, e))
 }
 
 /// Turns Go's `\1` group references into the regex crate's `${1}`.

@@ -18,15 +18,15 @@ use std::sync::{Arc, LazyLock};
 
 const API_VERSION: &str = "api.cerbos.dev/v1";
 
-static VAR_REF: LazyLock<Option<regex::Regex>> =
-    LazyLock::new(|| regex::Regex::new(r"\b(V|variables)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
-static CONST_REF: LazyLock<Option<regex::Regex>> =
-    LazyLock::new(|| regex::Regex::new(r"\b(C|constants)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
+static VAR_REF: LazyLock<Option<regex_lite::Regex>> =
+    LazyLock::new(|| regex_lite::Regex::new(r"\b(V|variables)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
+static CONST_REF: LazyLock<Option<regex_lite::Regex>> =
+    LazyLock::new(|| regex_lite::Regex::new(r"\b(C|constants)\.([A-Za-z_][A-Za-z0-9_]*)").ok());
 
-static INDEX_LOOKUP: LazyLock<Option<regex::Regex>> =
-    LazyLock::new(|| regex::Regex::new(r"\b(V|variables|C|constants|G|globals)\s*\[").ok());
+static INDEX_LOOKUP: LazyLock<Option<regex_lite::Regex>> =
+    LazyLock::new(|| regex_lite::Regex::new(r"\b(V|variables|C|constants|G|globals)\s*\[").ok());
 
-fn refs<'a>(re: &LazyLock<Option<regex::Regex>>, src: &'a str) -> Vec<&'a str> {
+fn refs<'a>(re: &LazyLock<Option<regex_lite::Regex>>, src: &'a str) -> Vec<&'a str> {
     match re.as_ref() {
         Some(re) => re.captures_iter(src).filter_map(|c| c.get(2)).map(|m| m.as_str()).collect(),
         None => Vec::new(),
