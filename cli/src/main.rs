@@ -105,7 +105,12 @@ fn compile(dir: &Path, skip_tests: bool, label: Option<String>) -> anyhow::Resul
             return Ok(None);
         }
     };
-    println!("bundle ok: {} policies, digest {}", bundle.policy_count(), bundle.digest());
+    println!(
+        "bundle ok: {} policies, {} time zones, digest {}",
+        bundle.policy_count(),
+        bundle.time_zone_count(),
+        bundle.digest()
+    );
     if skip_tests {
         return Ok(Some(bundle));
     }

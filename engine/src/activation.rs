@@ -2,11 +2,13 @@
 //! `P`, `R` and `request` are built lazily from the input (borrowing its strings),
 //! `C` was built with the bundle, `G` once per batch, `V` once per policy per input.
 
+use crate::cel::tz::{Zones, ZONES_VAR};
 use crate::cel::{map_val, obj_val, str_list, str_val, NOW_VAR};
 use crate::request::CheckInput;
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
-use std::sync::OnceLock;
+use cel::Value;
+use std::sync::{Arc, OnceLock};
 
 /// Request-scoped values, built on first use.
 pub(crate) struct RequestVals<'a> {
@@ -99,6 +101,8 @@ pub(crate) struct Scope<'s, 'a> {
     pub(crate) vars: &'s (dyn Val + 's),
     pub(crate) consts: &'s (dyn Val + 's),
     pub(crate) runtime: &'s (dyn Val + 's),
+    /// The bundle's time zones, resolved only by conditions that use one.
+    pub(crate) zones: &'s Arc<Zones>,
 }
 
 impl VariableResolver for Scope<'_, '_> {
@@ -112,6 +116,10 @@ impl VariableResolver for Scope<'_, '_> {
             "G" | "globals" => self.req.globals,
             "runtime" => self.runtime,
             NOW_VAR => self.req.now.as_deref()?,
+            ZONES_VAR => {
+                let zones: Arc<dyn cel::objects::Opaque> = self.zones.clone();
+                return Box::<dyn Val>::try_from(Value::Opaque(zones)).ok().map(CowVal::Owned);
+            }
             _ => return None,
         };
         Some(CowVal::Borrowed(v))

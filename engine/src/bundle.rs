@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 
-/// Bytes a serialized bundle starts with (format version 2: compiled table).
-const MAGIC: &[u8; 8] = b"AUTHZB02";
+/// Bytes a serialized bundle starts with (format version 3: compiled table with time zones).
+const MAGIC: &[u8; 8] = b"AUTHZB03";
 
 /// A compiled policy bundle; cheap to share (`Send + Sync`), evaluated many times.
 pub struct Bundle {
@@ -146,7 +146,13 @@ impl Bundle {
         self.policy_count
     }
 
-    /// Serializes the compiled bundle: `AUTHZB02`, a sha256 of the payload, then the
+    /// Number of time zones the bundle carries: those its conditions name, or all of them
+    /// when a condition computes its zone.
+    pub fn time_zone_count(&self) -> usize {
+        self.table.zones.len()
+    }
+
+    /// Serializes the compiled bundle: `AUTHZB03`, a sha256 of the payload, then the
     /// payload (digest, label and the compiled rule table with parsed conditions), so
     /// loading runs neither the YAML nor the CEL parser.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -166,7 +172,7 @@ impl Bundle {
             return Err(LoadError::Format("too short".into()));
         };
         if magic != MAGIC {
-            return Err(LoadError::Format("unknown format (expected `AUTHZB02`)".into()));
+            return Err(LoadError::Format("unknown format (expected `AUTHZB03`)".into()));
         }
         if Sha256::digest(payload).as_slice() != sum {
             return Err(LoadError::Checksum);

@@ -4,7 +4,11 @@ use cel::Value;
 fn eval(src: &str) -> Value {
     let rt = runtime().unwrap();
     let expr = rt.compile(src).unwrap();
+    let mut refs = super::cel::tz::ZoneRefs::default();
+    refs.add(expr.ast()).unwrap();
     let mut ctx = rt.scope();
+    let zones: std::sync::Arc<dyn cel::objects::Opaque> = std::sync::Arc::new(super::cel::tz::Zones::from_refs(&refs));
+    ctx.add_variable_from_value(super::cel::tz::ZONES_VAR, Value::Opaque(zones));
     ctx.add_variable_from_value(
         "@now",
         Value::Timestamp(chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap()),

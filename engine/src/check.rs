@@ -80,7 +80,7 @@ impl<'r, 'a> Evaluator<'r, 'a> {
 
     fn run(&self, expr: &CompiledExpr, vars: &(dyn Val + '_), consts: &(dyn Val + '_)) -> Result<Value, String> {
         let runtime = self.runtime.and_then(|i| self.runtimes.get(i)).map(|b| b.as_ref()).unwrap_or(empty_runtime());
-        let scope = Scope { req: &self.req, vars, consts, runtime };
+        let scope = Scope { req: &self.req, vars, consts, runtime, zones: &self.table.zones };
         let root = narrow(self.rt.root());
         let mut ctx = root.new_inner_scope();
         ctx.set_variable_resolver(&scope);

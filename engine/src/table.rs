@@ -203,6 +203,8 @@ pub(crate) struct Table {
     pub(crate) derived: Vec<DerivedRoleDef>,
     /// Whether any expression mentions `runtime` (else `runtime` values are never built).
     pub(crate) uses_runtime: bool,
+    /// The time zones the conditions name, with their offset history.
+    pub(crate) zones: std::sync::Arc<crate::cel::tz::Zones>,
     /// Referenced schema documents by path under `_schemas/`.
     #[serde(with = "json_text")]
     pub(crate) schema_docs: HashMap<String, serde_json::Value>,

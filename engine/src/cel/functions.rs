@@ -160,6 +160,17 @@ fn matches(This(s): This<Arc<String>>, re: Arc<String>) -> Res {
     Ok(Value::Bool(re.is_match(&s)))
 }
 
+/// `@inZone(t, tz, zones)`: `t` seen from the zone `tz` of the bundle's table (see `tz.rs`).
+fn in_zone(ftx: &FunctionContext, Arguments(args): Arguments) -> Res {
+    match args.as_slice() {
+        [Value::Timestamp(t), Value::String(tz), Value::Opaque(zones)] => {
+            let zones = zones.downcast_ref::<super::tz::Zones>().ok_or_else(|| err(ftx, "no time zone table"))?;
+            zones.shift(t, tz).map(Value::Timestamp).map_err(|m| ExecutionError::function_error("timezone", m))
+        }
+        _ => Err(err(ftx, "no such overload: a time zone applies to a timestamp and is a string")),
+    }
+}
+
 fn is_ip(s: Arc<String>) -> bool {
     parse_ip(&s).is_some()
 }
@@ -441,6 +452,7 @@ pub(crate) fn register(ctx: &mut Context<'static, 'static>) -> Result<(), Declar
     ctx.add_function("siblingOf", sibling_of)?;
     ctx.add_function("inIPAddrRange", in_ip_addr_range)?;
     ctx.add_function("matches", matches)?;
+    ctx.add_function(super::tz::IN_ZONE_FN, in_zone)?;
     ctx.add_function("isIP", is_ip)?;
     ctx.add_function("ip", ip)?;
     ctx.add_function("family", family)?;

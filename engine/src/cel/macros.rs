@@ -9,6 +9,22 @@ use cel::common::ast::{operators, CallExpr, ComprehensionExpr, Expr, IdedExpr, L
 use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::{DeclarationError, Env};
 
+use super::tz::{IN_ZONE_FN, ZONES_VAR};
+
+/// The timestamp getters that take a time zone.
+const ZONED_GETTERS: [&str; 10] = [
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+];
+
 /// The variable holding the request's `now`.
 pub(crate) const NOW_VAR: &str = "@now";
 const PAIR: &str = "@pair";
@@ -211,6 +227,17 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     for kind in ["transformList", "transformMap", "transformMapEntry"] {
         env.add_macro(transform(kind, 3))?;
         env.add_macro(transform(kind, 4))?;
+    }
+    // `t.getX(tz)` -> `@inZone(t, tz, @zones).getX()`: zones come from the bundle (see `tz.rs`).
+    for getter in ZONED_GETTERS {
+        env.add_macro(Macro::receiver(getter, 1, move |h, t, args| {
+            let Some(tz) = args.pop() else { return Ok(None) };
+            let Some(t) = t.take() else { return Ok(None) };
+            let zones = ident(h, ZONES_VAR);
+            let shifted = call(h, IN_ZONE_FN, vec![t, tz, zones]);
+            let target = Some(Box::new(shifted));
+            Ok(Some(h.next_expr(Expr::Call(CallExpr { func_name: getter.to_string(), target, args: vec![] }))))
+        }))?;
     }
     Ok(())
 }

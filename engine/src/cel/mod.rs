@@ -6,6 +6,7 @@ pub(crate) mod codec;
 mod functions;
 mod macros;
 mod namespaced;
+pub(crate) mod tz;
 
 use cel::{Context, Env, Value};
 use std::collections::HashMap;
@@ -138,6 +139,11 @@ impl fmt::Debug for CompiledExpr {
 }
 
 impl CompiledExpr {
+    /// The parsed expression.
+    pub(crate) fn ast(&self) -> &cel::IdedExpr {
+        &self.expr
+    }
+
     /// The expression as written in the policy.
     pub(crate) fn source(&self) -> &str {
         &self.source

@@ -4,6 +4,7 @@
 mod params;
 mod schemas;
 
+use crate::cel::tz::{ZoneRefs, Zones};
 use crate::cel::{CompiledExpr, Runtime};
 use crate::error::{BuildError, Location};
 use crate::glob::Glob;
@@ -44,6 +45,8 @@ struct Compiler<'a> {
     export_consts: HashMap<String, (&'a ParsedDoc, &'a BTreeMap<String, serde_json::Value>)>,
     derived_sets: HashMap<String, (&'a ParsedDoc, &'a policy::DerivedRoles)>,
     compiled_sets: HashMap<String, Vec<usize>>,
+    /// The time zones the expressions name.
+    zones: ZoneRefs,
 }
 
 /// A compiled parameter set plus the names it defines (for reference checks).
@@ -68,6 +71,7 @@ pub(crate) fn compile(
         export_consts: HashMap::new(),
         derived_sets: HashMap::new(),
         compiled_sets: HashMap::new(),
+        zones: ZoneRefs::default(),
     };
     c.index_shared(docs);
     c.check_duplicates_and_ancestors(docs);
@@ -88,6 +92,7 @@ pub(crate) fn compile(
         for sr in c.table.scopes.values_mut().flat_map(|m| m.values_mut()) {
             sr.index();
         }
+        c.table.zones = Arc::new(Zones::from_refs(&c.zones));
         Ok(c.table)
     } else {
         c.errors.sort_by(|a, b| a.location().cmp(b.location()));
@@ -211,6 +216,10 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
+        if let Err(m) = self.zones.add(expr.ast()) {
+            let msg = format!("invalid expression `{}`: {m}", src.trim());
+            self.err(loc.clone(), msg, Some("name an IANA time zone (e.g. `Europe/Paris`) or an offset (`+01:00`)"));
+        }
         if let Some(m) = INDEX_LOOKUP.as_ref().and_then(|re| re.find(src)) {
             let msg = format!(
                 "invalid expression `{}`: `{}` cannot be indexed with `[...]`",
