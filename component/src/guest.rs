@@ -13,15 +13,22 @@ struct Pdp;
 
 static BUNDLE: OnceLock<Result<Bundle, String>> = OnceLock::new();
 
-/// The baked bundle, decoded once (no parsing: the bytes hold the compiled table).
+/// The baked bundle, decoded by [`authz_preinitialize`] when `authz bake` snapshotted the
+/// component. Only that initializer reaches the decoder, so the snapshot drops its code; a
+/// component that was never pre-initialized (the generic one) has no bundle.
 fn bundle() -> Result<&'static Bundle, api::Error> {
-    BUNDLE
-        .get_or_init(|| match slot::baked() {
-            Some(bytes) => Bundle::from_bytes(bytes).map_err(|e| e.to_string()),
-            None => Err("no bundle is baked into this component: run `authz bake`".into()),
-        })
-        .as_ref()
-        .map_err(|e| api::Error::BundleUnavailable(e.clone()))
+    match BUNDLE.get() {
+        Some(decoded) => decoded.as_ref().map_err(|e| api::Error::BundleUnavailable(e.clone())),
+        None => Err(api::Error::BundleUnavailable("no bundle is baked into this component: run `authz bake`".into())),
+    }
+}
+
+/// Decodes the baked bundle (no parsing: the bytes hold the compiled table).
+fn decode_bundle() -> Result<Bundle, String> {
+    match slot::baked() {
+        Some(bytes) => Bundle::from_bytes(bytes).map_err(|e| e.to_string()),
+        None => Err("no bundle is baked into this component: run `authz bake`".into()),
+    }
 }
 
 fn invalid(message: impl Into<String>, path: &str) -> api::Error {
@@ -199,7 +206,7 @@ impl api::Guest for Pdp {
 /// runtime), snapshots the memory into data segments and drops this export (wasmtime's wizer).
 #[no_mangle]
 pub extern "C" fn authz_preinitialize() {
-    let _ = bundle();
+    let _ = BUNDLE.get_or_init(decode_bundle);
     let _ = authz_engine::prepare();
 }
 

@@ -89,7 +89,8 @@ impl Bundle {
             files.into_iter().filter(|s| is_policy_path(s.path()) || is_schema_path(s.path())).collect();
         sources.sort_by(|a, b| a.path().cmp(b.path()));
         sources.dedup_by(|a, b| a.path() == b.path());
-        let rt = runtime().map_err(|e| BuildErrors(vec![BuildError::new(Location::new("<engine>", 1, 1), e)]))?;
+        let rt = crate::cel::prepare_runtime()
+            .map_err(|e| BuildErrors(vec![BuildError::new(Location::new("<engine>", 1, 1), e)]))?;
         let mut errors = Vec::new();
         let mut docs = Vec::new();
         let mut schemas: HashMap<String, String> = HashMap::new();

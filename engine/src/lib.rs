@@ -32,7 +32,7 @@ pub use source::{is_policy_path, Source};
 /// Builds now what the engine otherwise builds on first use (the CEL environment and
 /// function registry), so that a pre-initialization snapshot (`authz bake`) already holds it.
 pub fn prepare() -> Result<(), String> {
-    cel::runtime().map(|_| ())
+    cel::prepare_runtime().map(|_| ())
 }
 
 #[cfg(test)]

@@ -43,10 +43,27 @@ fn build_runtime() -> Result<Runtime, cel::DeclarationError> {
 
 static RUNTIME: std::sync::OnceLock<Result<Runtime, String>> = std::sync::OnceLock::new();
 
-/// The process-wide runtime. Building it only fails on a programming error (two
-/// functions registered under one name), which every test would show.
-pub(crate) fn runtime() -> Result<&'static Runtime, String> {
+/// Builds the process-wide runtime unless built. Building it only fails on a programming
+/// error (two functions registered under one name), which every test would show.
+pub(crate) fn prepare_runtime() -> Result<&'static Runtime, String> {
     RUNTIME.get_or_init(|| build_runtime().map_err(|e| e.to_string())).as_ref().map_err(Clone::clone)
+}
+
+/// The process-wide runtime, built on first use.
+#[cfg(not(feature = "prepared"))]
+pub(crate) fn runtime() -> Result<&'static Runtime, String> {
+    prepare_runtime()
+}
+
+/// The process-wide runtime, which [`crate::prepare`] must have built: with the `prepared`
+/// feature nothing else reaches the code that builds it, so a pre-initialized WebAssembly
+/// snapshot can drop that code (see `hosts/wasmtime/src/bake.rs`).
+#[cfg(feature = "prepared")]
+pub(crate) fn runtime() -> Result<&'static Runtime, String> {
+    match RUNTIME.get() {
+        Some(rt) => rt.as_ref().map_err(Clone::clone),
+        None => Err("the CEL runtime was not prepared (authz_engine::prepare)".to_string()),
+    }
 }
 
 impl Runtime {

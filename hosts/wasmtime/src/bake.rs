@@ -3,6 +3,7 @@
 //! once (decoding the bundle, building the CEL runtime) and the instance's memory is snapshotted
 //! into the module's data (wasmtime's wizer), which also drops that export. A fresh instance of
 //! the result starts with the decoded bundle in memory: instantiation decodes and builds nothing.
+//! The code only the initializer reached is then dropped ([`crate::prune`]).
 //! The component's world is untouched: the initializer was never a component export.
 
 use authz_component::bake::BakeError;
@@ -31,7 +32,8 @@ fn preinitialize(module: Vec<u8>) -> Result<Vec<u8>, String> {
     let run = wizer.run(&mut store, &module, async |store, module| {
         Linker::new(store.engine()).instantiate_async(store, module).await
     });
-    block_on(run).map_err(err)
+    let snapshot = block_on(run).map_err(err)?;
+    crate::prune::prune(&snapshot).map(|(pruned, _)| pruned)
 }
 
 /// Drives a future that never waits on anything outside it (wasmtime's async calls into a

@@ -12,6 +12,7 @@ mod config;
 pub mod convert;
 mod error;
 mod pdp;
+mod prune;
 mod record;
 
 pub use config::Config;

@@ -1,5 +1,6 @@
-//! Baking with pre-initialization: the snapshot answers like the plain baked component, keeps
-//! the `pdp` world, and a fresh instance of it no longer decodes the bundle.
+//! Baking with pre-initialization: the snapshot keeps the `pdp` world, answers as the native
+//! engine does, and holds the decoded bundle: only the initializer decodes, and the snapshot
+//! drops that code.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -17,7 +18,7 @@ fn plain_and_preinitialized() -> (authz_engine::Bundle, Vec<u8>, Vec<u8>) {
     (bundle, plain, preinitialized)
 }
 
-/// Wasm instructions (fuel) a fresh instance spends answering `bundle-info`.
+/// Wasm instructions (fuel) a fresh instance spends answering `bundle-info`, and the digest.
 fn fuel_for_bundle_info(component: &[u8]) -> (u64, String) {
     let mut config = Config::new();
     config.consume_fuel(true);
@@ -40,18 +41,25 @@ fn fuel_for_bundle_info(component: &[u8]) -> (u64, String) {
 }
 
 #[test]
-fn a_fresh_preinitialized_instance_does_not_decode_the_bundle() {
+fn only_the_initializer_decodes_and_the_snapshot_drops_its_code() {
     let (bundle, plain, preinitialized) = plain_and_preinitialized();
-    let (plain_fuel, plain_digest) = fuel_for_bundle_info(&plain);
-    let (pre_fuel, pre_digest) = fuel_for_bundle_info(&preinitialized);
-    assert_eq!(plain_digest, pre_digest);
-    assert!(plain_digest.contains(bundle.digest()), "{plain_digest}");
-    // Decoding (checksum, postcard, rule table) is the plain instance's first-call work.
-    assert!(pre_fuel * 20 < plain_fuel, "pre-initialized {pre_fuel} vs plain {plain_fuel} instructions");
+    // Injected but never pre-initialized: the exports cannot reach the decoder.
+    let (_, plain_digest) = fuel_for_bundle_info(&plain);
+    assert_eq!(plain_digest, "String(\"\")");
+    match authz_wasmtime::Pdp::from_bytes(&plain, authz_wasmtime::Config::default()) {
+        Err(authz_wasmtime::HostError::BundleUnavailable(m)) => assert!(m.contains("no bundle is baked"), "{m}"),
+        other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
+    }
+    // The snapshot answers from memory; the decoder and the CEL runtime builder are gone, so
+    // it is smaller than the plain component although it adds the decoded heap.
+    let (fuel, digest) = fuel_for_bundle_info(&preinitialized);
+    assert!(digest.contains(bundle.digest()), "{digest}");
+    assert!(fuel < 100_000, "bundle-info took {fuel} instructions");
+    assert!(preinitialized.len() < plain.len(), "{} >= {}", preinitialized.len(), plain.len());
 }
 
 #[test]
-fn the_snapshot_keeps_the_pdp_world_and_the_answers() {
+fn the_snapshot_keeps_the_pdp_world_and_answers_as_the_engine_does() {
     let (bundle, plain, preinitialized) = plain_and_preinitialized();
     let engine = Engine::default();
     let exports = |bytes: &[u8]| {
@@ -73,11 +81,13 @@ fn the_snapshot_keeps_the_pdp_world_and_the_answers() {
     let request = r#"{"requestId":"r","principal":{"id":"alice","roles":["user"]},"includeMeta":true,
       "resources":[{"resource":{"kind":"document","id":"d1","attr":{"owner":"alice"}},"actions":["view","delete"]}],
       "authzOptions":{"now":"2026-01-01T00:00:00Z"}}"#;
-    let answer = |bytes: &[u8]| {
-        let config = authz_wasmtime::Config { supply_now: false, ..Default::default() };
-        authz_wasmtime::Pdp::from_bytes(bytes, config).unwrap().check_json(request).unwrap()
-    };
-    assert_eq!(answer(&plain), answer(&preinitialized));
+    let config = authz_wasmtime::Config { supply_now: false, ..Default::default() };
+    let pdp = authz_wasmtime::Pdp::from_bytes(&preinitialized, config).unwrap();
+    let from_component: serde_json::Value = serde_json::from_str(&pdp.check_json(request).unwrap()).unwrap();
+    let limits = authz_engine::wire::Limits::default();
+    let native = authz_engine::wire::check_json(&bundle, request, &limits, &Default::default()).unwrap();
+    assert_eq!(from_component, native);
+    assert_eq!(native["results"][0]["actions"]["view"], "EFFECT_ALLOW", "{native}");
 }
 
 #[test]
