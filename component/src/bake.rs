@@ -251,13 +251,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn write_section(out: &mut Vec<u8>, id: u8, body: &[u8]) {
+/// Appends a module section: its id, its size, its contents.
+pub fn write_section(out: &mut Vec<u8>, id: u8, body: &[u8]) {
     out.push(id);
     write_u32(out, u32::try_from(body.len()).unwrap_or(u32::MAX));
     out.extend_from_slice(body);
 }
 
-fn write_u32(out: &mut Vec<u8>, mut v: u32) {
+/// Appends `v` as an unsigned LEB128 number, as wasm encodes counts and sizes.
+pub fn write_u32(out: &mut Vec<u8>, mut v: u32) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;

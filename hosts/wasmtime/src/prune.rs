@@ -6,6 +6,7 @@
 //! feature). Every function that no export, table element or `ref.func` reaches gets the body
 //! `unreachable`: indices stay as they are, so nothing else in the module changes.
 
+use authz_component::bake::{write_section, write_u32};
 use std::collections::HashSet;
 use wasmparser::{ElementItems, ExternalKind, FunctionBody, Operator, Parser, Payload, TypeRef};
 
@@ -99,7 +100,7 @@ pub(crate) fn prune(module: &[u8]) -> Result<(Vec<u8>, usize), String> {
     }
 
     let mut contents = Vec::new();
-    leb(&mut contents, bodies.len());
+    write_u32(&mut contents, size(bodies.len()));
     let mut pruned = 0;
     for (i, body) in bodies.iter().enumerate() {
         let index = u32::try_from(i).ok().and_then(|i| i.checked_add(imported));
@@ -107,7 +108,7 @@ pub(crate) fn prune(module: &[u8]) -> Result<(Vec<u8>, usize), String> {
             let range = body.range();
             let range = offset(range.start)..offset(range.end);
             let bytes = module.get(range).ok_or("pruning the snapshot: a body is out of range")?;
-            leb(&mut contents, bytes.len());
+            write_u32(&mut contents, size(bytes.len()));
             contents.extend_from_slice(bytes);
         } else {
             contents.extend_from_slice(&STUB);
@@ -120,9 +121,7 @@ pub(crate) fn prune(module: &[u8]) -> Result<(Vec<u8>, usize), String> {
     };
     let mut out = Vec::with_capacity(module.len());
     out.extend_from_slice(before);
-    out.push(10);
-    leb(&mut out, contents.len());
-    out.extend_from_slice(&contents);
+    write_section(&mut out, 10, &contents);
     out.extend_from_slice(after);
     Ok((out, pruned))
 }
@@ -132,16 +131,9 @@ fn offset(at: u64) -> usize {
     usize::try_from(at).unwrap_or(usize::MAX)
 }
 
-fn leb(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+/// A count or size as wasm encodes it (no module this large validates anyway).
+fn size(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
