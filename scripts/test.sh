@@ -24,6 +24,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== cargo test (engine, cli, component, wasmtime host)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
+# The component's engine (`prepared`: only prepare() builds the CEL runtime).
+cargo test -p authz-engine --features prepared --test prepared --locked
 echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve; HTTP tests"
 # The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
 cargo build -p authz --locked
