@@ -21,6 +21,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (native, and the component for wasm32)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p authz-engine --features prepared --all-targets --locked -- -D warnings
 CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== cargo test (engine, cli, component, wasmtime host)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked

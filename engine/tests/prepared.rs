@@ -1,9 +1,13 @@
 //! The `prepared` feature (the WebAssembly component's engine): only `prepare()` builds the CEL
 //! runtime, and a check before it fails closed. Building a bundle prepares the runtime of its
-//! process, so the check runs in a child process that only loads the bundle's bytes.
+//! process, so the check runs in a child process that only loads the bundle's bytes (passed hex-encoded in its environment).
 //! Run by `scripts/test.sh` with `--features prepared`.
 #![cfg(feature = "prepared")]
 #![allow(clippy::unwrap_used, clippy::panic, reason = "test")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "test harness only: the child process gets the bundle through its environment; the engine reads none"
+)]
 
 use authz_engine::policy::Effect;
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
@@ -37,8 +41,10 @@ fn effect(bundle: &Bundle) -> Effect {
 
 #[test]
 fn a_check_before_prepare_denies_and_after_it_decides() {
-    if let Some(path) = std::env::var_os(CHILD) {
-        let bundle = Bundle::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    if let Ok(hex) = std::env::var(CHILD) {
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap(), 16).unwrap()).collect();
+        let bundle = Bundle::from_bytes(&bytes).unwrap();
         println!("before={:?}", effect(&bundle));
         authz_engine::prepare().unwrap();
         println!("after={:?}", effect(&bundle));
@@ -46,14 +52,12 @@ fn a_check_before_prepare_denies_and_after_it_decides() {
     }
     let bundle = Bundle::build(vec![Source::new("p.yaml", POLICY)], None).unwrap();
     assert_eq!(effect(&bundle), Effect::Allow);
-    let path = std::env::temp_dir().join(format!("authz-prepared-{}.bundle", std::process::id()));
-    std::fs::write(&path, bundle.to_bytes()).unwrap();
+    let hex: String = bundle.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "a_check_before_prepare_denies_and_after_it_decides", "--nocapture", "--test-threads", "1"])
-        .env(CHILD, &path)
+        .env(CHILD, hex)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&path);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("before=Deny"), "{stdout}");
