@@ -14,19 +14,9 @@ use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 
 const CHILD: &str = "AUTHZ_PREPARED_TEST_BUNDLE";
 
-const POLICY: &str = r#"
-apiVersion: api.cerbos.dev/v1
-resourcePolicy:
-  resource: doc
-  version: default
-  rules:
-    - actions: ["view"]
-      roles: ["*"]
-      effect: EFFECT_ALLOW
-      condition:
-        match:
-          expr: R.attr.owner == P.id
-"#;
+mod common;
+
+use common::OWNER_POLICY as POLICY;
 
 fn effect(bundle: &Bundle) -> Effect {
     let input: CheckInput = serde_json::from_value(serde_json::json!({

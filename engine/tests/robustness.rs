@@ -6,19 +6,9 @@ use authz_engine::wire::{decode_request, Limits};
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 use proptest::prelude::*;
 
-const POLICY: &str = r#"
-apiVersion: api.cerbos.dev/v1
-resourcePolicy:
-  resource: doc
-  version: default
-  rules:
-    - actions: ["view"]
-      roles: ["*"]
-      effect: EFFECT_ALLOW
-      condition:
-        match:
-          expr: R.attr.owner == P.id
-"#;
+mod common;
+
+use common::OWNER_POLICY as POLICY;
 
 fn bundle(text: &str) -> Result<Bundle, authz_engine::BuildErrors> {
     Bundle::build(vec![Source::new("p.yaml", text)], None)
