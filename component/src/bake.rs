@@ -48,7 +48,9 @@ pub enum BakeError {
 
 type Result<T> = std::result::Result<T, BakeError>;
 
-/// Writes `bundle` into the slot of a generic `component`, returning the baked component.
+/// Writes `bundle` into the slot of a generic `component`, returning the baked component. Only
+/// the pre-initializer decodes the bundle, so the result answers nothing until it is
+/// pre-initialized: `authz_wasmtime::bake::bake` does both (this is its first step).
 pub fn bake(component: &[u8], bundle: &[u8]) -> Result<Vec<u8>> {
     bake_with(component, bundle, Ok)
 }

@@ -13,13 +13,16 @@ struct Pdp;
 
 static BUNDLE: OnceLock<Result<Bundle, String>> = OnceLock::new();
 
+/// Why a component without a decoded bundle cannot decide.
+const NOT_BAKED: &str = "no bundle is baked into this component: run `authz bake`";
+
 /// The baked bundle, decoded by [`authz_preinitialize`] when `authz bake` snapshotted the
 /// component. Only that initializer reaches the decoder, so the snapshot drops its code; a
 /// component that was never pre-initialized (the generic one) has no bundle.
 fn bundle() -> Result<&'static Bundle, api::Error> {
     match BUNDLE.get() {
         Some(decoded) => decoded.as_ref().map_err(|e| api::Error::BundleUnavailable(e.clone())),
-        None => Err(api::Error::BundleUnavailable("no bundle is baked into this component: run `authz bake`".into())),
+        None => Err(api::Error::BundleUnavailable(NOT_BAKED.into())),
     }
 }
 
@@ -27,7 +30,7 @@ fn bundle() -> Result<&'static Bundle, api::Error> {
 fn decode_bundle() -> Result<Bundle, String> {
     match slot::baked() {
         Some(bytes) => Bundle::from_bytes(bytes).map_err(|e| e.to_string()),
-        None => Err("no bundle is baked into this component: run `authz bake`".into()),
+        None => Err(NOT_BAKED.into()),
     }
 }
 

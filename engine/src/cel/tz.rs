@@ -214,9 +214,9 @@ fn derive(tz: chrono_tz::Tz) -> Zone {
 mod tests {
     use super::*;
 
-    /// Every zone's table agrees with the database: at each change and the second before
-    /// it, hourly over the twentieth century's busiest decades and today, and far outside
-    /// the sampled range.
+    /// Every zone's table agrees with the database: at each change found and a second either
+    /// side of it, every 25,201 s (7 h 1 s) from 1900 to 2040, and far outside the sampled
+    /// range.
     #[test]
     fn tables_agree_with_the_database_for_every_zone() {
         let hour = 3_600;

@@ -33,7 +33,7 @@ fn preinitialize(module: Vec<u8>) -> Result<Vec<u8>, String> {
         Linker::new(store.engine()).instantiate_async(store, module).await
     });
     let snapshot = block_on(run).map_err(err)?;
-    crate::prune::prune(&snapshot).map(|(pruned, _)| pruned)
+    crate::prune::prune(&snapshot).map(|(module, _)| module)
 }
 
 /// Drives a future that never waits on anything outside it (wasmtime's async calls into a
