@@ -210,7 +210,11 @@ impl api::Guest for Pdp {
 #[no_mangle]
 pub extern "C" fn authz_preinitialize() {
     let _ = BUNDLE.get_or_init(decode_bundle);
+    // SAFETY: the decoded bundle owns its data; no slice of the slot is held past here.
+    unsafe { crate::slot::release() };
     let _ = authz_engine::prepare();
+    // Everything allocated so far lives for ever; calls allocate from the arena.
+    crate::arena::arm();
 }
 
 export!(Pdp);

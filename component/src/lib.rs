@@ -3,6 +3,7 @@
 //! The policy bundle lives in the [`slot`], which [`bake::bake`] fills in a built generic
 //! component, so baking needs no compiler and instantiation parses nothing.
 
+pub mod arena;
 pub mod bake;
 pub mod slot;
 

@@ -5,6 +5,10 @@
 //! (see [`crate::bake`]) writes the bundle's length into the header and adds one data
 //! segment holding the bundle at the reserved address, so the baked component carries the
 //! bundle's bytes and nothing more, and instantiation copies them in like any other data.
+//! The pre-initializer decodes them and then [`release`]s the slot (zeroes it), so the
+//! snapshot `authz bake` writes holds the decoded bundle only, not its bytes as well.
+
+use std::cell::UnsafeCell;
 
 /// Marks the slot header in the component's data.
 pub const MAGIC: [u8; 16] = *b"authz:bundle-v1\0";
@@ -17,10 +21,19 @@ pub struct Header {
     magic: [u8; 16],
     capacity: [u8; 4],
     len: [u8; 4],
-    data: &'static [u8; CAPACITY],
+    data: &'static Data,
 }
 
-static DATA: [u8; CAPACITY] = [0; CAPACITY];
+/// The reserved bytes. Only [`release`] writes them, once they are no longer read.
+#[repr(transparent)]
+pub struct Data(UnsafeCell<[u8; CAPACITY]>);
+
+// SAFETY: the component is single-threaded (wasm32 without atomics), natively nothing writes
+// the slot, and in the component only the pre-initializer writes it, after its last read.
+#[expect(unsafe_code, reason = "the slot is written once, by the single-threaded pre-initializer")]
+unsafe impl Sync for Data {}
+
+static DATA: Data = Data(UnsafeCell::new([0; CAPACITY]));
 
 /// The slot header; its length is 0 in a generic component.
 pub static HEADER: Header =
@@ -34,7 +47,21 @@ pub fn baked() -> Option<&'static [u8]> {
     if len == 0 {
         return None;
     }
-    header.data.get(..len)
+    // SAFETY: nothing writes the slot while this borrow lives: see `release`.
+    #[expect(unsafe_code, reason = "reading the slot that baking filled")]
+    let data: &'static [u8; CAPACITY] = unsafe { &*header.data.0.get() };
+    data.get(..len)
+}
+
+/// Zeroes the slot, so that a pre-initialization snapshot does not carry the bundle's bytes.
+///
+/// # Safety
+/// No slice [`baked`] returned may be used afterwards.
+#[cfg(target_arch = "wasm32")]
+#[expect(unsafe_code, reason = "writing the slot once its bytes are decoded")]
+pub unsafe fn release() {
+    // SAFETY: the caller holds no slice of the slot; one thread.
+    unsafe { (*DATA.0.get()).fill(0) };
 }
 
 #[cfg(test)]

@@ -62,6 +62,11 @@ fn empty_map() -> &'static (dyn Val + 'static) {
     EMPTY_MAP.get_or_init(|| map_val(vec![])).as_ref()
 }
 
+/// Builds the shared empty values now (see [`crate::prepare`]).
+pub(crate) fn prepare_statics() {
+    let _ = (empty_runtime(), empty_map());
+}
+
 fn runtime_value(edr: &[String]) -> Box<dyn Val + 'static> {
     let mut sorted: Vec<&str> = edr.iter().map(String::as_str).collect();
     sorted.sort_unstable();

@@ -30,8 +30,12 @@ pub use request::{
 pub use source::{is_policy_path, Source};
 
 /// Builds now what the engine otherwise builds on first use (the CEL environment and
-/// function registry), so that a pre-initialization snapshot (`authz bake`) already holds it.
+/// function registry, and the shared empty values decisions read), so that a
+/// pre-initialization snapshot (`authz bake`) already holds it and no decision allocates
+/// anything that outlives it.
 pub fn prepare() -> Result<(), String> {
+    check::prepare_statics();
+    table::prepare_statics();
     cel::prepare_runtime().map(|_| ())
 }
 

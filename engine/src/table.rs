@@ -230,12 +230,19 @@ mod json_text {
 
 static NO_PARAMS: OnceLock<Params> = OnceLock::new();
 
+fn no_params() -> &'static Params {
+    NO_PARAMS.get_or_init(|| Params::new(usize::MAX, &serde_json::json!({}), Vec::new()))
+}
+
+/// Builds the shared empty parameter set now (see [`crate::prepare`]).
+pub(crate) fn prepare_statics() {
+    let _ = no_params();
+}
+
 impl Table {
     /// Parameter set `i` (an empty one if out of range, which compilation never produces).
     pub(crate) fn params(&self, i: usize) -> &Params {
-        self.params
-            .get(i)
-            .unwrap_or_else(|| NO_PARAMS.get_or_init(|| Params::new(usize::MAX, &serde_json::json!({}), Vec::new())))
+        self.params.get(i).unwrap_or_else(|| no_params())
     }
 
     /// Derived role definition `i`.
