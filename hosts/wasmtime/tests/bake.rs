@@ -101,3 +101,21 @@ fn a_corrupt_bundle_survives_baking_and_fails_closed_at_load() {
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }
 }
+
+#[test]
+fn the_baked_example_fits_in_one_mib_and_carries_its_bundle_once() {
+    let (bundle, _) = common::example_component(None);
+    // One serialization for both (bundle bytes are not canonical: maps serialize in hash order).
+    let bytes = bundle.to_bytes();
+    let generic = common::generic_component();
+    let plain = authz_component::bake::bake(&generic, &bytes).unwrap();
+    let preinitialized = authz_wasmtime::bake::bake(&generic, &bytes).unwrap();
+    // The size limit for the example bundle, baked and pre-initialized.
+    assert!(preinitialized.len() <= 1 << 20, "baked example is {} bytes", preinitialized.len());
+    // The serialized bundle's checksum: in the injected component, gone from the snapshot
+    // (the pre-initializer zeroes the slot once the bundle is decoded).
+    let checksum = bytes.get(8..40).unwrap();
+    let holds = |haystack: &[u8]| haystack.windows(checksum.len()).any(|w| w == checksum);
+    assert!(holds(&plain), "the injected component must carry the bundle");
+    assert!(!holds(&preinitialized), "the snapshot still carries the serialized bundle");
+}
