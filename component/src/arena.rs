@@ -190,6 +190,13 @@ mod tests {
         Layout::from_size_align(size, align).unwrap_or_else(|_| Layout::new::<u8>())
     }
 
+    /// An armed arena over 1 KiB at address 4096.
+    fn armed() -> Bump {
+        let mut b = Bump::new(4096, 1024);
+        b.arm();
+        b
+    }
+
     #[test]
     fn disarmed_arena_hands_out_nothing() {
         let mut b = Bump::new(4096, 1024);
@@ -198,8 +205,7 @@ mod tests {
 
     #[test]
     fn blocks_are_aligned_and_rewind_when_all_are_freed() {
-        let mut b = Bump::new(4096, 1024);
-        b.arm();
+        let mut b = armed();
         let a = b.alloc(layout(3, 1)).unwrap_or_default();
         let c = b.alloc(layout(16, 16)).unwrap_or_default();
         assert_eq!((a, c), (4096, 4112));
@@ -215,8 +221,7 @@ mod tests {
 
     #[test]
     fn full_or_large_requests_fall_back() {
-        let mut b = Bump::new(4096, 1024);
-        b.arm();
+        let mut b = armed();
         assert_eq!(b.alloc(layout(1025, 1)), None);
         assert!(b.alloc(layout(1000, 1)).is_some());
         assert_eq!(b.alloc(layout(100, 1)), None);
@@ -227,8 +232,7 @@ mod tests {
 
     #[test]
     fn newest_block_grows_and_frees_in_place() {
-        let mut b = Bump::new(4096, 1024);
-        b.arm();
+        let mut b = armed();
         let a = b.alloc(layout(10, 1)).unwrap_or_default();
         let c = b.alloc(layout(10, 1)).unwrap_or_default();
         assert!(!b.resize_in_place(a, 10, 20), "not the newest");
