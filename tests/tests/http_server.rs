@@ -253,14 +253,19 @@ fn view(c: &mut Client) -> (String, String) {
     (r["bundleDigest"].as_str().unwrap().to_string(), r["results"][0]["actions"]["view"].as_str().unwrap().to_string())
 }
 
-fn wait_for(c: &mut Client, what: &str, f: impl Fn(&(String, String)) -> bool) -> (String, String) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Asks until `f` holds; on timeout the failure shows what the server printed (its reloads).
+fn wait_for(server: &Server, c: &mut Client, what: &str, f: impl Fn(&(String, String)) -> bool) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let got = view(c);
         if f(&got) {
             return got;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last {got:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last {got:?}; the server said:\n{}",
+            server.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -297,11 +302,11 @@ fn hot_swap_under_load_never_fails_or_mixes_bundles() {
 
     // 1. File change (watch): deny.
     write_policy(&policies, "DENY");
-    let (deny_digest, _) = wait_for(&mut c, "the DENY bundle", |(_, e)| e == "EFFECT_DENY");
+    let (deny_digest, _) = wait_for(&server, &mut c, "the DENY bundle", |(_, e)| e == "EFFECT_DENY");
     assert_ne!(deny_digest, allow_digest);
     // 2. A broken change is rejected and the DENY bundle keeps serving.
     std::fs::write(policies.join("broken.yaml"), "apiVersion: api.cerbos.dev/v1\nresourcePolicy: [\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while !c.get("/metrics").unwrap().body.contains("authz_bundle_reloads_total{result=\"error\"} 1") {
         assert!(Instant::now() < deadline, "the broken bundle was never tried");
         std::thread::sleep(Duration::from_millis(50));
@@ -314,11 +319,11 @@ fn hot_swap_under_load_never_fails_or_mixes_bundles() {
     assert_eq!(r.status, 401);
     let r = c.send("POST", "/admin/reload", &[("authorization", "Bearer s3cret")], b"").unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_for(&mut c, "the ALLOW bundle again", |(d, e)| d == &allow_digest && e == "EFFECT_ALLOW");
+    wait_for(&server, &mut c, "the ALLOW bundle again", |(d, e)| d == &allow_digest && e == "EFFECT_ALLOW");
     // 4. SIGHUP.
     write_policy(&policies, "DENY");
     server.signal("HUP").unwrap();
-    wait_for(&mut c, "the DENY bundle after SIGHUP", |(d, _)| d == &deny_digest);
+    wait_for(&server, &mut c, "the DENY bundle after SIGHUP", |(d, _)| d == &deny_digest);
 
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;

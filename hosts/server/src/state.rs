@@ -110,13 +110,19 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
     config.pdp.globals = None;
     let name = source.describe();
     let bundle_err = |message: String| ServeError::Bundle { source_name: name.clone(), message };
+    // The watch's baseline is what the files were *before* loading: a change made while the
+    // first bundle loads (or before the watch task first runs) is then still seen as a change.
+    let watched = config.watch.map(|every| {
+        let paths = source.watch_paths();
+        let baseline = fingerprint(&paths);
+        (every, paths, baseline)
+    });
     let bytes = source.load().map_err(bundle_err)?;
     let first = Pdp::from_bytes(&bytes, config.pdp.clone()).map_err(|e| bundle_err(e.to_string()))?;
     let info = first.bundle_info().clone();
     let addr = config.addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Io { addr, error })?;
     let local = listener.local_addr().map_err(|error| ServeError::Io { addr, error })?;
-    let watch = config.watch;
     let state = Arc::new(State {
         current: RwLock::new(Arc::new(first)),
         config,
@@ -132,8 +138,8 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
     );
     eprintln!("authz serve: listening on http://{local}");
     spawn_sighup(state.clone());
-    if let Some(every) = watch {
-        spawn_watch(state.clone(), every);
+    if let Some((every, paths, baseline)) = watched {
+        spawn_watch(state.clone(), every, paths, baseline);
     }
     axum::serve(listener, crate::http::router(state)).await.map_err(|error| ServeError::Io { addr: local, error })
 }
@@ -156,9 +162,12 @@ fn spawn_sighup(state: Arc<State>) {
 #[cfg(not(unix))]
 fn spawn_sighup(_state: Arc<State>) {}
 
-/// Modification times and sizes of every file under the watched paths.
-fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    fn walk(p: &std::path::Path, out: &mut Vec<(PathBuf, Option<SystemTime>, u64)>) {
+/// Every file under the watched paths with its modification time and size.
+type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+/// The watched paths' [`Fingerprint`].
+fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
+    fn walk(p: &std::path::Path, out: &mut Fingerprint) {
         let Ok(meta) = std::fs::metadata(p) else {
             out.push((p.to_path_buf(), None, 0));
             return;
@@ -180,14 +189,14 @@ fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
     out
 }
 
-fn spawn_watch(state: Arc<State>, every: std::time::Duration) {
-    let paths = state.source.watch_paths();
+/// Polls `paths` every `every` and reloads when their fingerprint differs from the last one
+/// seen (`last` starts as the fingerprint taken before the serving bundle was loaded).
+fn spawn_watch(state: Arc<State>, every: std::time::Duration, paths: Vec<PathBuf>, mut last: Fingerprint) {
     if paths.is_empty() {
         eprintln!("authz serve: --watch: this bundle source has no files to watch");
         return;
     }
     tokio::spawn(async move {
-        let mut last = fingerprint(&paths);
         loop {
             tokio::time::sleep(every).await;
             let now = fingerprint(&paths);
