@@ -133,14 +133,18 @@ pub(crate) struct ScopeRows {
     pub(crate) rows: Vec<Row>,
     pub(crate) role_policies: Vec<RolePolicy>,
     /// Resource kinds with a resource policy here (even one with no rules).
+    #[serde(serialize_with = "canonical::set")]
     pub(crate) resource_kinds: HashSet<String>,
     /// Principals with a principal policy here.
+    #[serde(serialize_with = "canonical::set")]
     pub(crate) principals: HashSet<String>,
     /// Rows by literal resource kind (indices into `rows`, ascending).
+    #[serde(serialize_with = "canonical::map")]
     pub(crate) by_kind: HashMap<String, Vec<usize>>,
     /// Rows whose resource is a glob (ascending).
     pub(crate) glob_rows: Vec<usize>,
     /// Resource kind → derived roles (indices into [`Table::derived`]) its resource policy here references.
+    #[serde(serialize_with = "canonical::map")]
     pub(crate) derived_roles: HashMap<String, Vec<usize>>,
 }
 
@@ -188,14 +192,21 @@ impl<A: Iterator<Item = usize>, B: Iterator<Item = usize>> Iterator for MergeAsc
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Table {
     /// version → scope → rows.
+    #[serde(serialize_with = "canonical::nested")]
     pub(crate) scopes: HashMap<String, HashMap<String, ScopeRows>>,
+    #[serde(serialize_with = "canonical::set")]
     pub(crate) principal_scopes: HashSet<String>,
+    #[serde(serialize_with = "canonical::set")]
     pub(crate) resource_scopes: HashSet<String>,
+    #[serde(serialize_with = "canonical::map")]
     pub(crate) principal_permissions: HashMap<String, ScopePermissions>,
+    #[serde(serialize_with = "canonical::map")]
     pub(crate) resource_permissions: HashMap<String, ScopePermissions>,
     /// scope → role → parent roles.
+    #[serde(serialize_with = "canonical::nested")]
     pub(crate) parent_roles: HashMap<String, HashMap<String, Vec<String>>>,
     /// resource policy key → schemas.
+    #[serde(serialize_with = "canonical::map")]
     pub(crate) schemas: HashMap<String, SchemaRefs>,
     /// Every parameter set, by id.
     pub(crate) params: Vec<Params>,
@@ -210,13 +221,45 @@ pub(crate) struct Table {
     pub(crate) schema_docs: HashMap<String, serde_json::Value>,
 }
 
+/// Hash maps and sets written in key order, so equal tables serialize to equal bytes (a baked
+/// component is then reproducible from its policies). Reading them back needs no help.
+mod canonical {
+    use serde::{Serialize, Serializer};
+    use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+    /// A map written in key order.
+    struct Sorted<'a, V>(&'a HashMap<String, V>);
+
+    impl<V: Serialize> Serialize for Sorted<'_, V> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().collect::<BTreeMap<_, _>>())
+        }
+    }
+
+    pub(super) fn map<V: Serialize, S: Serializer>(m: &HashMap<String, V>, s: S) -> Result<S::Ok, S::Error> {
+        Sorted(m).serialize(s)
+    }
+
+    /// A map of maps, both levels in key order.
+    pub(super) fn nested<V: Serialize, S: Serializer>(
+        m: &HashMap<String, HashMap<String, V>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(k, v)| (k, Sorted(v))).collect::<BTreeMap<_, _>>())
+    }
+
+    pub(super) fn set<S: Serializer>(m: &HashSet<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter().collect::<BTreeSet<_>>())
+    }
+}
+
 /// JSON documents stored as text: compact binary formats cannot carry `serde_json::Value`.
 mod json_text {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::HashMap;
 
     pub(super) fn serialize<S: Serializer>(m: &HashMap<String, serde_json::Value>, s: S) -> Result<S::Ok, S::Error> {
-        let text: HashMap<&String, String> = m.iter().map(|(k, v)| (k, v.to_string())).collect();
+        let text: std::collections::BTreeMap<&String, String> = m.iter().map(|(k, v)| (k, v.to_string())).collect();
         text.serialize(s)
     }
 
