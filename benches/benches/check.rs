@@ -15,6 +15,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::str::FromStr;
 
+#[path = "../shared/component.rs"]
+mod component;
+
 const BATCH_ACTIONS: [&str; 5] = ["view", "edit", "delete", "approve", "share"];
 
 fn uid(s: &str) -> EntityUid {
@@ -98,32 +101,19 @@ fn single_check(c: &mut Criterion) {
 
     // The same check through the baked component in wasmtime (authz-wasmtime defaults:
     // precompiled, pre-instantiated, pooling allocator, fuel metering on).
-    let baked = component(&bundle);
-    let pdp = authz_wasmtime::Pdp::from_bytes(&baked, component_config(8)).unwrap();
+    let baked = component::baked(&bundle).unwrap_or_else(|e| panic!("{e}"));
+    let pdp = authz_wasmtime::Pdp::from_bytes(&baked, component::config(8)).unwrap();
     let typed = authz_conformance::runtime::typed_request(&opts, &input[0]).unwrap();
     let json = authz_engine::wire::encode_request(&opts, &input[0]).to_string();
     assert_eq!(pdp.check(&typed).unwrap().results[0].actions[0].effect, authz_wasmtime::types::Effect::Allow);
     g.bench_function("authz_component_typed", |bch| bch.iter(|| black_box(pdp.check(black_box(&typed)).is_ok())));
     g.bench_function("authz_component_json", |bch| bch.iter(|| black_box(pdp.check_json(black_box(&json)).is_ok())));
     // A fresh instance per decision: instantiate from the pool, decode the bundle, decide.
-    let fresh = authz_wasmtime::Pdp::from_bytes(&baked, component_config(0)).unwrap();
+    let fresh = authz_wasmtime::Pdp::from_bytes(&baked, component::config(0)).unwrap();
     g.bench_function("authz_component_fresh_instance", |bch| {
         bch.iter(|| black_box(fresh.check(black_box(&typed)).is_ok()))
     });
     g.finish();
-}
-
-/// The benchmark bundle baked into the generic component (`scripts/build-component.sh`).
-fn component(bundle: &Bundle) -> Vec<u8> {
-    let path = authz_conformance::runtime::generic_component_path();
-    let generic = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}: run `bash scripts/build-component.sh` first", path.display()));
-    authz_wasmtime::bake::bake(&generic, &bundle.to_bytes()).unwrap()
-}
-
-fn component_config(warm_instances: usize) -> authz_wasmtime::Config {
-    let cache_dir = authz_conformance::runtime::generic_component_path().with_file_name("compiled");
-    authz_wasmtime::Config { warm_instances, cache_dir: Some(cache_dir), ..Default::default() }
 }
 
 fn batch(c: &mut Criterion) {
@@ -138,7 +128,11 @@ fn batch(c: &mut Criterion) {
     g.bench_function("cedar", |bch| bch.iter(|| reqs.iter().filter(|r| cedar.allowed(r)).count()));
     let rins: Vec<_> = (0..50).flat_map(|i| BATCH_ACTIONS.iter().map(move |a| rego_input_value(i, a))).collect();
     g.bench_function("regorus", |bch| bch.iter(|| rins.iter().filter(|r| rego_allowed(&rego, (*r).clone())).count()));
-    let pdp = authz_wasmtime::Pdp::from_bytes(&component(&bundle), component_config(8)).unwrap();
+    let pdp = authz_wasmtime::Pdp::from_bytes(
+        &component::baked(&bundle).unwrap_or_else(|e| panic!("{e}")),
+        component::config(8),
+    )
+    .unwrap();
     let typed: Vec<_> = inputs.iter().map(|i| authz_conformance::runtime::typed_request(&opts, i).unwrap()).collect();
     g.bench_function("authz_component_typed", |bch| {
         bch.iter(|| typed.iter().filter(|t| pdp.check(black_box(t)).is_ok()).count())

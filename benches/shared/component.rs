@@ -1,0 +1,37 @@
+//! The baked component as the benchmark and the profiling examples load it (included with
+//! `#[path]`: it needs the wasmtime host, a dev-dependency the library cannot use).
+
+use authz_engine::Bundle;
+
+/// The bundle baked into the generic component (`scripts/build-component.sh` builds it).
+pub fn baked(bundle: &Bundle) -> Result<Vec<u8>, String> {
+    let path = authz_conformance::runtime::generic_component_path();
+    let generic = std::fs::read(&path)
+        .map_err(|e| format!("{}: {e}: run `bash scripts/build-component.sh` first", path.display()))?;
+    authz_wasmtime::bake::bake(&generic, &bundle.to_bytes()).map_err(|e| e.to_string())
+}
+
+/// [`baked`], kept beside the generic component under the SHA-256 of both inputs, so runs
+/// under a profiler (where baking is slow) bake once.
+#[allow(dead_code)] // the criterion benchmark bakes in-process
+pub fn baked_cached(bundle: &Bundle) -> Result<Vec<u8>, String> {
+    use sha2::{Digest, Sha256};
+    let path = authz_conformance::runtime::generic_component_path();
+    let mut key = Sha256::new();
+    key.update(std::fs::read(&path).unwrap_or_default());
+    key.update(bundle.to_bytes());
+    let cached = path.with_file_name(format!("baked-{:x}.wasm", key.finalize()));
+    if let Ok(bytes) = std::fs::read(&cached) {
+        return Ok(bytes);
+    }
+    let bytes = baked(bundle)?;
+    std::fs::write(&cached, &bytes).map_err(|e| format!("{}: {e}", cached.display()))?;
+    Ok(bytes)
+}
+
+/// The host's defaults, with `warm_instances` and the on-disk compile cache beside the
+/// generic component (so a run measures calls, not Cranelift).
+pub fn config(warm_instances: usize) -> authz_wasmtime::Config {
+    let cache_dir = authz_conformance::runtime::generic_component_path().with_file_name("compiled");
+    authz_wasmtime::Config { warm_instances, cache_dir: Some(cache_dir), ..Default::default() }
+}
