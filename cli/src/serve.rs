@@ -51,9 +51,13 @@ pub(crate) struct ServeArgs {
     /// Actions per resource.
     #[arg(long, default_value_t = 50)]
     max_actions: usize,
-    /// Wasm fuel per decision.
-    #[arg(long, default_value_t = 2_000_000_000)]
-    fuel: u64,
+    /// Longest a decision may run, in milliseconds, before it fails (HTTP 422); 0: no limit.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Wasm instructions (fuel) per decision: a budget that does not depend on the machine,
+    /// at the cost of metering every call (about 20% more instructions). Off by default.
+    #[arg(long)]
+    fuel: Option<u64>,
     /// Cache compiled components here (skips Cranelift on restart).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -145,7 +149,8 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         Some(path) => Some(AuditLog::file(path.as_ref()).with_context(|| format!("opening audit log `{path}`"))?),
     };
     let pdp = authz_wasmtime::Config {
-        fuel: Some(a.fuel),
+        timeout: (a.timeout_ms > 0).then(|| std::time::Duration::from_millis(a.timeout_ms)),
+        fuel: a.fuel,
         cache_dir: a.cache_dir,
         supply_now: !a.no_host_clock,
         ..Default::default()

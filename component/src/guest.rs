@@ -193,12 +193,15 @@ impl api::Guest for Pdp {
                 label: b.label().map(str::to_string),
                 policy_count: u32::try_from(b.policy_count()).unwrap_or(u32::MAX),
                 engine_version: env!("CARGO_PKG_VERSION").to_string(),
+                reads_clock: b.reads_clock(),
             },
             Err(_) => api::BundleDetails {
                 digest: String::new(),
                 label: None,
                 policy_count: 0,
                 engine_version: env!("CARGO_PKG_VERSION").to_string(),
+                // Unknown: a host that supplies the time anyway loses nothing.
+                reads_clock: true,
             },
         }
     }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// Bytes a serialized bundle starts with (format version 3: compiled table with time zones).
-const MAGIC: &[u8; 8] = b"AUTHZB03";
+const MAGIC: &[u8; 8] = b"AUTHZB04";
 
 /// A compiled policy bundle; cheap to share (`Send + Sync`), evaluated many times.
 pub struct Bundle {
@@ -153,7 +153,14 @@ impl Bundle {
         self.table.zones.len()
     }
 
-    /// Serializes the compiled bundle: `AUTHZB03`, a sha256 of the payload, then the
+    /// Whether any condition, variable or output reads the request's time (`now()`,
+    /// `timeSince()`). When none does, `now` cannot change a decision and a host need not
+    /// supply it.
+    pub fn reads_clock(&self) -> bool {
+        self.table.reads_clock
+    }
+
+    /// Serializes the compiled bundle: `AUTHZB04`, a sha256 of the payload, then the
     /// payload (digest, label and the compiled rule table with parsed conditions), so
     /// loading runs neither the YAML nor the CEL parser.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -173,7 +180,7 @@ impl Bundle {
             return Err(LoadError::Format("too short".into()));
         };
         if magic != MAGIC {
-            return Err(LoadError::Format("unknown format (expected `AUTHZB03`)".into()));
+            return Err(LoadError::Format(format!("unknown format (expected `{}`)", String::from_utf8_lossy(MAGIC))));
         }
         if Sha256::digest(payload).as_slice() != sum {
             return Err(LoadError::Checksum);

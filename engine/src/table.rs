@@ -214,6 +214,8 @@ pub(crate) struct Table {
     pub(crate) derived: Vec<DerivedRoleDef>,
     /// Whether any expression mentions `runtime` (else `runtime` values are never built).
     pub(crate) uses_runtime: bool,
+    /// Whether any expression reads the request's time (`now()`, `timeSince()`).
+    pub(crate) reads_clock: bool,
     /// The time zones the conditions name, with their offset history.
     pub(crate) zones: std::sync::Arc<crate::cel::tz::Zones>,
     /// Referenced schema documents by path under `_schemas/`.

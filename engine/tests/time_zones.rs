@@ -105,3 +105,41 @@ fn a_bundle_without_zone_arguments_carries_no_zones() {
     assert_eq!(bundle.time_zone_count(), 0);
     assert_eq!(decide(&bundle, "2024-07-01T12:00:00Z", "").0, Effect::Allow);
 }
+
+#[test]
+fn a_bundle_reads_the_clock_only_when_an_expression_calls_now_or_time_since() {
+    for (expr, reads) in [
+        ("R.attr.known == true", false),
+        (r#"P.attr.when == "now()""#, false),
+        (r#"now() > timestamp("2020-01-01T00:00:00Z")"#, true),
+        (r#"timestamp(R.attr.at).timeSince() > duration("1h")"#, true),
+        (r#"[1, 2].all(x, now() > timestamp("2020-01-01T00:00:00Z"))"#, true),
+    ] {
+        let built = build(&format!("'{expr}'")).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(built.reads_clock(), reads, "{expr}");
+        let loaded = Bundle::from_bytes(&built.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.reads_clock(), reads, "{expr}, after serialization");
+    }
+    // A variable or an output that reads it counts as much as a condition.
+    let with = |section: &str| {
+        let text = format!(
+            r#"apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  resource: doc
+  version: default
+{section}
+"#
+        );
+        Bundle::build(vec![Source::new("p.yaml", text)], None).unwrap_or_else(|e| panic!("{section}: {e}"))
+    };
+    let variable = with(
+        "  variables:\n    local:\n      t: now()\n  rules:\n    - actions: [t]\n      roles: ['*']\n      effect: EFFECT_ALLOW\n      condition:\n        match:\n          expr: V.t != null",
+    );
+    assert!(variable.reads_clock());
+    let output = with(
+        "  rules:\n    - actions: [t]\n      roles: ['*']\n      effect: EFFECT_ALLOW\n      output:\n        when:\n          ruleActivated: now()",
+    );
+    assert!(output.reads_clock());
+    let neither = with("  rules:\n    - actions: [t]\n      roles: ['*']\n      effect: EFFECT_ALLOW");
+    assert!(!neither.reads_clock());
+}

@@ -7,6 +7,7 @@ mod functions;
 mod macros;
 mod namespaced;
 pub(crate) mod tz;
+pub(crate) mod walk;
 
 use cel::{Context, Env, Value};
 use std::collections::HashMap;

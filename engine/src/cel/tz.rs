@@ -10,7 +10,8 @@
 //! The parser rewrites `t.getX(tz)` to `@inZone(t, tz, @zones).getX()` (see `macros.rs`);
 //! `@zones` is the bundle's table.
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
+use super::walk::visit;
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 use cel::objects::Opaque;
 use chrono::{DateTime, FixedOffset, Offset, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -135,36 +136,6 @@ impl ZoneRefs {
             }
         });
         unknown
-    }
-}
-
-fn visit(e: &IdedExpr, f: &mut impl FnMut(&IdedExpr)) {
-    f(e);
-    match &e.expr {
-        Expr::Call(c) => {
-            c.target.iter().for_each(|t| visit(t, f));
-            c.args.iter().for_each(|a| visit(a, f));
-        }
-        Expr::Comprehension(c) => {
-            for part in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
-                visit(part, f);
-            }
-        }
-        Expr::List(l) => l.elements.iter().for_each(|x| visit(x, f)),
-        Expr::Map(m) => m.entries.iter().for_each(|x| visit_entry(&x.expr, f)),
-        Expr::Struct(s) => s.entries.iter().for_each(|x| visit_entry(&x.expr, f)),
-        Expr::Select(s) => visit(&s.operand, f),
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-    }
-}
-
-fn visit_entry(e: &EntryExpr, f: &mut impl FnMut(&IdedExpr)) {
-    match e {
-        EntryExpr::StructField(x) => visit(&x.value, f),
-        EntryExpr::MapEntry(x) => {
-            visit(&x.key, f);
-            visit(&x.value, f);
-        }
     }
 }
 

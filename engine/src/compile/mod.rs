@@ -216,6 +216,7 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
+        self.table.reads_clock |= crate::cel::walk::reads_clock(expr.ast());
         if let Err(m) = self.zones.add(expr.ast()) {
             let msg = format!("invalid expression `{}`: {m}", src.trim());
             self.err(loc.clone(), msg, Some("name an IANA time zone (e.g. `Europe/Paris`) or an offset (`+01:00`)"));

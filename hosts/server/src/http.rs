@@ -64,7 +64,9 @@ impl From<HostError> for Failure {
             HostError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             HostError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             // The request made the decision overrun its budget: the caller's input, not us.
-            HostError::OutOfFuel | HostError::MemoryLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HostError::Timeout(_) | HostError::OutOfFuel | HostError::MemoryLimit(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             HostError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             HostError::Load(_) | HostError::BundleUnavailable(_) | HostError::Trap(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -238,6 +240,7 @@ async fn readyz(Shared(state): S) -> Response {
         "bundleLabel": info.label,
         "policyCount": info.policy_count,
         "engineVersion": info.engine_version,
+        "readsClock": info.reads_clock,
     }))
     .into_response()
 }

@@ -1,11 +1,22 @@
 //! Host settings: limits per decision and how components are compiled and pooled.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How often the clock behind [`Config::timeout`] advances.
+pub const TIMEOUT_TICK: Duration = Duration::from_millis(10);
 
 /// How a [`Pdp`](crate::Pdp) compiles, pools and bounds decisions.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Wasm instructions (fuel) one call may use; `None` disables metering.
+    /// Wall-clock time one call may take before it is interrupted
+    /// ([`HostError::Timeout`](crate::HostError::Timeout)); `None` never interrupts. Checked at
+    /// wasm function entries and loop heads against a counter a background thread advances
+    /// every [`TIMEOUT_TICK`], so a call is stopped between `timeout` and `timeout` plus a tick.
+    pub timeout: Option<Duration>,
+    /// Wasm instructions (fuel) one call may use, for a budget that does not depend on the
+    /// machine; `None` disables metering. Off by default: metering made every call about 20%
+    /// more instructions (measured with `scripts/count-instructions.sh`).
     pub fuel: Option<u64>,
     /// Largest linear memory an instance may grow to, in bytes.
     pub max_memory_bytes: usize,
@@ -32,7 +43,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            fuel: Some(2_000_000_000),
+            timeout: Some(Duration::from_secs(1)),
+            fuel: None,
             max_memory_bytes: 256 << 20,
             max_request_bytes: 10 << 20,
             pool_instances: 64,

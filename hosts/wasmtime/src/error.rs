@@ -25,6 +25,9 @@ pub enum HostError {
     /// The component carries no usable bundle.
     #[error("bundle unavailable: {0}")]
     BundleUnavailable(String),
+    /// The decision took longer than [`Config::timeout`](crate::Config::timeout).
+    #[error("the decision took longer than the limit of {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// The decision used more fuel than allowed.
     #[error("the decision ran out of fuel")]
     OutOfFuel,

@@ -15,7 +15,7 @@ mod pdp;
 mod prune;
 mod record;
 
-pub use config::Config;
+pub use config::{Config, TIMEOUT_TICK};
 pub use error::HostError;
 pub use pdp::{BundleInfo, Pdp};
 pub use record::{DecisionHook, DecisionRecord};

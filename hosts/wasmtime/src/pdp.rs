@@ -1,12 +1,13 @@
 //! Loading a baked component and running decisions in bounded, pooled instances.
 
+use crate::config::TIMEOUT_TICK;
 use crate::record::CallInfo;
 use crate::{Config, HostError};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
@@ -27,6 +28,9 @@ pub struct BundleInfo {
     pub policy_count: u32,
     /// Version of the engine inside the component.
     pub engine_version: String,
+    /// Whether any condition, variable or output reads the request's time; when none does,
+    /// [`Config::supply_now`] has nothing to supply.
+    pub reads_clock: bool,
 }
 
 /// Per-store state: the memory limit, and whether it was hit.
@@ -98,6 +102,7 @@ impl Pdp {
             label: details.label,
             policy_count: details.policy_count,
             engine_version: details.engine_version,
+            reads_clock: details.reads_clock,
         };
         pdp.release(instance);
         Ok(pdp)
@@ -108,20 +113,20 @@ impl Pdp {
         &self.info
     }
 
-    /// Decides a typed CheckResources request. A missing `now` is the host's current time and
-    /// missing globals are the configured ones.
+    /// Decides a typed CheckResources request. A missing `now` is the host's current time (when
+    /// the bundle reads the time at all) and missing globals are the configured ones.
     pub fn check(&self, request: &api::CheckRequest) -> Result<api::CheckResponse, HostError> {
         let size = typed_size(request);
         if size > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size, limit: self.config.max_request_bytes });
         }
         let filled;
-        let needs_now = self.config.supply_now && request.options.now.is_none();
+        let needs_now = self.supplies_now() && request.options.now.is_none();
         let needs_globals = request.options.globals_json.is_none() && self.config.globals.is_some();
         let request = if needs_now || needs_globals {
             let mut r = request.clone();
-            if self.config.supply_now {
-                r.options.now.get_or_insert_with(now_rfc3339);
+            if needs_now {
+                r.options.now = Some(now_rfc3339());
             }
             if r.options.globals_json.is_none() {
                 r.options.globals_json =
@@ -174,10 +179,15 @@ impl Pdp {
         Ok(response)
     }
 
+    /// Whether calls get the host's time: configured so, and the bundle reads the time.
+    fn supplies_now(&self) -> bool {
+        self.config.supply_now && self.info.reads_clock
+    }
+
     /// Adds `authzOptions.now` (host time) and configured globals when the request has none.
     /// Without either to add, the request passes through untouched.
     fn fill_json_options<'r>(&self, request: &'r str) -> Result<std::borrow::Cow<'r, str>, HostError> {
-        if !self.config.supply_now && self.config.globals.is_none() {
+        if !self.supplies_now() && self.config.globals.is_none() {
             return Ok(std::borrow::Cow::Borrowed(request));
         }
         let mut value: serde_json::Value = serde_json::from_str(request)
@@ -195,7 +205,7 @@ impl Pdp {
                 json_path: Some("$.authzOptions".into()),
             });
         };
-        if self.config.supply_now {
+        if self.supplies_now() {
             options.entry("now").or_insert_with(|| serde_json::Value::String(now_rfc3339()));
         }
         if let Some(globals) = &self.config.globals {
@@ -204,7 +214,8 @@ impl Pdp {
         Ok(std::borrow::Cow::Owned(value.to_string()))
     }
 
-    /// Runs `f` on a warm or new instance with fresh fuel; a failed instance is dropped.
+    /// Runs `f` on a warm or new instance with a fresh time limit and fuel; a failed instance
+    /// is dropped.
     fn call<R>(
         &self,
         f: impl FnOnce(&bindings::Pdp, &mut Store<Limits>) -> wasmtime::Result<R>,
@@ -214,9 +225,7 @@ impl Pdp {
             Some(i) => i,
             None => self.instantiate()?,
         };
-        if let Some(fuel) = self.config.fuel {
-            instance.store.set_fuel(fuel).map_err(|e| HostError::Trap(format!("{e:#}")))?;
-        }
+        self.arm(&mut instance.store)?;
         match f(&instance.pdp, &mut instance.store) {
             Ok(r) => {
                 self.release(instance);
@@ -226,12 +235,21 @@ impl Pdp {
         }
     }
 
-    fn instantiate(&self) -> Result<Instance, HostError> {
-        let mut store = Store::new(&self.engine, Limits { max_memory: self.config.max_memory_bytes, hit: false });
-        store.limiter(|l| l);
+    /// Gives the store a call's limits: the time limit from now, and fresh fuel.
+    fn arm(&self, store: &mut Store<Limits>) -> Result<(), HostError> {
+        if let Some(timeout) = self.config.timeout {
+            store.set_epoch_deadline(timeout_ticks(timeout));
+        }
         if let Some(fuel) = self.config.fuel {
             store.set_fuel(fuel).map_err(|e| HostError::Trap(format!("{e:#}")))?;
         }
+        Ok(())
+    }
+
+    fn instantiate(&self) -> Result<Instance, HostError> {
+        let mut store = Store::new(&self.engine, Limits { max_memory: self.config.max_memory_bytes, hit: false });
+        store.limiter(|l| l);
+        self.arm(&mut store)?;
         let pdp = self.pre.instantiate(&mut store).map_err(|e| {
             let text = format!("{e:#}");
             if text.contains("maximum concurrent") {
@@ -258,6 +276,8 @@ impl Pdp {
             HostError::MemoryLimit(self.config.max_memory_bytes)
         } else if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
             HostError::OutOfFuel
+        } else if let (Some(&Trap::Interrupt), Some(timeout)) = (e.downcast_ref::<Trap>(), self.config.timeout) {
+            HostError::Timeout(timeout)
         } else {
             HostError::Trap(format!("{e:#}"))
         }
@@ -265,7 +285,7 @@ impl Pdp {
 }
 
 fn empty_info() -> BundleInfo {
-    BundleInfo { digest: String::new(), label: None, policy_count: 0, engine_version: String::new() }
+    BundleInfo { digest: String::new(), label: None, policy_count: 0, engine_version: String::new(), reads_clock: true }
 }
 
 fn component_error(e: api::Error) -> HostError {
@@ -278,9 +298,34 @@ fn component_error(e: api::Error) -> HostError {
 /// Bytes of each pooled memory and table kept mapped between instances (see [`engine`]).
 const KEEP_RESIDENT: usize = 4 << 20;
 
+/// Epoch ticks a call may run for `timeout`: the deadline counts from the current epoch,
+/// whose tick may come at once, hence one more.
+fn timeout_ticks(timeout: Duration) -> u64 {
+    let tick = TIMEOUT_TICK.as_nanos().max(1);
+    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX - 1).saturating_add(1)
+}
+
+/// Advances `engine`'s epoch every [`TIMEOUT_TICK`] until the engine is dropped (the thread
+/// holds it weakly).
+fn start_ticker(engine: &Engine) -> Result<(), HostError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("authz-timeout-tick".into())
+        .spawn(move || loop {
+            std::thread::sleep(TIMEOUT_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        })
+        .map(drop)
+        .map_err(|e| HostError::Load(format!("cannot start the timeout thread: {e}")))
+}
+
 fn engine(config: &Config) -> Result<Engine, HostError> {
     let mut c = wasmtime::Config::new();
     c.consume_fuel(config.fuel.is_some());
+    c.epoch_interruption(config.timeout.is_some());
     if config.pool_instances > 0 {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(config.pool_instances)
@@ -299,7 +344,11 @@ fn engine(config: &Config) -> Result<Engine, HostError> {
         }
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    Engine::new(&c).map_err(|e| HostError::Load(format!("{e:#}")))
+    let engine = Engine::new(&c).map_err(|e| HostError::Load(format!("{e:#}")))?;
+    if config.timeout.is_some() {
+        start_ticker(&engine)?;
+    }
+    Ok(engine)
 }
 
 /// Compiles the component, or loads the artifact cached for these exact bytes and this engine.

@@ -93,7 +93,7 @@ fn the_snapshot_keeps_the_pdp_world_and_answers_as_the_engine_does() {
 #[test]
 fn a_corrupt_bundle_survives_baking_and_fails_closed_at_load() {
     // Pre-initialization decodes the bundle: a bad one is kept as the guest's error, not a trap.
-    let baked = authz_wasmtime::bake::bake(&common::generic_component(), b"AUTHZB03 not a bundle").unwrap();
+    let baked = authz_wasmtime::bake::bake(&common::generic_component(), b"AUTHZB04 not a bundle").unwrap();
     match authz_wasmtime::Pdp::from_bytes(&baked, authz_wasmtime::Config::default()) {
         Err(authz_wasmtime::HostError::BundleUnavailable(message)) => {
             assert!(message.contains("too short"), "{message}")

@@ -15,6 +15,7 @@ fn loads_a_baked_component_and_answers_with_its_digest() {
     assert_eq!(pdp.bundle_info().digest, bundle.digest());
     assert_eq!(pdp.bundle_info().label.as_deref(), Some("v1"));
     assert_eq!(pdp.bundle_info().policy_count as usize, bundle.policy_count());
+    assert_eq!(pdp.bundle_info().reads_clock, bundle.reads_clock());
     let response: serde_json::Value = serde_json::from_str(&pdp.check_json(REQUEST).unwrap()).unwrap();
     assert_eq!(response["bundleDigest"], bundle.digest());
     assert_eq!(response["bundleLabel"], "v1");
@@ -56,6 +57,34 @@ fn fuel_exhaustion_is_a_typed_error() {
         Pdp::from_bytes(&baked, Config { fuel: Some(10), ..Config::default() }),
         Err(HostError::OutOfFuel)
     ));
+}
+
+#[test]
+fn a_decision_over_the_time_limit_fails_closed_and_the_next_one_is_clean() {
+    // `xs` of n numbers: the condition compares every pair, n² steps, and is true.
+    let policy = r#"{"apiVersion":"api.cerbos.dev/v1","resourcePolicy":{"resource":"doc","version":"default",
+      "rules":[{"actions":["view"],"roles":["*"],"effect":"EFFECT_ALLOW",
+        "condition":{"match":{"expr":"R.attr.xs.all(x, !R.attr.xs.exists(y, y == x + 1000000))"}}}]}}"#;
+    let bundle =
+        authz_engine::Bundle::build(vec![authz_engine::Source::new("doc.json", policy.to_string())], None).unwrap();
+    let baked = authz_wasmtime::bake::bake(&common::generic_component(), &bundle.to_bytes()).unwrap();
+    let request = |n: usize| {
+        let xs: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!(
+            r#"{{"principal":{{"id":"p","roles":["u"]}},"resources":[{{"resource":{{"kind":"doc","id":"1","attr":{{"xs":[{}]}}}},"actions":["view"]}}]}}"#,
+            xs.join(",")
+        )
+    };
+    let timeout = std::time::Duration::from_millis(50);
+    let pdp = Pdp::from_bytes(&baked, Config { timeout: Some(timeout), ..Config::default() }).unwrap();
+    // 25 million comparisons: far beyond 50 ms in any interpreter.
+    assert_eq!(pdp.check_json(&request(5_000)), Err(HostError::Timeout(timeout)));
+    let small: serde_json::Value = serde_json::from_str(&pdp.check_json(&request(3)).unwrap()).unwrap();
+    assert_eq!(small["results"][0]["actions"]["view"], "EFFECT_ALLOW", "the next decision runs in a clean instance");
+    // Without a limit the same decision completes (here on a list small enough to wait for).
+    let unlimited = Pdp::from_bytes(&baked, Config { timeout: None, ..Config::default() }).unwrap();
+    let done: serde_json::Value = serde_json::from_str(&unlimited.check_json(&request(300)).unwrap()).unwrap();
+    assert_eq!(done["results"][0]["actions"]["view"], "EFFECT_ALLOW");
 }
 
 #[test]
@@ -101,6 +130,7 @@ fn the_host_supplies_now_only_when_asked() {
     let request = r#"{"principal":{"id":"p","roles":["u"]},"resources":[{"resource":{"kind":"clock","id":"1"},"actions":["tick"]}]}"#;
     for (supply_now, want) in [(true, "EFFECT_ALLOW"), (false, "EFFECT_DENY")] {
         let pdp = Pdp::from_bytes(&baked, Config { supply_now, ..Config::default() }).unwrap();
+        assert!(pdp.bundle_info().reads_clock, "the component reports that the bundle reads the time");
         let response: serde_json::Value = serde_json::from_str(&pdp.check_json(request).unwrap()).unwrap();
         assert_eq!(response["results"][0]["actions"]["tick"], want, "supply_now = {supply_now}");
     }
