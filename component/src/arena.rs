@@ -17,33 +17,30 @@ pub const ARENA_BYTES: usize = 1 << 20;
 /// Larger blocks always come from the system allocator.
 pub const LARGE: usize = 64 << 10;
 
-/// Bump state over a region of `len` bytes at `base`.
+/// Bump state over a region of `len` bytes at `base` (the global allocator has one only once
+/// armed).
 #[derive(Debug)]
 pub struct Bump {
     base: usize,
     len: usize,
     top: usize,
     live: usize,
-    armed: bool,
 }
 
 impl Bump {
-    /// A disarmed arena over `len` bytes at address `base`.
+    /// An empty arena over `len` bytes at address `base`.
     pub const fn new(base: usize, len: usize) -> Bump {
-        Bump { base, len, top: 0, live: 0, armed: false }
-    }
-
-    /// From now on, small blocks come from the arena.
-    pub fn arm(&mut self) {
-        self.armed = true;
+        Bump { base, len, top: 0, live: 0 }
     }
 
     /// Address of a new block, or `None` when it must come from the system allocator.
     pub fn alloc(&mut self, layout: Layout) -> Option<usize> {
-        if !self.armed || layout.size() > LARGE {
+        if layout.size() > LARGE {
             return None;
         }
-        let start = (self.base + self.top).checked_next_multiple_of(layout.align())?;
+        // An alignment is a power of two: round up by masking (no division).
+        let mask = layout.align() - 1;
+        let start = (self.base + self.top).checked_add(mask)? & !mask;
         let end = start.checked_add(layout.size())?;
         if end > self.base + self.len {
             return None;
@@ -114,22 +111,24 @@ mod wasm {
         CallArena { region: Region(UnsafeCell::new([0; ARENA_BYTES])), bump: UnsafeCell::new(None) };
 
     impl CallArena {
+        /// The arena once armed; `None` before, when every block comes from dlmalloc.
         #[expect(clippy::mut_from_ref, reason = "single-threaded: see the Sync impl")]
-        fn bump(&self) -> &mut Bump {
+        fn bump(&self) -> Option<&mut Bump> {
             // SAFETY: one thread, and no caller holds the reference across another call.
-            let state = unsafe { &mut *self.bump.get() };
-            state.get_or_insert_with(|| Bump::new(self.region.0.get() as usize, ARENA_BYTES))
+            unsafe { (*self.bump.get()).as_mut() }
         }
     }
 
     /// Small blocks come from the arena from now on (the pre-initializer calls this last).
     pub fn arm() {
-        ARENA.bump().arm();
+        // SAFETY: as in `CallArena::bump`.
+        let state = unsafe { &mut *ARENA.bump.get() };
+        state.get_or_insert_with(|| Bump::new(ARENA.region.0.get() as usize, ARENA_BYTES));
     }
 
     unsafe impl GlobalAlloc for CallArena {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            match self.bump().alloc(layout) {
+            match self.bump().and_then(|b| b.alloc(layout)) {
                 Some(addr) => addr as *mut u8,
                 // SAFETY: the caller's layout contract is passed on.
                 None => unsafe { System.alloc(layout) },
@@ -137,7 +136,7 @@ mod wasm {
         }
 
         unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            match self.bump().alloc(layout) {
+            match self.bump().and_then(|b| b.alloc(layout)) {
                 Some(addr) => {
                     // SAFETY: the block is `layout.size()` bytes of the arena, just handed out.
                     unsafe { std::ptr::write_bytes(addr as *mut u8, 0, layout.size()) };
@@ -149,21 +148,18 @@ mod wasm {
         }
 
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            let bump = self.bump();
-            if bump.owns(ptr as usize) {
-                bump.free(ptr as usize, layout.size());
-            } else {
+            match self.bump() {
+                Some(bump) if bump.owns(ptr as usize) => bump.free(ptr as usize, layout.size()),
                 // SAFETY: blocks outside the arena came from the system allocator.
-                unsafe { System.dealloc(ptr, layout) }
+                _ => unsafe { System.dealloc(ptr, layout) },
             }
         }
 
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            let bump = self.bump();
-            if !bump.owns(ptr as usize) {
+            let Some(bump) = self.bump().filter(|b| b.owns(ptr as usize)) else {
                 // SAFETY: blocks outside the arena came from the system allocator.
                 return unsafe { System.realloc(ptr, layout, new_size) };
-            }
+            };
             if bump.resize_in_place(ptr as usize, layout.size(), new_size) {
                 return ptr;
             }
@@ -190,22 +186,14 @@ mod tests {
         Layout::from_size_align(size, align).unwrap_or_else(|_| Layout::new::<u8>())
     }
 
-    /// An armed arena over 1 KiB at address 4096.
-    fn armed() -> Bump {
-        let mut b = Bump::new(4096, 1024);
-        b.arm();
-        b
-    }
-
-    #[test]
-    fn disarmed_arena_hands_out_nothing() {
-        let mut b = Bump::new(4096, 1024);
-        assert_eq!(b.alloc(layout(8, 8)), None);
+    /// An arena over 1 KiB at address 4096.
+    fn arena() -> Bump {
+        Bump::new(4096, 1024)
     }
 
     #[test]
     fn blocks_are_aligned_and_rewind_when_all_are_freed() {
-        let mut b = armed();
+        let mut b = arena();
         let a = b.alloc(layout(3, 1)).unwrap_or_default();
         let c = b.alloc(layout(16, 16)).unwrap_or_default();
         assert_eq!((a, c), (4096, 4112));
@@ -217,22 +205,22 @@ mod tests {
         b.free(c, 16);
         assert_eq!(b.live(), 0);
         assert_eq!(b.alloc(layout(8, 8)), Some(4096), "rewound");
+        assert_eq!(b.alloc(layout(1, 256)), Some(4352), "the next multiple of 256 after 4104");
     }
 
     #[test]
     fn full_or_large_requests_fall_back() {
-        let mut b = armed();
+        let mut b = arena();
         assert_eq!(b.alloc(layout(1025, 1)), None);
         assert!(b.alloc(layout(1000, 1)).is_some());
         assert_eq!(b.alloc(layout(100, 1)), None);
         let mut big = Bump::new(0, 4 * LARGE);
-        big.arm();
         assert_eq!(big.alloc(layout(LARGE + 1, 1)), None);
     }
 
     #[test]
     fn newest_block_grows_and_frees_in_place() {
-        let mut b = armed();
+        let mut b = arena();
         let a = b.alloc(layout(10, 1)).unwrap_or_default();
         let c = b.alloc(layout(10, 1)).unwrap_or_default();
         assert!(!b.resize_in_place(a, 10, 20), "not the newest");

@@ -38,11 +38,12 @@ fn invalid(message: impl Into<String>, path: &str) -> api::Error {
     api::Error::InvalidRequest(api::RequestError { message: message.into(), json_path: Some(path.to_string()) })
 }
 
-fn json_object(text: &str, path: &str) -> Result<Attributes, api::Error> {
+/// A JSON object from `text`, or why it is not one (the caller adds the JSON path).
+fn json_object(text: &str) -> Result<Attributes, String> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
-        Ok(_) => Err(invalid("must be a JSON object", path)),
-        Err(e) => Err(invalid(e.to_string(), path)),
+        Ok(_) => Err("must be a JSON object".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -55,7 +56,7 @@ fn options(o: &api::CheckOptions) -> Result<CheckOptions, api::Error> {
         );
     }
     if let Some(g) = &o.globals_json {
-        opts.globals = json_object(g, "$.options.globals")?;
+        opts.globals = json_object(g).map_err(|m| invalid(m, "$.options.globals"))?;
     }
     if let Some(v) = &o.default_policy_version {
         opts.default_policy_version = v.clone();
@@ -82,7 +83,7 @@ fn engine_request(
     aux_data_json: Option<String>,
 ) -> Result<CheckResourcesRequest, api::Error> {
     let principal = Principal {
-        attr: json_object(&principal.attr_json, "$.principal.attr")?,
+        attr: json_object(&principal.attr_json).map_err(|m| invalid(m, "$.principal.attr"))?,
         id: principal.id,
         roles: principal.roles,
         policy_version: principal.policy_version,
@@ -96,7 +97,8 @@ fn engine_request(
             Ok(ResourceEntry {
                 actions: e.actions,
                 resource: Resource {
-                    attr: json_object(&r.attr_json, &format!("$.resources[{i}].resource.attr"))?,
+                    attr: json_object(&r.attr_json)
+                        .map_err(|m| invalid(m, &format!("$.resources[{i}].resource.attr")))?,
                     kind: r.kind,
                     id: r.id,
                     policy_version: r.policy_version,
@@ -123,18 +125,18 @@ impl api::Guest for Pdp {
         let opts = options(&request.options)?;
         let inputs = req.into_inputs();
         let outputs = b.check(&opts, &inputs);
+        // The inputs and outputs are ours: moved into the response, not copied (only an
+        // action's policy, scope and rule are, since a request may name an action twice).
         let results = inputs
-            .iter()
+            .into_iter()
             .zip(outputs)
             .map(|(entry, out)| api::ResourceResult {
-                resource_id: entry.resource.id.clone(),
-                resource_kind: entry.resource.kind.clone(),
                 actions: entry
                     .actions
-                    .iter()
-                    .filter_map(|a| out.actions.get(a).map(|e| (a, e)))
-                    .map(|(a, e)| api::ActionResult {
-                        action: a.clone(),
+                    .into_iter()
+                    .filter_map(|a| out.actions.get(&a).map(|e| (a, e)))
+                    .map(|(action, e)| api::ActionResult {
+                        action,
                         effect: if e.effect == authz_engine::policy::Effect::Allow {
                             api::Effect::Allow
                         } else {
@@ -145,29 +147,23 @@ impl api::Guest for Pdp {
                         rule: e.rule.clone(),
                     })
                     .collect(),
-                effective_derived_roles: out.effective_derived_roles.clone(),
+                resource_id: entry.resource.id,
+                resource_kind: entry.resource.kind,
+                effective_derived_roles: out.effective_derived_roles,
                 outputs: out
                     .outputs
-                    .iter()
-                    .map(|o| api::OutputEntry {
-                        src: o.src.clone(),
-                        action: o.action.clone(),
-                        value_json: o.val.to_string(),
-                    })
+                    .into_iter()
+                    .map(|o| api::OutputEntry { value_json: o.val.to_string(), src: o.src, action: o.action })
                     .collect(),
                 validation_errors: out
                     .validation_errors
-                    .iter()
-                    .map(|v| api::ValidationError {
-                        path: v.path.clone(),
-                        message: v.message.clone(),
-                        source: v.source.clone(),
-                    })
+                    .into_iter()
+                    .map(|v| api::ValidationError { path: v.path, message: v.message, source: v.source })
                     .collect(),
                 evaluation_errors: out
                     .evaluation_errors
-                    .iter()
-                    .map(|v| api::EvaluationError { expression: v.expression.clone(), message: v.message.clone() })
+                    .into_iter()
+                    .map(|v| api::EvaluationError { expression: v.expression, message: v.message })
                     .collect(),
             })
             .collect();

@@ -14,9 +14,11 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, serde_json::Error> {
 }
 
 /// The typed request asking what `req` asks under `opts`. Without `opts.now`, the host
-/// supplies its clock (when configured to).
+/// supplies its clock (when configured to and the bundle reads it); without `opts.globals`,
+/// the host's configured globals apply. Options at the engine's defaults are left out.
 pub fn request(req: &CheckResourcesRequest, opts: &CheckOptions) -> Result<wit::CheckRequest, serde_json::Error> {
     let p = &req.principal;
+    let defaults = CheckOptions::default();
     Ok(wit::CheckRequest {
         request_id: req.request_id.clone(),
         principal: wit::Principal {
@@ -46,9 +48,13 @@ pub fn request(req: &CheckResourcesRequest, opts: &CheckOptions) -> Result<wit::
         aux_data_json: req.aux_data.as_ref().map(json).transpose()?,
         options: wit::CheckOptions {
             now: opts.now.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
-            globals_json: Some(json(&opts.globals)?),
-            default_policy_version: Some(opts.default_policy_version.clone()),
-            default_scope: Some(opts.default_scope.clone()),
+            // Empty globals travel as `none`, which the host fills with its configured ones:
+            // the engine's options cannot say "explicitly none" apart from "not given".
+            globals_json: if opts.globals.is_empty() { None } else { Some(json(&opts.globals)?) },
+            // The engine's defaults travel as `none` (one string fewer to copy into the guest).
+            default_policy_version: (opts.default_policy_version != defaults.default_policy_version)
+                .then(|| opts.default_policy_version.clone()),
+            default_scope: (opts.default_scope != defaults.default_scope).then(|| opts.default_scope.clone()),
             lenient_scopes: opts.lenient_scopes,
             schema_enforcement: match opts.schema_enforcement {
                 SchemaEnforcement::None => wit::SchemaEnforcement::None,
