@@ -2,7 +2,8 @@
 //!
 //! The component is compiled once (optionally cached on disk), linked and type-checked once
 //! (`instantiate_pre`), and each decision runs in an instance from a small warm pool backed by
-//! wasmtime's pooling allocator. Every call is bounded (fuel, memory, request size); an overrun
+//! wasmtime's pooling allocator. Every call is bounded (time, memory, request size; fuel on
+//! request); an overrun
 //! or a trap is a typed [`HostError`] the caller must treat as DENY, and the instance that
 //! failed is dropped so the next decision gets a clean one. The host only translates: every
 //! decision is the component's.
