@@ -55,7 +55,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     timeout_ms: u64,
     /// Wasm instructions (fuel) per decision: a budget that does not depend on the machine,
-    /// at the cost of metering every call (about 20% more instructions). Off by default.
+    /// at the cost of metering every call (about 20% slower). Off by default.
     #[arg(long)]
     fuel: Option<u64>,
     /// Cache compiled components here (skips Cranelift on restart).

@@ -15,8 +15,8 @@ pub struct Config {
     /// every [`TIMEOUT_TICK`], so a call is stopped between `timeout` and `timeout` plus a tick.
     pub timeout: Option<Duration>,
     /// Wasm instructions (fuel) one call may use, for a budget that does not depend on the
-    /// machine; `None` disables metering. Off by default: metering made every call about 20%
-    /// more instructions (measured with `scripts/count-instructions.sh`).
+    /// machine; `None` disables metering. Off by default: metering made a warm single check
+    /// about 20% slower (8.5 → 10.2 µs in `component_probe`, BENCHMARKS.md).
     pub fuel: Option<u64>,
     /// Largest linear memory an instance may grow to, in bytes.
     pub max_memory_bytes: usize,
