@@ -22,9 +22,25 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example")
 }
 
-fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("authz-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A directory of test files under the system's temp dir, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str, files: &[(&str, &str)]) -> Scratch {
+    let dir = Scratch(std::env::temp_dir().join(format!("authz-cli-{name}-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&*dir);
     for (path, text) in files {
         let p = dir.join(path);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");

@@ -228,10 +228,27 @@ fn audit_log_has_one_record_per_decision() {
     assert_eq!(edit["effect"], "EFFECT_DENY");
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("authz-http-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A directory under the system's temp dir, removed when dropped (after the server using it,
+/// declared later, is dropped).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    let dir = TempDir(std::env::temp_dir().join(format!("authz-http-{name}-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&*dir);
+    std::fs::create_dir_all(&*dir).unwrap();
     dir
 }
 
