@@ -23,26 +23,10 @@ fn example() -> PathBuf {
 }
 
 /// A directory of test files under the system's temp dir, removed when dropped.
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch(name: &str, files: &[(&str, &str)]) -> Scratch {
-    let dir = Scratch(std::env::temp_dir().join(format!("authz-cli-{name}-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&*dir);
+fn scratch(name: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(&format!("authz-cli-{name}-")).tempdir().expect("temp dir");
     for (path, text) in files {
-        let p = dir.join(path);
+        let p = dir.path().join(path);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, text).expect("write");
     }
@@ -66,7 +50,7 @@ fn compile_reports_every_error_with_file_line_col() {
             "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: r\n  version: default\n  importDerivedRoles: [nope]\n  rules:\n    - actions: [a]\n      derivedRoles: [ghost]\n      effect: EFFECT_ALLOW\n",
         )],
     );
-    let out = authz(&["compile", dir.to_str().expect("utf8")], "");
+    let out = authz(&["compile", dir.path().to_str().expect("utf8")], "");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("rp.yaml:5:"), "{stderr}");
@@ -85,7 +69,7 @@ fn compile_fails_when_a_suite_fails() {
             ),
         ],
     );
-    let out = authz(&["compile", dir.to_str().expect("utf8")], "");
+    let out = authz(&["compile", dir.path().to_str().expect("utf8")], "");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL t / u / x / a: expected EFFECT_ALLOW, got EFFECT_DENY"), "{stdout}");

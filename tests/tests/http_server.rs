@@ -8,7 +8,7 @@
 
 use authz_conformance::http::{Client, Server};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -206,7 +206,7 @@ fn bad_input_is_a_4xx_json_error_naming_the_field() {
 #[test]
 fn audit_log_has_one_record_per_decision() {
     let dir = temp_dir("audit");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = Server::start(&["--audit-log", log.to_str().unwrap()]).unwrap();
     let mut c = server.client();
     let resp = ok_json(c.post_json("/api/check/resources", &example_request()).unwrap());
@@ -230,26 +230,8 @@ fn audit_log_has_one_record_per_decision() {
 
 /// A directory under the system's temp dir, removed when dropped (after the server using it,
 /// declared later, is dropped).
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let dir = TempDir(std::env::temp_dir().join(format!("authz-http-{name}-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&*dir);
-    std::fs::create_dir_all(&*dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("authz-http-{name}-")).tempdir().unwrap()
 }
 
 /// A one-rule policy: `view` on `doc` is allowed or denied for role `user`.
@@ -290,7 +272,7 @@ fn wait_for(server: &Server, c: &mut Client, what: &str, f: impl Fn(&(String, St
 #[test]
 fn hot_swap_under_load_never_fails_or_mixes_bundles() {
     let dir = temp_dir("swap");
-    let policies = dir.join("policies");
+    let policies = dir.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     write_policy(&policies, "ALLOW");
     let server = Arc::new(
