@@ -349,6 +349,27 @@ fn hot_swap_under_load_never_fails_or_mixes_bundles() {
 }
 
 #[test]
+fn a_decision_over_the_time_limit_is_a_422_and_the_server_keeps_serving() {
+    let dir = temp_dir("slow");
+    // `xs` of n numbers: the condition compares every pair (n² steps) and is true.
+    let policy = "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  rules:\n    - actions: [view]\n      roles: ['*']\n      effect: EFFECT_ALLOW\n      condition:\n        match:\n          expr: R.attr.xs.all(x, !R.attr.xs.exists(y, y == x + 1000000))\n";
+    std::fs::write(dir.path().join("doc.yaml"), policy).unwrap();
+    let server = Server::start(&["--policies", dir.path().to_str().unwrap(), "--timeout-ms", "50"]).unwrap();
+    let mut c = server.client();
+    let request = |n: usize| {
+        json!({"principal": {"id": "a", "roles": ["user"]},
+               "resources": [{"actions": ["view"], "resource": {"kind": "doc", "id": "1", "attr": {"xs": (0..n).collect::<Vec<_>>()}}}]})
+        .to_string()
+    };
+    // 25 million comparisons: far beyond 50 ms.
+    let r = c.post_json("/api/check/resources", &request(5_000)).unwrap();
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("longer than the limit of 50 ms"), "{}", r.body);
+    let ok = ok_json(c.post_json("/api/check/resources", &request(3)).unwrap());
+    assert_eq!(ok["results"][0]["actions"]["view"], "EFFECT_ALLOW");
+}
+
+#[test]
 fn admin_api_is_off_without_a_token() {
     let server = Server::start(&[]).unwrap();
     let r = server.client().send("POST", "/admin/reload", &[("authorization", "Bearer x")], b"").unwrap();
