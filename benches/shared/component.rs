@@ -25,6 +25,15 @@ pub fn baked_cached(bundle: &Bundle) -> Result<Vec<u8>, String> {
         return Ok(bytes);
     }
     let bytes = baked(bundle)?;
+    // Bakes of earlier builds are stale: keep only this one.
+    if let Some(dir) = cached.parent() {
+        for old in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = old.file_name();
+            if name.to_string_lossy().starts_with("baked-") && old.path() != cached {
+                let _ = std::fs::remove_file(old.path());
+            }
+        }
+    }
     std::fs::write(&cached, &bytes).map_err(|e| format!("{}: {e}", cached.display()))?;
     Ok(bytes)
 }
