@@ -27,7 +27,8 @@ pub struct Config {
     pub pool_instances: u32,
     /// Warm instances kept for reuse between decisions.
     pub warm_instances: usize,
-    /// Directory for precompiled components; `None` compiles on every load.
+    /// Directory for precompiled components; `None` compiles on every load. The
+    /// [`CACHE_KEEP`](crate::CACHE_KEEP) most recently used artifacts are kept, older ones removed.
     pub cache_dir: Option<PathBuf>,
     /// Supply the host's clock as `now` when a request carries none (the component has no
     /// clock). Off, time conditions in such requests fail to evaluate and deny.

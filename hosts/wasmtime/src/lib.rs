@@ -9,6 +9,7 @@
 //! decision is the component's.
 
 pub mod bake;
+mod cache;
 mod config;
 pub mod convert;
 mod error;
@@ -16,6 +17,7 @@ mod pdp;
 mod prune;
 mod record;
 
+pub use cache::KEEP as CACHE_KEEP;
 pub use config::{Config, TIMEOUT_TICK};
 pub use error::HostError;
 pub use pdp::{BundleInfo, Pdp};

@@ -3,12 +3,10 @@
 use crate::config::TIMEOUT_TICK;
 use crate::record::CallInfo;
 use crate::{Config, HostError};
-use sha2::{Digest, Sha256};
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
 pub(crate) mod bindings {
@@ -77,7 +75,7 @@ impl Pdp {
     /// bundle by asking for its details, and keeps one warm instance.
     pub fn from_bytes(bytes: &[u8], config: Config) -> Result<Pdp, HostError> {
         let engine = engine(&config)?;
-        let component = compile(&engine, bytes, config.cache_dir.as_deref())?;
+        let component = crate::cache::compile(&engine, bytes, config.cache_dir.as_deref())?;
         let linker = Linker::new(&engine);
         let pre = linker.instantiate_pre(&component).map_err(|e| HostError::Load(format!("{e:#}")))?;
         let pre = bindings::PdpPre::new(pre).map_err(|e| HostError::Load(format!("{e:#}")))?;
@@ -349,34 +347,6 @@ fn engine(config: &Config) -> Result<Engine, HostError> {
         start_ticker(&engine)?;
     }
     Ok(engine)
-}
-
-/// Compiles the component, or loads the artifact cached for these exact bytes and this engine.
-fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> Result<Component, HostError> {
-    let load_err = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
-    let Some(dir) = cache_dir else { return Component::new(engine, bytes).map_err(load_err) };
-    let mut compat = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut compat);
-    let key = format!("{:x}-{:016x}.cwasm", Sha256::digest(bytes), compat.finish());
-    let path = dir.join(key);
-    if path.is_file() {
-        // SAFETY: the file was written by `Component::serialize` below, for these exact bytes
-        // and a compatible engine (both are in its name), in a directory the operator chose.
-        #[expect(unsafe_code, reason = "deserializing our own precompiled artifact is wasmtime's unsafe API")]
-        let cached = unsafe { Component::deserialize_file(engine, &path) };
-        if let Ok(component) = cached {
-            return Ok(component);
-        }
-    }
-    let component = Component::new(engine, bytes).map_err(load_err)?;
-    if let Ok(serialized) = component.serialize() {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&tmp, serialized));
-        if written.and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-    }
-    Ok(component)
 }
 
 /// Bytes the component will copy in for a typed request (its strings).

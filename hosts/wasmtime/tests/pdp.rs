@@ -208,3 +208,36 @@ fn typed_requests_are_validated_like_json_ones_with_the_same_paths() {
     r.options.now = Some("yesterday".into());
     assert_eq!(path_of(&r), "$.options.now");
 }
+
+#[test]
+fn the_compile_cache_keeps_the_most_recently_used_artifacts_only() {
+    let (_, baked) = common::example_component(None);
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = |i: usize| dir.path().join(format!("{:064x}-{:016x}.cwasm", i, 0));
+    // Older than anything the load writes: evicted first.
+    for i in 0..authz_wasmtime::CACHE_KEEP + 4 {
+        let file = std::fs::File::create(artifact(i)).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i as u64)).unwrap();
+    }
+    std::fs::write(dir.path().join("operator-notes.txt"), "not ours").unwrap();
+    let config = || Config { cache_dir: Some(dir.path().to_path_buf()), ..Config::default() };
+    let first = Pdp::from_bytes(&baked, config()).unwrap();
+    let names = || {
+        let mut n: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let after = names();
+    assert!(after.contains(&"operator-notes.txt".to_string()), "{after:?}");
+    let artifacts: Vec<&String> = after.iter().filter(|n| n.ends_with(".cwasm")).collect();
+    assert_eq!(artifacts.len(), authz_wasmtime::CACHE_KEEP, "{after:?}");
+    // The oldest went; the newest fakes and the real artifact stayed.
+    assert!(!artifact(0).exists() && !artifact(4).exists() && artifact(5).exists(), "{after:?}");
+    // A second load reads the cached artifact and answers the same.
+    let second = Pdp::from_bytes(&baked, config()).unwrap();
+    assert_eq!(names(), after);
+    assert_eq!(second.check_json(REQUEST).unwrap(), first.check_json(REQUEST).unwrap());
+}
