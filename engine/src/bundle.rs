@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 
-/// Bytes a serialized bundle starts with (format version 3: compiled table with time zones).
+/// Bytes a serialized bundle starts with (format version 4: compiled table with time zones and
+/// whether it reads the clock).
 const MAGIC: &[u8; 8] = b"AUTHZB04";
 
 /// A compiled policy bundle; cheap to share (`Send + Sync`), evaluated many times.
