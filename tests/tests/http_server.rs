@@ -349,6 +349,22 @@ fn hot_swap_under_load_never_fails_or_mixes_bundles() {
 }
 
 #[test]
+fn a_change_made_while_the_first_bundle_loads_is_seen_by_the_watch() {
+    let dir = temp_dir("early");
+    write_policy(dir.path(), "ALLOW");
+    // The first load compiles and bakes for seconds; the change lands in the middle of it.
+    let policies = dir.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        write_policy(&policies, "DENY");
+    });
+    let server = Server::start(&["--policies", dir.path().to_str().unwrap(), "--watch", "100"]).unwrap();
+    writer.join().unwrap();
+    let mut c = server.client();
+    wait_for(&server, &mut c, "the DENY bundle", |(_, e)| e == "EFFECT_DENY");
+}
+
+#[test]
 fn a_decision_over_the_time_limit_is_a_422_and_the_server_keeps_serving() {
     let dir = temp_dir("slow");
     // `xs` of n numbers: the condition compares every pair (n² steps) and is true.
