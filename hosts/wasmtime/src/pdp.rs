@@ -4,7 +4,7 @@ use crate::config::TIMEOUT_TICK;
 use crate::record::CallInfo;
 use crate::{Config, HostError};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
@@ -303,21 +303,32 @@ fn timeout_ticks(timeout: Duration) -> u64 {
     u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX - 1).saturating_add(1)
 }
 
-/// Advances `engine`'s epoch every [`TIMEOUT_TICK`] until the engine is dropped (the thread
-/// holds it weakly).
+/// Engines whose epoch the ticker thread advances, held weakly: a dropped engine leaves the
+/// list at the next tick.
+static TICKED: Mutex<Vec<wasmtime::EngineWeak>> = Mutex::new(Vec::new());
+/// The one ticker thread of the process, started by the first engine with a time limit.
+static TICKER: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Has `engine`'s epoch advanced every [`TIMEOUT_TICK`] by the process's one ticker thread
+/// (one thread however many bundles a host loads).
 fn start_ticker(engine: &Engine) -> Result<(), HostError> {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("authz-timeout-tick".into())
-        .spawn(move || loop {
-            std::thread::sleep(TIMEOUT_TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => return,
-            }
-        })
-        .map(drop)
-        .map_err(|e| HostError::Load(format!("cannot start the timeout thread: {e}")))
+    let started = TICKER.get_or_init(|| {
+        std::thread::Builder::new().name("authz-timeout-tick".into()).spawn(tick).map(drop).map_err(|e| e.to_string())
+    });
+    if let Err(e) = started {
+        return Err(HostError::Load(format!("cannot start the timeout thread: {e}")));
+    }
+    let mut engines = TICKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    engines.push(engine.weak());
+    Ok(())
+}
+
+fn tick() {
+    loop {
+        std::thread::sleep(TIMEOUT_TICK);
+        let mut engines = TICKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        engines.retain(|weak| weak.upgrade().map(|engine| engine.increment_epoch()).is_some());
+    }
 }
 
 fn engine(config: &Config) -> Result<Engine, HostError> {
