@@ -3,7 +3,7 @@
 //! once (decoding the bundle, building the CEL runtime) and the instance's memory is snapshotted
 //! into the module's data (wasmtime's wizer), which also drops that export. A fresh instance of
 //! the result starts with the decoded bundle in memory: instantiation decodes and builds nothing.
-//! The code only the initializer reached is then dropped ([`crate::prune`]).
+//! The code only the initializer reached is then dropped (the private `prune` module).
 //! The component's world is untouched: the initializer was never a component export.
 
 use authz_component::bake::BakeError;
