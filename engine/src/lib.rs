@@ -22,7 +22,7 @@ pub mod wire;
 pub use bundle::{Bundle, LoadError};
 pub use decide::Decide;
 pub use error::{BuildError, BuildErrors, Location, RequestError};
-pub use request::{parse_time, Timestamp};
+pub use request::{parse_time, Timestamp, DEFAULT_POLICY_VERSION};
 pub use request::{
     ActionEffect, Attributes, AuxData, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, Principal,
     Resource, SchemaEnforcement, ValidationError,

@@ -104,6 +104,9 @@ pub enum SchemaEnforcement {
     Reject,
 }
 
+/// The policy version used when neither a request nor its options name one.
+pub const DEFAULT_POLICY_VERSION: &str = "default";
+
 /// Per-request evaluation options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckOptions {
@@ -127,7 +130,7 @@ impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
             globals: Attributes::new(),
-            default_policy_version: "default".into(),
+            default_policy_version: DEFAULT_POLICY_VERSION.into(),
             default_scope: String::new(),
             lenient_scopes: false,
             schema_enforcement: SchemaEnforcement::None,

@@ -169,7 +169,7 @@ impl<'a> Compiler<'a> {
             } else if let Some(pp) = &d.doc.principal_policy {
                 principal_key(&pp.principal, &pp.version, &pp.scope)
             } else if let Some(rl) = &d.doc.role_policy {
-                role_key(&rl.role, rl.version.as_deref().unwrap_or("default"), &rl.scope)
+                role_key(&rl.role, rl.version.as_deref().unwrap_or(crate::DEFAULT_POLICY_VERSION), &rl.scope)
             } else {
                 continue;
             };
@@ -473,7 +473,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn role_policy(&mut self, d: &ParsedDoc, rl: &policy::RolePolicy) {
-        let version = rl.version.clone().unwrap_or_else(|| "default".into());
+        let version = rl.version.clone().unwrap_or_else(|| crate::DEFAULT_POLICY_VERSION.into());
         let key: Arc<str> = Arc::from(role_key(&rl.role, &version, &rl.scope));
         let ps = self.params(d, rl.variables.as_ref(), rl.constants.as_ref());
         let mut rules = Vec::new();

@@ -18,7 +18,6 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, serde_json::Error> {
 /// the host's configured globals apply. Options at the engine's defaults are left out.
 pub fn request(req: &CheckResourcesRequest, opts: &CheckOptions) -> Result<wit::CheckRequest, serde_json::Error> {
     let p = &req.principal;
-    let defaults = CheckOptions::default();
     Ok(wit::CheckRequest {
         request_id: req.request_id.clone(),
         principal: wit::Principal {
@@ -52,9 +51,9 @@ pub fn request(req: &CheckResourcesRequest, opts: &CheckOptions) -> Result<wit::
             // the engine's options cannot say "explicitly none" apart from "not given".
             globals_json: if opts.globals.is_empty() { None } else { Some(json(&opts.globals)?) },
             // The engine's defaults travel as `none` (one string fewer to copy into the guest).
-            default_policy_version: (opts.default_policy_version != defaults.default_policy_version)
+            default_policy_version: (opts.default_policy_version != authz_engine::DEFAULT_POLICY_VERSION)
                 .then(|| opts.default_policy_version.clone()),
-            default_scope: (opts.default_scope != defaults.default_scope).then(|| opts.default_scope.clone()),
+            default_scope: (!opts.default_scope.is_empty()).then(|| opts.default_scope.clone()),
             lenient_scopes: opts.lenient_scopes,
             schema_enforcement: match opts.schema_enforcement {
                 SchemaEnforcement::None => wit::SchemaEnforcement::None,
