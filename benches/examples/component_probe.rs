@@ -24,8 +24,7 @@ fn main() {
         // `SUPPLY_NOW=1`: the host adds its clock as `now`, as the library does by default.
         let supply_now = std::env::var_os("SUPPLY_NOW").is_some();
         // `CACHE=1`: load the precompiled artifact from the on-disk cache, as the criterion bench does.
-        let cache_dir = std::env::var_os("CACHE")
-            .map(|_| authz_conformance::runtime::generic_component_path().with_file_name("compiled"));
+        let cache_dir = std::env::var_os("CACHE").map(|_| authz_conformance::runtime::compile_cache_dir());
         let config = authz_wasmtime::Config { fuel, supply_now, warm_instances: warm, cache_dir, ..Default::default() };
         let pdp = match authz_wasmtime::Pdp::from_bytes(&baked, config) {
             Ok(pdp) => pdp,

@@ -41,6 +41,6 @@ pub fn baked_cached(bundle: &Bundle) -> Result<Vec<u8>, String> {
 /// The host's defaults, with `warm_instances` and the on-disk compile cache beside the
 /// generic component (so a run measures calls, not Cranelift).
 pub fn config(warm_instances: usize) -> authz_wasmtime::Config {
-    let cache_dir = authz_conformance::runtime::generic_component_path().with_file_name("compiled");
+    let cache_dir = authz_conformance::runtime::compile_cache_dir();
     authz_wasmtime::Config { warm_instances, cache_dir: Some(cache_dir), ..Default::default() }
 }

@@ -113,6 +113,12 @@ pub fn generic_component_path() -> PathBuf {
     target.join("authz-wasm/authz-pdp-generic.wasm")
 }
 
+/// The compile cache beside the generic component that the harness, its HTTP server, the
+/// benchmarks and the probes share, so reruns skip Cranelift.
+pub fn compile_cache_dir() -> PathBuf {
+    generic_component_path().with_file_name("compiled")
+}
+
 struct ComponentLoaded(authz_wasmtime::Pdp);
 
 impl Runtime for ComponentInWasmtime {
@@ -122,8 +128,7 @@ impl Runtime for ComponentInWasmtime {
 
     fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
         let baked = artifact.baked()?;
-        // Compiled components are cached beside the generic one, so reruns skip Cranelift.
-        let cache_dir = generic_component_path().with_file_name("compiled");
+        let cache_dir = compile_cache_dir();
         // Requests pass through exactly as the corpus wrote them: no host clock.
         let config = authz_wasmtime::Config { cache_dir: Some(cache_dir), supply_now: false, ..Default::default() };
         let pdp = authz_wasmtime::Pdp::from_bytes(baked, config).map_err(|e| e.to_string())?;
@@ -200,7 +205,7 @@ impl HttpLoaded {
         if guard.is_none() {
             let file = generic_component_path().with_file_name(format!("conformance-{}.wasm", std::process::id()));
             std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
-            let cache = generic_component_path().with_file_name("compiled");
+            let cache = compile_cache_dir();
             let cache = cache.to_string_lossy();
             let file_arg = file.to_string_lossy();
             let args =
