@@ -152,9 +152,10 @@ fn in_ip_addr_range(ftx: &FunctionContext, This(ip): This<Arc<String>>, range: A
     Ok(Value::Bool(cidr_contains(net, ip)))
 }
 
-/// `s.matches(re)` and `matches(s, re)`. The dialect is RE2 as cel-go (Cerbos) has it, with
-/// these limits: `\d`, `\w`, `\s` and `\b` are ASCII (as in RE2), `(?i)` folds ASCII letters
-/// only, and Unicode classes (`\p{..}`) are refused with an error, never matched differently.
+/// `s.matches(re)` and `matches(s, re)`. The dialect is RE2 as cel-go (Cerbos) has it:
+/// `\d`, `\w`, `\s` and `\b` are ASCII (as in RE2), `(?i)` folds as RE2 does (see `re2.rs`),
+/// and what `regex-lite` cannot match as RE2 would (Unicode classes `\p{..}`, a non-ASCII letter
+/// under `(?i)`) is refused with an error, never matched differently.
 fn matches(This(s): This<Arc<String>>, re: Arc<String>) -> Res {
     let re = super::namespaced::compile("matches", &re)?;
     Ok(Value::Bool(re.is_match(&s)))

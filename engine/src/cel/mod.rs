@@ -2,10 +2,12 @@
 //! and extensions, plus Cerbos's functions), compiled expressions, and conversion
 //! between JSON and CEL values.
 
+pub(crate) mod check;
 pub(crate) mod codec;
 mod functions;
 mod macros;
 mod namespaced;
+mod re2;
 pub(crate) mod tz;
 pub(crate) mod walk;
 

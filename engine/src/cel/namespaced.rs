@@ -36,7 +36,8 @@ fn strs(name: &str, args: &[Value]) -> Result<Vec<Arc<String>>, ExecutionError> 
 /// Compiles a pattern with the engine's one regex implementation (see `matches` in
 /// `functions.rs` for the dialect).
 pub(super) fn compile(name: &str, re: &str) -> Result<regex_lite::Regex, ExecutionError> {
-    regex_lite::Regex::new(re).map_err(|e| ExecutionError::function_error(name, e))
+    let re = super::re2::translate(re).map_err(|e| ExecutionError::function_error(name, e))?;
+    regex_lite::Regex::new(&re).map_err(|e| ExecutionError::function_error(name, e))
 }
 
 /// Turns Go's `\1` group references into the regex crate's `${1}`.

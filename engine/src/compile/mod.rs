@@ -216,6 +216,14 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
+        let problems = crate::cel::check::check(self.rt, expr.ast());
+        for problem in &problems {
+            let msg = format!("invalid expression `{}`: {problem}", src.trim());
+            self.err(loc.clone(), msg, Some("check the names against Cerbos's CEL functions and variables"));
+        }
+        if !problems.is_empty() {
+            return None;
+        }
         self.table.reads_clock |= crate::cel::walk::reads_clock(expr.ast());
         if let Err(m) = self.zones.add(expr.ast()) {
             let msg = format!("invalid expression `{}`: {m}", src.trim());
@@ -382,6 +390,13 @@ impl<'a> Compiler<'a> {
                     Some("add `roles: [\"*\"]` to apply it to everyone"),
                 );
             }
+            if rule.actions.is_empty() {
+                self.err(
+                    d.locate_after("rules", rule.name.as_deref().unwrap_or("actions")),
+                    "rule has no actions",
+                    Some("list the actions it applies to, or `[\"*\"]` for all"),
+                );
+            }
             let Ok(cond) = self.compile_cond(d, rule.condition.as_ref(), &ps) else { continue };
             let output = self.compile_output(d, rule.output.as_ref(), &ps);
             let (effect, cond) = consent(rp.scope_permissions, rule.effect, cond);
@@ -445,6 +460,13 @@ impl<'a> Compiler<'a> {
         let mut rows = Vec::new();
         let mut n = 0;
         for rule in &pp.rules {
+            if rule.actions.is_empty() {
+                self.err(
+                    d.locate_after("rules", &rule.resource),
+                    format!("rule for resource `{}` has no actions", rule.resource),
+                    None,
+                );
+            }
             for a in &rule.actions {
                 n += 1;
                 let rule_name: Arc<str> = Arc::from(a.name.clone().unwrap_or_else(|| format!("rule-{n:03}")));
@@ -478,6 +500,13 @@ impl<'a> Compiler<'a> {
         let ps = self.params(d, rl.variables.as_ref(), rl.constants.as_ref());
         let mut rules = Vec::new();
         for (i, r) in rl.rules.iter().enumerate() {
+            if r.allow_actions.is_empty() {
+                self.err(
+                    d.locate_after("rules", &r.resource),
+                    format!("rule for resource `{}` has no allowActions", r.resource),
+                    None,
+                );
+            }
             let Ok(condition) = self.compile_cond(d, r.condition.as_ref(), &ps) else { continue };
             let output = self.compile_output(d, r.output.as_ref(), &ps);
             rules.push(RoleRule {
