@@ -29,12 +29,21 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0: any free port; the address is printed on stderr).
     #[arg(long, default_value = "127.0.0.1:3592")]
     addr: SocketAddr,
-    /// Globals (`G`) as a JSON object, for requests that set none.
+    /// Globals (`G`) as a JSON object, for every request.
     #[arg(long)]
     globals: Option<String>,
+    /// Let requests carry `authzOptions` (their own `now`, globals, default policy version and
+    /// scope, lenient scopes, schema enforcement, strict evaluation). Off by default: a request
+    /// with them is refused (400), so no caller can override the operator.
+    #[arg(long)]
+    allow_request_options: bool,
     /// Decision audit log, one JSON line per decision: `stdout` or a file path.
     #[arg(long)]
     audit_log: Option<String>,
+    /// Fail a decision (HTTP 503) whose record cannot be written to the audit log, instead of
+    /// answering it unrecorded (write failures are counted in /metrics either way).
+    #[arg(long, requires = "audit_log")]
+    audit_required: bool,
     /// Enables `POST /admin/reload` and `PUT /admin/bundle` with this bearer token
     /// (default: the AUTHZ_ADMIN_TOKEN environment variable).
     #[arg(long, env = "AUTHZ_ADMIN_TOKEN", hide_env_values = true)]
@@ -159,12 +168,14 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         addr: a.addr,
         pdp,
         globals,
+        request_options: a.allow_request_options,
         max_body_bytes: a.max_body_bytes,
         max_resources: a.max_resources,
         max_actions: a.max_actions,
         admin_token: a.admin_token.filter(|t| !t.is_empty()),
         watch: a.watch.map(Duration::from_millis),
         audit,
+        audit_required: a.audit_required,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(authz_server::serve(config, source))?;

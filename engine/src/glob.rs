@@ -34,35 +34,71 @@ impl Glob {
     }
 }
 
+/// Runs the pattern as an automaton over the text: the set of pattern positions reached so
+/// far, advanced one text byte at a time. Time is O(pattern × text) whatever the pattern (a
+/// backtracking matcher takes exponential time on `*a*a*a…b`).
 fn match_from(p: &[u8], t: &[u8]) -> bool {
-    match p.split_first() {
-        None => t.is_empty(),
-        Some((b'*', rest)) => {
-            let (cross, rest) = match rest.split_first() {
-                Some((b'*', r)) => (true, r),
-                _ => (false, rest),
-            };
-            for i in 0..=t.len() {
-                if let Some(tail) = t.get(i..) {
-                    if match_from(rest, tail) {
-                        return true;
-                    }
-                }
-                if !cross && t.get(i) == Some(&b':') {
-                    return false;
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
+        Byte(u8),
+        One,
+        Star,
+        DoubleStar,
+    }
+    let mut toks = Vec::with_capacity(p.len());
+    let mut i = 0;
+    while let Some(&c) = p.get(i) {
+        toks.push(match c {
+            b'*' if p.get(i + 1) == Some(&b'*') => {
+                i += 1;
+                Tok::DoubleStar
+            }
+            b'*' => Tok::Star,
+            b'?' => Tok::One,
+            c => Tok::Byte(c),
+        });
+        i += 1;
+    }
+    // active[k]: the first k tokens match the text read so far.
+    let mut active = vec![false; toks.len() + 1];
+    let mut next = vec![false; toks.len() + 1];
+    let close = |set: &mut Vec<bool>| {
+        for k in 0..toks.len() {
+            if set.get(k) == Some(&true) && matches!(toks.get(k), Some(Tok::Star | Tok::DoubleStar)) {
+                if let Some(s) = set.get_mut(k + 1) {
+                    *s = true;
                 }
             }
-            false
         }
-        Some((b'?', rest)) => match t.split_first() {
-            Some((c, tail)) if *c != b':' => match_from(rest, tail),
-            _ => false,
-        },
-        Some((c, rest)) => match t.split_first() {
-            Some((d, tail)) if c == d => match_from(rest, tail),
-            _ => false,
-        },
+    };
+    if let Some(s) = active.first_mut() {
+        *s = true;
     }
+    close(&mut active);
+    for &c in t {
+        next.iter_mut().for_each(|s| *s = false);
+        for (k, tok) in toks.iter().enumerate() {
+            if active.get(k) != Some(&true) {
+                continue;
+            }
+            let to = match tok {
+                Tok::Byte(b) if *b == c => Some(k + 1),
+                Tok::One if c != b':' => Some(k + 1),
+                Tok::Star if c != b':' => Some(k),
+                Tok::DoubleStar => Some(k),
+                _ => None,
+            };
+            if let Some(s) = to.and_then(|to| next.get_mut(to)) {
+                *s = true;
+            }
+        }
+        close(&mut next);
+        std::mem::swap(&mut active, &mut next);
+        if !active.contains(&true) {
+            return false;
+        }
+    }
+    active.last() == Some(&true)
 }
 
 #[cfg(test)]
@@ -79,5 +115,24 @@ mod tests {
         assert!(!Glob::new("view").matches("view:public"));
         assert!(Glob::new("a?c").matches("abc"));
         assert!(Glob::new("arn:aws:sns:*:*:topic-*").matches("arn:aws:sns:us-east-1:1:topic-a"));
+        assert!(Glob::new("a**").matches("a:b:c"));
+        assert!(Glob::new("**:c").matches("a:b:c"));
+        assert!(!Glob::new("*:c").matches("a:b:c"));
+        assert!(Glob::new("a*?").matches("ab"));
+        assert!(!Glob::new("a?").matches("a:"));
+        assert!(Glob::new("a*b*").matches("axxbyy"));
+        assert!(!Glob::new("").matches("a"));
+    }
+
+    /// `**a**a…b` against `aaa…a` made the backtracking matcher run for minutes: each `**`
+    /// multiplied the ways to split the text. The automaton's work is pattern × text.
+    #[test]
+    fn hostile_patterns_match_in_polynomial_time() {
+        let pattern = format!("{}b", "**a".repeat(30));
+        let text = "a".repeat(60);
+        assert!(!Glob::new(&pattern).matches(&text));
+        assert!(Glob::new(&pattern).matches(&format!("{text}b")));
+        let pattern = format!("{}b", "*a".repeat(30));
+        assert!(!Glob::new(&pattern).matches(&text));
     }
 }

@@ -12,6 +12,7 @@ mod compile;
 mod decide;
 mod error;
 mod glob;
+pub mod json;
 pub mod policy;
 mod request;
 mod schema;

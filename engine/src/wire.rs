@@ -153,6 +153,7 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
             message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes),
         });
     }
+    crate::json::check(text)?;
     let de = &mut serde_json::Deserializer::from_str(text);
     let req: CheckResourcesRequest = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = json_path(&e.path().to_string());

@@ -208,8 +208,17 @@ impl HttpLoaded {
             let cache = compile_cache_dir();
             let cache = cache.to_string_lossy();
             let file_arg = file.to_string_lossy();
-            let args =
-                ["--component", &file_arg, "--admin-token", ADMIN_TOKEN, "--cache-dir", &cache, "--no-host-clock"];
+            let args = [
+                "--component",
+                &file_arg,
+                "--admin-token",
+                ADMIN_TOKEN,
+                "--cache-dir",
+                &cache,
+                "--no-host-clock",
+                // The corpus sets each case's `now`, globals and options in the request.
+                "--allow-request-options",
+            ];
             let server = crate::http::Server::start(&args)?;
             let _ = std::fs::remove_file(&file);
             *guard = Some((server, self.digest.clone()));

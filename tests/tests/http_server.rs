@@ -183,6 +183,42 @@ fn bad_input_is_a_4xx_json_error_naming_the_field() {
             Some("$.evaluations"),
         ),
     ];
+    // A proxy reading the first of two equal keys sees `user`; the PDP must not see `admin`.
+    let valid = r#""resources": [{"actions": ["view"], "resource": {"kind": "document", "id": "1"}}]"#;
+    let cases = cases.into_iter().chain([
+        (
+            "/api/check/resources",
+            format!(r#"{{"principal": {{"id": "a", "roles": ["user"], "roles": ["admin"]}}, {valid}}}"#),
+            400,
+            Some("$.principal.roles"),
+        ),
+        (
+            "/api/check/resources",
+            format!(
+                r#"{{"principal": {{"id": "a", "roles": ["user"], "attr": {{"team": "x", "team": "y"}}}}, {valid}}}"#
+            ),
+            400,
+            Some("$.principal.attr.team"),
+        ),
+        (
+            "/access/v1/evaluation",
+            r#"{"subject": {"type": "user", "id": "a", "properties": {"cerbos.roles": ["user"], "cerbos.roles": ["admin"]}},
+                "resource": {"type": "document", "id": "1"}, "action": {"name": "view"}}"#
+                .to_string(),
+            400,
+            Some("$.subject.properties[\"cerbos.roles\"]"),
+        ),
+        // Bytes after a valid request: a second object, or a NUL.
+        ("/api/check/resources", format!(r#"{{"principal": {{"id": "a", "roles": ["user"]}}, {valid}}} {{}}"#), 400, Some("$")),
+        ("/api/check/resources", format!("{{\"principal\": {{\"id\": \"a\", \"roles\": [\"user\"]}}, {valid}}}\0"), 400, Some("$")),
+        // The operator's globals and clock are not the caller's to replace.
+        (
+            "/api/check/resources",
+            format!(r#"{{"principal": {{"id": "a", "roles": ["user"]}}, {valid}, "authzOptions": {{"globals": {{}}}}}}"#),
+            400,
+            Some("$.authzOptions"),
+        ),
+    ]);
     for (path, body, status, field) in cases {
         let r = c.post_json(path, &body).unwrap();
         assert_eq!(r.status, status, "{path} {body}: {}", r.body);
@@ -226,6 +262,31 @@ fn audit_log_has_one_record_per_decision() {
     assert!(approve["durationMicros"].as_f64().is_some_and(|d| d > 0.0));
     let edit = records.iter().find(|r| r["action"] == "edit").unwrap();
     assert_eq!(edit["effect"], "EFFECT_DENY");
+}
+
+#[test]
+fn a_failing_audit_log_is_counted_and_fails_decisions_when_required() {
+    // Best effort: answered, and every unwritten record counted.
+    let server = Server::start(&["--audit-log", "/dev/full"]).unwrap();
+    let mut c = server.client();
+    ok_json(c.post_json("/api/check/resources", &example_request()).unwrap());
+    let metrics = c.get("/metrics").unwrap().body;
+    assert!(metrics.contains("authz_audit_write_failures_total 4"), "{metrics}");
+    drop(server);
+    // Required: no answer without its record.
+    let server = Server::start(&["--audit-log", "/dev/full", "--audit-required"]).unwrap();
+    let mut c = server.client();
+    let r = c.post_json("/api/check/resources", &example_request()).unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.json().unwrap()["message"].as_str().unwrap().contains("audit"), "{}", r.body);
+    let r = c
+        .post_json(
+            "/access/v1/evaluation",
+            &json!({"subject": subject(json!(["user"]), "x"), "resource": document("alice", "draft"), "action": {"name": "view"}})
+                .to_string(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
 }
 
 /// A directory under the system's temp dir, removed when dropped (after the server using it,

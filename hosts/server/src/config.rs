@@ -21,8 +21,12 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// How the component runs: limits, pool, compiled-artifact cache.
     pub pdp: authz_wasmtime::Config,
-    /// Globals (`G`) for every request that does not set its own.
+    /// Globals (`G`) for every request.
     pub globals: serde_json::Map<String, serde_json::Value>,
+    /// Whether a request's `authzOptions` (its own `now`, globals, default version or scope,
+    /// scope search, schema enforcement, strict evaluation) is honoured. Off, such a request is a
+    /// 400: the operator's configuration decides, as in Cerbos, whose API has no such options.
+    pub request_options: bool,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Resources per CheckResources request, and evaluations per AuthZEN batch.
@@ -35,6 +39,8 @@ pub struct ServeConfig {
     pub watch: Option<Duration>,
     /// Where decision records go, one JSON line each.
     pub audit: Option<crate::AuditLog>,
+    /// A decision whose record cannot be written fails (503) instead of being answered.
+    pub audit_required: bool,
 }
 
 impl Default for ServeConfig {
@@ -43,12 +49,14 @@ impl Default for ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 3592)),
             pdp: authz_wasmtime::Config::default(),
             globals: serde_json::Map::new(),
+            request_options: false,
             max_body_bytes: 4 << 20,
             max_resources: 50,
             max_actions: 50,
             admin_token: None,
             watch: None,
             audit: None,
+            audit_required: false,
         }
     }
 }

@@ -133,13 +133,22 @@ fn base_options(state: &State) -> CheckOptions {
 }
 
 /// Runs one Cerbos request through the component (on this worker, which may block briefly).
+/// Under `--audit-required`, a decision whose record could not be written is not answered.
 fn decide(
+    state: &State,
     pdp: &Pdp,
     req: &CheckResourcesRequest,
     opts: &CheckOptions,
 ) -> Result<(Vec<CheckOutput>, String, Option<String>), Failure> {
     let typed = convert::request(req, opts).map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let response = tokio::task::block_in_place(|| pdp.check(&typed))?;
+    let (response, audited) = tokio::task::block_in_place(|| crate::audit::call_audited(|| pdp.check(&typed)));
+    let response = response?;
+    if state.config.audit_required && !audited {
+        return Err(Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the decision could not be written to the audit log, which this server requires (--audit-required)",
+        ));
+    }
     let (digest, label) = (response.bundle_digest.clone(), response.bundle_label.clone());
     Ok((convert::outputs(response), digest, label))
 }
@@ -165,15 +174,29 @@ async fn check_resources(Shared(state): S, body: Body) -> Response {
     measured(&state, "check_resources", async move {
         let text = text(&s, body).await?;
         let (req, opts) = wire::decode_request_with_options(&text, &limits(&s), &base_options(&s))?;
+        if req.authz_options.is_some() && !s.config.request_options {
+            return Err(Failure {
+                status: StatusCode::BAD_REQUEST,
+                message: "this server decides with its operator's options; start it with --allow-request-options \
+                          to let requests set `authzOptions`"
+                    .into(),
+                path: Some("$.authzOptions".into()),
+            });
+        }
         let pdp = s.pdp();
-        let (outputs, digest, label) = decide(&pdp, &req, &opts)?;
+        let (outputs, digest, label) = decide(&s, &pdp, &req, &opts)?;
         Ok(wire::encode_response(&req, &outputs, &digest, label.as_deref()))
     })
     .await
 }
 
-fn evaluate(pdp: &Pdp, eval: &authzen::Evaluation, opts: &CheckOptions) -> Result<(bool, Value), Failure> {
-    let (outputs, digest, label) = decide(pdp, &eval.request, opts)?;
+fn evaluate(
+    state: &State,
+    pdp: &Pdp,
+    eval: &authzen::Evaluation,
+    opts: &CheckOptions,
+) -> Result<(bool, Value), Failure> {
+    let (outputs, digest, label) = decide(state, pdp, &eval.request, opts)?;
     let Some(output) = outputs.first() else {
         return Err(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "the component answered no result"));
     };
@@ -186,7 +209,7 @@ async fn evaluation(Shared(state): S, body: Body) -> Response {
     measured(&state, "authzen_evaluation", async move {
         let text = text(&s, body).await?;
         let eval = authzen::decode_evaluation(&text, &limits(&s))?;
-        Ok(evaluate(&s.pdp(), &eval, &base_options(&s))?.1)
+        Ok(evaluate(&s, &s.pdp(), &eval, &base_options(&s))?.1)
     })
     .await
 }
@@ -201,7 +224,7 @@ async fn evaluations(Shared(state): S, body: Body) -> Response {
         let opts = base_options(&s);
         let mut decisions = Vec::with_capacity(batch.items.len());
         for eval in &batch.items {
-            let (allowed, decision) = evaluate(&pdp, eval, &opts)?;
+            let (allowed, decision) = evaluate(&s, &pdp, eval, &opts)?;
             decisions.push(decision);
             if batch.semantic.stops_after(allowed) {
                 break;

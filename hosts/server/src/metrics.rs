@@ -28,6 +28,7 @@ pub(crate) struct Metrics {
     latency: BTreeMap<&'static str, Histogram>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    audit_failures: AtomicU64,
 }
 
 /// The endpoints whose latency is measured.
@@ -67,6 +68,10 @@ impl Metrics {
             h.count.fetch_add(1, Ordering::Relaxed);
             h.sum_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn audit_failure(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn reload(&self, ok: bool) {
@@ -126,6 +131,11 @@ impl Metrics {
             out,
             "authz_bundle_reloads_total{{result=\"error\"}} {}",
             self.reloads_failed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP authz_audit_write_failures_total Decision records the audit log failed to write.\n# TYPE authz_audit_write_failures_total counter\nauthz_audit_write_failures_total {}",
+            self.audit_failures.load(Ordering::Relaxed)
         );
         out
     }

@@ -103,7 +103,9 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
     config.pdp.on_decision = Some(DecisionHook::new(move |record| {
         hook_metrics.decision(record.allowed, &record.policy);
         if let Some(a) = &audit {
-            a.write(record);
+            if a.write(record).is_err() {
+                hook_metrics.audit_failure();
+            }
         }
     }));
     // Globals are part of each request's options (see `http`), so requests may override them.

@@ -6,6 +6,7 @@
 //! The code only the initializer reached is then dropped (the private `prune` module).
 //! The component's world is untouched: the initializer was never a component export.
 
+use crate::seal::SigningKey;
 use authz_component::bake::BakeError;
 use std::future::Future;
 use std::pin::pin;
@@ -16,9 +17,18 @@ use wasmtime::{Engine, Linker, Store};
 const INITIALIZER: &str = "authz_preinitialize";
 
 /// Bakes `bundle` (serialized, [`authz_engine::Bundle::to_bytes`]) into the `generic`
-/// component and pre-initializes the result.
+/// component, pre-initializes the result and seals it ([`crate::seal`]).
 pub fn bake(generic: &[u8], bundle: &[u8]) -> Result<Vec<u8>, BakeError> {
-    authz_component::bake::bake_with(generic, bundle, preinitialize)
+    bake_signed(generic, bundle, None)
+}
+
+/// [`bake`], with the seal signed by `key` when one is given.
+pub fn bake_signed(generic: &[u8], bundle: &[u8], key: Option<&SigningKey>) -> Result<Vec<u8>, BakeError> {
+    let baked = authz_component::bake::bake_with(generic, bundle, preinitialize)?;
+    // Bytes that are no bundle bake to a component that says so on every call; its seal
+    // then names no bundle.
+    let digest = authz_engine::Bundle::from_bytes(bundle).map(|b| b.digest().to_string()).unwrap_or_default();
+    Ok(crate::seal::seal(&baked, &digest, key))
 }
 
 /// Runs a baked core module's initializer once and returns the snapshot: the same module with

@@ -39,6 +39,9 @@ pub struct Config {
     pub on_decision: Option<crate::DecisionHook>,
     /// The runtime name written in decision records.
     pub runtime_name: String,
+    /// Public keys whose signature a component must carry (see [`crate::seal`]); empty, any
+    /// component with an intact seal loads, signed or not.
+    pub trusted_keys: Vec<crate::seal::TrustedKey>,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             globals: None,
             on_decision: None,
             runtime_name: "wasmtime".into(),
+            trusted_keys: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod error;
 mod pdp;
 mod prune;
 mod record;
+pub mod seal;
 
 pub use cache::KEEP as CACHE_KEEP;
 pub use config::{Config, TIMEOUT_TICK};

@@ -29,6 +29,8 @@ pub struct BundleInfo {
     /// Whether any condition, variable or output reads the request's time; when none does,
     /// [`Config::supply_now`] has nothing to supply.
     pub reads_clock: bool,
+    /// Who signed the component, when it is signed (the seal is verified at load).
+    pub signature: Option<crate::seal::Signature>,
 }
 
 /// Per-store state: the memory limit, and whether it was hit.
@@ -74,6 +76,9 @@ impl Pdp {
     /// Loads a baked component: compiles (or reads the cached compilation), links, checks the
     /// bundle by asking for its details, and keeps one warm instance.
     pub fn from_bytes(bytes: &[u8], config: Config) -> Result<Pdp, HostError> {
+        // Before anything runs: the bytes are the ones baked (and signed by a trusted key,
+        // when keys are configured).
+        let seal = crate::seal::verify(bytes, &config.trusted_keys).map_err(|e| HostError::Load(e.to_string()))?;
         let engine = engine(&config)?;
         let component = crate::cache::compile(&engine, bytes, config.cache_dir.as_deref())?;
         let linker = Linker::new(&engine);
@@ -95,7 +100,12 @@ impl Pdp {
             };
             return Err(HostError::BundleUnavailable(reason));
         }
+        if details.digest != seal.bundle {
+            let e = crate::seal::SealError::WrongBundle { sealed: seal.bundle, reported: details.digest };
+            return Err(HostError::Load(e.to_string()));
+        }
         pdp.info = BundleInfo {
+            signature: seal.signature,
             digest: details.digest,
             label: details.label,
             policy_count: details.policy_count,
@@ -188,6 +198,15 @@ impl Pdp {
         if !self.supplies_now() && self.config.globals.is_none() {
             return Ok(std::borrow::Cow::Borrowed(request));
         }
+        // Parsing and writing the request again would keep only the last of two equal keys:
+        // refuse what the component would refuse, before that.
+        authz_engine::json::check(request).map_err(|e| HostError::InvalidRequest {
+            json_path: Some(e.path().to_string()),
+            message: match e {
+                authz_engine::RequestError::Invalid { message, .. }
+                | authz_engine::RequestError::Limit { message, .. } => message,
+            },
+        })?;
         let mut value: serde_json::Value = serde_json::from_str(request)
             .map_err(|e| HostError::InvalidRequest { message: e.to_string(), json_path: Some("$".into()) })?;
         let Some(obj) = value.as_object_mut() else {
@@ -283,7 +302,14 @@ impl Pdp {
 }
 
 fn empty_info() -> BundleInfo {
-    BundleInfo { digest: String::new(), label: None, policy_count: 0, engine_version: String::new(), reads_clock: true }
+    BundleInfo {
+        digest: String::new(),
+        label: None,
+        policy_count: 0,
+        engine_version: String::new(),
+        reads_clock: true,
+        signature: None,
+    }
 }
 
 fn component_error(e: api::Error) -> HostError {

@@ -46,7 +46,13 @@ fn only_the_initializer_decodes_and_the_snapshot_drops_its_code() {
     // Injected but never pre-initialized: the exports cannot reach the decoder.
     let (_, plain_digest) = fuel_for_bundle_info(&plain);
     assert_eq!(plain_digest, "String(\"\")");
+    // Unsealed, it is not loaded at all; sealed as it is, it loads and says why it cannot decide.
     match authz_wasmtime::Pdp::from_bytes(&plain, authz_wasmtime::Config::default()) {
+        Err(authz_wasmtime::HostError::Load(m)) => assert!(m.contains("not sealed"), "{m}"),
+        other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
+    }
+    let sealed = authz_wasmtime::seal::seal(&plain, "", None);
+    match authz_wasmtime::Pdp::from_bytes(&sealed, authz_wasmtime::Config::default()) {
         Err(authz_wasmtime::HostError::BundleUnavailable(m)) => assert!(m.contains("no bundle is baked"), "{m}"),
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }

@@ -28,6 +28,12 @@ fn loads_a_baked_component_and_answers_with_its_digest() {
 fn refuses_unbaked_and_foreign_components() {
     let generic = common::generic_component();
     match Pdp::from_bytes(&generic, Config::default()) {
+        Err(HostError::Load(message)) => assert!(message.contains("authz bake"), "{message}"),
+        other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
+    }
+    // Even sealed, it has nothing to decide with.
+    let sealed = authz_wasmtime::seal::seal(&generic, "", None);
+    match Pdp::from_bytes(&sealed, Config::default()) {
         Err(HostError::BundleUnavailable(message)) => assert!(message.contains("authz bake"), "{message}"),
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }

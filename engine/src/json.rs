@@ -1,0 +1,177 @@
+//! JSON read the strict way: one value, nothing after it, and no key twice in an object.
+//! `serde_json` keeps the last of two equal keys; a proxy or WAF in front of the PDP may read
+//! the first (`"cerbos.roles": ["user"], "cerbos.roles": ["admin"]`), so a duplicate is refused
+//! rather than resolved either way.
+
+use crate::error::RequestError;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+
+/// Checks that `text` is one JSON value with no duplicate keys in any of its objects; the
+/// error names the path of the duplicate (`$.principal.attr.role`).
+pub fn check(text: &str) -> Result<(), RequestError> {
+    let path = RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = Node { path: &path }.deserialize(&mut de).and_then(|()| de.end());
+    result.map_err(|e| {
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        RequestError::Invalid { path: render(&path.borrow()), message }
+    })
+}
+
+enum Seg<'de> {
+    Key(Cow<'de, str>),
+    Index(usize),
+}
+
+fn render(path: &[Seg<'_>]) -> String {
+    let mut out = String::from("$");
+    for seg in path {
+        match seg {
+            Seg::Key(k) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Seg::Key(k) => out.push_str(&format!("[{}]", serde_json::Value::from(k.as_ref()))),
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// A value anywhere in the document; `path` is where it is (left as it was on success, so the
+/// path of the first error is what remains).
+struct Node<'p, 'de> {
+    path: &'p RefCell<Vec<Seg<'de>>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            self.path.borrow_mut().push(Seg::Index(i));
+            if seq.next_element_seed(Node { path: self.path })?.is_none() {
+                self.path.borrow_mut().pop();
+                return Ok(());
+            }
+            self.path.borrow_mut().pop();
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Most objects are small: a list is faster than a set until they are not.
+        let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            let dup = if keys.len() < 16 {
+                let dup = keys.contains(&key);
+                keys.push(key.clone());
+                dup
+            } else {
+                if many.is_empty() {
+                    many.extend(keys.iter().cloned());
+                }
+                !many.insert(key.clone())
+            };
+            self.path.borrow_mut().push(Seg::Key(key.clone()));
+            if dup {
+                return Err(A::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value_seed(Node { path: self.path })?;
+            self.path.borrow_mut().pop();
+        }
+        Ok(())
+    }
+}
+
+/// An object's key, borrowed from the text unless it has escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    fn err(text: &str) -> String {
+        check(text).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn duplicates_are_refused_with_their_path() {
+        assert_eq!(
+            err(r#"{"principal":{"attr":{"x":1,"x":2}}}"#),
+            "invalid request at `$.principal.attr.x`: duplicate key `x`"
+        );
+        assert_eq!(
+            err(r#"{"a":[{}, {"cerbos.roles":["u"],"cerbos.roles":["admin"]}]}"#),
+            r#"invalid request at `$.a[1]["cerbos.roles"]`: duplicate key `cerbos.roles`"#
+        );
+        // An escaped spelling of the same key is the same key.
+        assert!(err(r#"{"id":1,"\u0069d":2}"#).contains("duplicate key `id`"));
+        let many = (0..40).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>().join(",");
+        assert!(err(&format!("{{{many},\"k7\":0}}")).contains("duplicate key `k7`"));
+    }
+
+    #[test]
+    fn one_value_and_nothing_after_it() {
+        assert!(err("{} {}").contains("trailing characters"));
+        assert!(err("{}\u{0}").contains("trailing characters"));
+        assert!(check("  {\"a\": [1, {\"b\": null}]}\n").is_ok());
+    }
+}
