@@ -53,6 +53,17 @@ enum Command {
         /// Generic component to bake into (default: the one built into this binary).
         #[arg(long)]
         component: Option<PathBuf>,
+        /// Sign the component's seal with this Ed25519 key (a file `authz keygen` wrote); hosts
+        /// given the public key (`serve --trusted-key`) then accept it and refuse others.
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 signing key to OUT and its public key to OUT.pub (for `bake --sign`
+    /// and `serve --trusted-key`).
+    Keygen {
+        /// Where to write the private key (created; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Read a Cerbos CheckResources request on stdin, write the response on stdout.
     Check {
@@ -170,6 +181,39 @@ struct BakeArgs {
     label: Option<String>,
     skip_tests: bool,
     component: Option<PathBuf>,
+    sign: Option<PathBuf>,
+}
+
+/// Reads a signing key file.
+fn signing_key(path: &Path) -> anyhow::Result<authz_wasmtime::seal::SigningKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?;
+    authz_wasmtime::seal::SigningKey::parse(&text).with_context(|| format!("signing key {}", path.display()))
+}
+
+fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .context("reading 32 random bytes from /dev/urandom")?;
+    let key = authz_wasmtime::seal::SigningKey::from_seed(seed);
+    let public = out.with_extension("pub");
+    let create = |path: &Path, text: &str, private: bool| -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let _ = private;
+        let mut f = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+        f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    };
+    create(out, &key.to_text(), true)?;
+    create(&public, &key.public().to_text(), false)?;
+    println!("key {}: private {}, public {}", key.public().id(), out.display(), public.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
@@ -181,18 +225,20 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
              scripts/build-component.sh and rebuild authz"
         ),
     };
+    let key = a.sign.as_deref().map(signing_key).transpose()?;
     let Some(bundle) = compile(&a.policies, a.skip_tests, a.label)? else {
         eprintln!("nothing baked: fix the errors above");
         return Ok(ExitCode::FAILURE);
     };
-    let baked = authz_wasmtime::bake::bake(&generic, &bundle.to_bytes())?;
+    let baked = authz_wasmtime::bake::bake_signed(&generic, &bundle.to_bytes(), key.as_ref())?;
     std::fs::write(&a.out, &baked).with_context(|| format!("writing {}", a.out.display()))?;
     println!(
-        "baked {} ({} bytes, bundle {}, label {})",
+        "baked {} ({} bytes, bundle {}, label {}, {})",
         a.out.display(),
         baked.len(),
         bundle.digest(),
-        bundle.label().unwrap_or("-")
+        bundle.label().unwrap_or("-"),
+        key.map(|k| format!("signed by key {}", k.public().id())).unwrap_or_else(|| "unsigned".into())
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -257,9 +303,10 @@ fn main() -> ExitCode {
         Command::Compile { dir, skip_tests } => {
             compile(&dir, skip_tests, None).map(|b| if b.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Bake { policies, out, label, skip_tests, component } => {
-            bake(BakeArgs { policies, out, label, skip_tests, component })
+        Command::Bake { policies, out, label, skip_tests, component, sign } => {
+            bake(BakeArgs { policies, out, label, skip_tests, component, sign })
         }
+        Command::Keygen { out } => keygen(&out),
         Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {
             check(CheckArgs { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now })
         }

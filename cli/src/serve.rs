@@ -54,6 +54,16 @@ pub(crate) struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     max_body_bytes: usize,
+    /// Longest a client may take to send a request's headers, and longest a keep-alive
+    /// connection may stay idle, in milliseconds; then it is closed.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Longest a client may take to send a request's body, in milliseconds (then a 408).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    body_timeout_ms: u64,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Resources per request (and evaluations per AuthZEN batch).
     #[arg(long, default_value_t = 50)]
     max_resources: usize,
@@ -67,6 +77,11 @@ pub(crate) struct ServeArgs {
     /// at the cost of metering every call (about 20% slower). Off by default.
     #[arg(long)]
     fuel: Option<u64>,
+    /// Accept only components signed by this Ed25519 public key (a `.pub` file from
+    /// `authz keygen`); repeat for several. Unsigned or otherwise signed components, at start,
+    /// on reload and through `PUT /admin/bundle`, are refused. Needs --component.
+    #[arg(long, value_name = "PUBLIC_KEY", requires = "component")]
+    trusted_key: Vec<PathBuf>,
     /// Cache compiled components here (skips Cranelift on restart).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -157,7 +172,16 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         Some("stdout" | "-") => Some(AuditLog::stdout()),
         Some(path) => Some(AuditLog::file(path.as_ref()).with_context(|| format!("opening audit log `{path}`"))?),
     };
+    let trusted_keys = a
+        .trusted_key
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            authz_wasmtime::seal::TrustedKey::parse(&text).with_context(|| format!("public key {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let pdp = authz_wasmtime::Config {
+        trusted_keys,
         timeout: (a.timeout_ms > 0).then(|| std::time::Duration::from_millis(a.timeout_ms)),
         fuel: a.fuel,
         cache_dir: a.cache_dir,
@@ -170,6 +194,9 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         globals,
         request_options: a.allow_request_options,
         max_body_bytes: a.max_body_bytes,
+        header_timeout: Duration::from_millis(a.header_timeout_ms.max(1)),
+        body_timeout: Duration::from_millis(a.body_timeout_ms.max(1)),
+        max_connections: a.max_connections.max(1),
         max_resources: a.max_resources,
         max_actions: a.max_actions,
         admin_token: a.admin_token.filter(|t| !t.is_empty()),

@@ -452,3 +452,128 @@ fn admin_api_is_off_without_a_token() {
     let r = server.client().send("POST", "/admin/reload", &[("authorization", "Bearer x")], b"").unwrap();
     assert_eq!(r.status, 404);
 }
+
+/// Runs the `authz` binary; its stdout, or a panic with its stderr.
+fn authz(args: &[&str]) -> String {
+    let out = std::process::Command::new(authz_conformance::http::authz_binary().unwrap()).args(args).output().unwrap();
+    assert!(out.status.success(), "authz {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn with_a_trusted_key_only_components_it_signed_are_served() {
+    let dir = temp_dir("signed");
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
+    let example = example.to_str().unwrap();
+    authz(&["keygen", "--out", &path("key")]);
+    authz(&["keygen", "--out", &path("other")]);
+    let baked =
+        authz(&["bake", "--policies", example, "--out", &path("signed.wasm"), "--sign", &path("key"), "--skip-tests"]);
+    assert!(baked.contains("signed by key"), "{baked}");
+    authz(&["bake", "--policies", example, "--out", &path("unsigned.wasm"), "--skip-tests"]);
+    authz(&["bake", "--policies", example, "--out", &path("foreign.wasm"), "--sign", &path("other"), "--skip-tests"]);
+    let log = path("audit.jsonl");
+    let server = Server::start(&[
+        "--component",
+        &path("signed.wasm"),
+        "--trusted-key",
+        &path("key.pub"),
+        "--admin-token",
+        "t",
+        "--audit-log",
+        &log,
+    ])
+    .unwrap();
+    let mut c = server.client();
+    let ready = ok_json(c.get("/readyz").unwrap());
+    let key_id = ready["signature"]["keyId"].as_str().unwrap().to_string();
+    assert_eq!(key_id.len(), 16, "{ready}");
+    ok_json(c.post_json("/api/check/resources", &example_request()).unwrap());
+    let record: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(record["bundleSignature"]["keyId"], key_id.as_str());
+    assert_eq!(record["bundleSignature"]["value"], ready["signature"]["value"]);
+    // Unsigned, signed by another key, or edited after signing: refused, the signed one still served.
+    let mut edited = std::fs::read(path("signed.wasm")).unwrap();
+    let at = edited.windows(5).position(|w| w == b"admin").unwrap();
+    edited[at..at + 5].copy_from_slice(b"guest");
+    for (what, bytes) in [
+        ("unsigned", std::fs::read(path("unsigned.wasm")).unwrap()),
+        ("foreign", std::fs::read(path("foreign.wasm")).unwrap()),
+        ("edited", edited),
+    ] {
+        let r = c.send("PUT", "/admin/bundle", &[("authorization", "Bearer t")], &bytes).unwrap();
+        assert_eq!(r.status, 422, "{what}: {}", r.body);
+    }
+    assert_eq!(ok_json(c.get("/readyz").unwrap())["signature"]["keyId"], key_id.as_str());
+    drop(server);
+    // Started on an unsigned component with a trusted key: does not start at all.
+    assert!(Server::start(&["--component", &path("unsigned.wasm"), "--trusted-key", &path("key.pub")]).is_err());
+}
+
+/// What the server sends back on a raw connection before it closes it or `wait` passes.
+fn raw_exchange(server: &Server, sent: &[u8], wait: Duration) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.write_all(sent).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                let got = String::from_utf8_lossy(&got);
+                return Err(format!("no answer and no close within {wait:?} (got {got:?}): {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_idle_and_oversized_connections_are_bounded() {
+    let server = Server::start(&[
+        "--header-timeout-ms",
+        "300",
+        "--body-timeout-ms",
+        "300",
+        "--max-connections",
+        "3",
+        "--max-body-bytes",
+        "1000",
+    ])
+    .unwrap();
+    let wait = Duration::from_secs(10);
+    // Half-sent headers: the connection is closed, not held.
+    let got = raw_exchange(&server, b"POST /api/check/resources HTTP/1.1\r\nHost: x\r\n", wait).unwrap();
+    assert!(!got.contains("200 OK"), "{got}");
+    // A body that never arrives: 408.
+    let got = raw_exchange(
+        &server,
+        b"POST /api/check/resources HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"a\":",
+        wait,
+    )
+    .unwrap();
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    // A declared length over the limit: 413 at once, without sending a byte of the body.
+    let got = raw_exchange(
+        &server,
+        b"POST /api/check/resources HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\nConnection: close\r\n\r\n",
+        wait,
+    )
+    .unwrap();
+    assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+    // Three idle connections take every slot: a fourth is closed at once.
+    let idle: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(server.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let got = raw_exchange(&server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", wait).unwrap();
+    assert_eq!(got, "", "a connection over the cap was served");
+    // The idle ones time out and free their slots; then requests are served again.
+    std::thread::sleep(Duration::from_millis(800));
+    drop(idle);
+    let got = raw_exchange(&server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", wait).unwrap();
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    let metrics = server.client().get("/metrics").unwrap().body;
+    assert!(metrics.contains("authz_connections_refused_total 1"), "{metrics}");
+}

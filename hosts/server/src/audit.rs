@@ -66,6 +66,12 @@ fn json_line(value: &serde_json::Value) -> String {
     }
 }
 
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditLog(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::json_line;
@@ -76,11 +82,5 @@ mod tests {
         assert_eq!(line, r#"{"id":"a\u2028b\u2029c"}"#);
         let back: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(back["id"], "a\u{2028}b\u{2029}c");
-    }
-}
-
-impl std::fmt::Debug for AuditLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuditLog(..)")
     }
 }

@@ -27,8 +27,16 @@ pub struct ServeConfig {
     /// scope search, schema enforcement, strict evaluation) is honoured. Off, such a request is a
     /// 400: the operator's configuration decides, as in Cerbos, whose API has no such options.
     pub request_options: bool,
-    /// Largest request body, in bytes.
+    /// Largest request body, in bytes; a larger declared `Content-Length` is refused before
+    /// any of the body is read.
     pub max_body_bytes: usize,
+    /// Longest a client may take to send a request's headers (and longest a keep-alive
+    /// connection may stay idle) before it is closed.
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body (HTTP 408 after it).
+    pub body_timeout: Duration,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
     /// Resources per CheckResources request, and evaluations per AuthZEN batch.
     pub max_resources: usize,
     /// Actions per resource.
@@ -51,6 +59,9 @@ impl Default for ServeConfig {
             globals: serde_json::Map::new(),
             request_options: false,
             max_body_bytes: 4 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             max_resources: 50,
             max_actions: 50,
             admin_token: None,

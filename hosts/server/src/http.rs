@@ -101,8 +101,8 @@ impl IntoResponse for Failure {
 }
 
 /// Reads a body up to the configured limit as UTF-8 text.
-async fn text(state: &State, body: Body) -> Result<String, Failure> {
-    let bytes = read(state, body).await?;
+async fn text(state: &State, headers: &HeaderMap, body: Body) -> Result<String, Failure> {
+    let bytes = read(state, headers, body, state.config.max_body_bytes).await?;
     String::from_utf8(bytes.to_vec()).map_err(|_| Failure {
         status: StatusCode::BAD_REQUEST,
         message: "the body is not UTF-8 text".into(),
@@ -110,13 +110,28 @@ async fn text(state: &State, body: Body) -> Result<String, Failure> {
     })
 }
 
-async fn read(state: &State, body: Body) -> Result<Bytes, Failure> {
-    let limit = state.config.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|_| Failure {
+/// Reads a body of at most `limit` bytes within the body time limit. A larger declared
+/// `Content-Length` is refused before reading any of it.
+async fn read(state: &State, headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Failure> {
+    let too_large = || Failure {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         message: format!("the body is larger than the limit of {limit} bytes"),
         path: Some("$".into()),
-    })
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let timeout = state.config.body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} ms", timeout.as_millis()),
+        )),
+    }
 }
 
 fn limits(state: &State) -> Limits {
@@ -169,10 +184,10 @@ async fn measured(
     response
 }
 
-async fn check_resources(Shared(state): S, body: Body) -> Response {
+async fn check_resources(Shared(state): S, headers: HeaderMap, body: Body) -> Response {
     let s = state.clone();
     measured(&state, "check_resources", async move {
-        let text = text(&s, body).await?;
+        let text = text(&s, &headers, body).await?;
         let (req, opts) = wire::decode_request_with_options(&text, &limits(&s), &base_options(&s))?;
         if req.authz_options.is_some() && !s.config.request_options {
             return Err(Failure {
@@ -204,20 +219,20 @@ fn evaluate(
     Ok((decision.get("decision") == Some(&Value::Bool(true)), decision))
 }
 
-async fn evaluation(Shared(state): S, body: Body) -> Response {
+async fn evaluation(Shared(state): S, headers: HeaderMap, body: Body) -> Response {
     let s = state.clone();
     measured(&state, "authzen_evaluation", async move {
-        let text = text(&s, body).await?;
+        let text = text(&s, &headers, body).await?;
         let eval = authzen::decode_evaluation(&text, &limits(&s))?;
         Ok(evaluate(&s, &s.pdp(), &eval, &base_options(&s))?.1)
     })
     .await
 }
 
-async fn evaluations(Shared(state): S, body: Body) -> Response {
+async fn evaluations(Shared(state): S, headers: HeaderMap, body: Body) -> Response {
     let s = state.clone();
     measured(&state, "authzen_evaluations", async move {
-        let text = text(&s, body).await?;
+        let text = text(&s, &headers, body).await?;
         let batch = authzen::decode_evaluations(&text, &limits(&s))?;
         // One bundle answers the whole batch, even if a reload lands meanwhile.
         let pdp = s.pdp();
@@ -264,6 +279,7 @@ async fn readyz(Shared(state): S) -> Response {
         "policyCount": info.policy_count,
         "engineVersion": info.engine_version,
         "readsClock": info.reads_clock,
+        "signature": info.signature.as_ref().map(|s| json!({ "keyId": s.key_id, "value": s.value })),
     }))
     .into_response()
 }
@@ -309,11 +325,9 @@ async fn admin_bundle(Shared(state): S, headers: HeaderMap, body: Body) -> Respo
         return f.into_response();
     }
     // A component is bigger than a request: allow up to 64 MiB.
-    match axum::body::to_bytes(body, 64 << 20).await {
+    match read(&state, &headers, body, 64 << 20).await {
         Ok(bytes) => swapped(state.replace(Ok(bytes.to_vec())).await),
-        Err(e) => {
-            Failure::new(StatusCode::PAYLOAD_TOO_LARGE, format!("cannot read the component: {e}")).into_response()
-        }
+        Err(f) => f.into_response(),
     }
 }
 

@@ -7,6 +7,7 @@
 mod audit;
 mod config;
 mod http;
+mod listen;
 mod metrics;
 mod state;
 

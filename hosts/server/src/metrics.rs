@@ -29,6 +29,7 @@ pub(crate) struct Metrics {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     audit_failures: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 /// The endpoints whose latency is measured.
@@ -68,6 +69,10 @@ impl Metrics {
             h.count.fetch_add(1, Ordering::Relaxed);
             h.sum_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn audit_failure(&self) {
@@ -136,6 +141,11 @@ impl Metrics {
             out,
             "# HELP authz_audit_write_failures_total Decision records the audit log failed to write.\n# TYPE authz_audit_write_failures_total counter\nauthz_audit_write_failures_total {}",
             self.audit_failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP authz_connections_refused_total Connections closed at once because --max-connections were open.\n# TYPE authz_connections_refused_total counter\nauthz_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
         );
         out
     }

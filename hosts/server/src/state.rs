@@ -143,7 +143,13 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
     if let Some((every, paths, baseline)) = watched {
         spawn_watch(state.clone(), every, paths, baseline);
     }
-    axum::serve(listener, crate::http::router(state)).await.map_err(|error| ServeError::Io { addr: local, error })
+    let bounds = crate::listen::Bounds {
+        max_connections: state.config.max_connections,
+        header_timeout: state.config.header_timeout,
+    };
+    let metrics = state.metrics.clone();
+    crate::listen::serve(listener, crate::http::router(state), bounds, metrics).await;
+    Ok(())
 }
 
 #[cfg(unix)]

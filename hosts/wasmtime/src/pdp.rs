@@ -161,6 +161,7 @@ impl Pdp {
             principal_id,
             bundle_digest: &self.info.digest,
             bundle_label: self.info.label.as_deref(),
+            bundle_signature: self.info.signature.as_ref(),
             runtime: &self.config.runtime_name,
             duration: start.elapsed(),
         }

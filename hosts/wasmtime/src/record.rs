@@ -32,6 +32,8 @@ pub struct DecisionRecord {
     pub bundle_digest: String,
     /// The bundle's label.
     pub bundle_label: Option<String>,
+    /// Who signed the component that decided, when it is signed.
+    pub bundle_signature: Option<crate::seal::Signature>,
     /// Which runtime decided (for example `wasmtime`).
     pub runtime: String,
     /// Time the whole call took (all of its decisions).
@@ -62,6 +64,10 @@ impl DecisionRecord {
             "scope": self.scope,
             "bundleDigest": self.bundle_digest,
             "bundleLabel": self.bundle_label,
+            "bundleSignature": self.bundle_signature.as_ref().map(|s| serde_json::json!({
+                "keyId": s.key_id,
+                "value": s.value,
+            })),
             "runtime": self.runtime,
             "durationMicros": self.duration.as_secs_f64() * 1e6,
         })
@@ -96,6 +102,7 @@ pub(crate) struct CallInfo<'a> {
     pub(crate) principal_id: &'a str,
     pub(crate) bundle_digest: &'a str,
     pub(crate) bundle_label: Option<&'a str>,
+    pub(crate) bundle_signature: Option<&'a crate::seal::Signature>,
     pub(crate) runtime: &'a str,
     pub(crate) duration: Duration,
 }
@@ -114,6 +121,7 @@ impl CallInfo<'_> {
             scope: String::new(),
             bundle_digest: self.bundle_digest.to_string(),
             bundle_label: self.bundle_label.map(str::to_string),
+            bundle_signature: self.bundle_signature.cloned(),
             runtime: self.runtime.to_string(),
             duration: self.duration,
         }

@@ -128,13 +128,17 @@ impl TrustedKey {
 /// `component` must not be sealed already.
 pub fn seal(component: &[u8], bundle_digest: &str, key: Option<&SigningKey>) -> Vec<u8> {
     let hash = sha256(component);
-    let mut body = serde_json::json!({ "v": 1, "component": hash, "bundle": bundle_digest });
+    let mut body = serde_json::Map::new();
+    body.insert("v".into(), 1.into());
+    body.insert("component".into(), hash.clone().into());
+    body.insert("bundle".into(), bundle_digest.into());
     if let Some(key) = key {
         use ed25519_dalek::Signer;
         let signature = key.0.sign(message(&hash, bundle_digest).as_bytes());
-        body["keyId"] = key.public().id().into();
-        body["signature"] = hex(&signature.to_bytes()).into();
+        body.insert("keyId".into(), key.public().id().into());
+        body.insert("signature".into(), hex(&signature.to_bytes()).into());
     }
+    let body = serde_json::Value::Object(body);
     let mut out = component.to_vec();
     custom_section(&mut out, SECTION, body.to_string().as_bytes());
     out
