@@ -88,7 +88,7 @@ enum Command {
     },
     /// Serve an HTTP PDP (Cerbos CheckResources + AuthZEN) deciding with a baked component;
     /// with no source, the example bundle built into this binary.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// The generic component (`scripts/build-component.sh`), when this binary was built with one.
@@ -310,7 +310,7 @@ fn main() -> ExitCode {
         Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {
             check(CheckArgs { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now })
         }
-        Command::Serve(args) => serve::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

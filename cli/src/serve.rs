@@ -20,9 +20,16 @@ pub(crate) struct ServeArgs {
     /// A baked component (`authz bake`) to serve.
     #[arg(long, conflicts_with = "policies")]
     component: Option<PathBuf>,
-    /// A policy directory: compiled, tested and baked at start and on every reload.
+    /// A policy directory: compiled, tested and baked at start and on every reload, by a
+    /// child process bounded by --reload-timeout-ms and --reload-memory-mb.
     #[arg(long)]
     policies: Option<PathBuf>,
+    /// Longest building a --policies bundle (compile, suites, bake) may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 120_000)]
+    reload_timeout_ms: u64,
+    /// Most memory building a --policies bundle may use, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    reload_memory_mb: u64,
     /// Label for a bundle baked from --policies.
     #[arg(long)]
     label: Option<String>,
@@ -107,7 +114,117 @@ impl BundleSource for ComponentFile {
     }
 }
 
-/// Policies compiled, tested and baked into the generic component on every load.
+/// How far a reload of `--policies` may go: it runs in a child process (`authz bake`) with a
+/// time and a memory limit, so a bad push (a suite that allocates without end, a build that
+/// never finishes) is a rejected reload, never a server that runs out of memory.
+#[derive(Clone, Copy)]
+struct ReloadLimits {
+    time: Duration,
+    memory_mb: u64,
+}
+
+/// A policy directory compiled, tested and baked by a bounded child process on every load.
+struct PolicyDir {
+    dir: PathBuf,
+    label: Option<String>,
+    limits: ReloadLimits,
+}
+
+impl BundleSource for PolicyDir {
+    fn describe(&self) -> String {
+        format!("policies {}", self.dir.display())
+    }
+
+    fn load(&self) -> Result<Vec<u8>, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("finding the authz binary: {e}"))?;
+        let out = tempfile::Builder::new()
+            .prefix("authz-reload-")
+            .suffix(".wasm")
+            .tempfile()
+            .map_err(|e| format!("creating a temporary file: {e}"))?;
+        let mut cmd = std::process::Command::new("/bin/sh");
+        // `ulimit -d` bounds the memory the process can write to (heap and anonymous maps), not
+        // the address space wasmtime reserves; `exec` keeps the child's PID for the kill below.
+        cmd.arg("-c")
+            .arg("ulimit -d \"$1\" && shift && exec \"$@\"")
+            .arg("sh")
+            .arg((self.limits.memory_mb * 1024).to_string())
+            .arg(exe)
+            .arg("bake")
+            .arg("--policies")
+            .arg(&self.dir)
+            .arg("--out")
+            .arg(out.path());
+        if let Some(label) = &self.label {
+            cmd.arg("--label").arg(label);
+        }
+        let output = run_bounded(cmd, self.limits.time)?;
+        if !output.status.success() {
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = lines.get(lines.len().saturating_sub(20)..).unwrap_or_default().join("\n");
+            let why = match output.status.code() {
+                Some(_) => "the bundle was not built".to_string(),
+                None => format!(
+                    "the build process died ({}; its memory limit is {} MB)",
+                    output.status, self.limits.memory_mb
+                ),
+            };
+            return Err(format!("{why}:\n{tail}"));
+        }
+        std::fs::read(out.path()).map_err(|e| format!("reading the baked component: {e}"))
+    }
+
+    fn watch_paths(&self) -> Vec<PathBuf> {
+        vec![self.dir.clone()]
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `limit`; its output is collected as it comes.
+fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<std::process::Output, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting the build process: {e}"))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the build took longer than its limit of {} s and was stopped",
+                    limit.as_secs_f64()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for the build process: {e}")),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(std::process::Output { status, stdout, stderr })
+}
+
+/// Policies compiled, tested and baked into the generic component on every load, in this
+/// process: the example embedded in the binary.
 struct Policies {
     sources: Box<dyn Fn() -> Result<Vec<Source>, String> + Send + Sync>,
     label: Option<String>,
@@ -147,11 +264,13 @@ impl BundleSource for Policies {
 pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let source: Box<dyn BundleSource> = match (a.component, a.policies) {
         (Some(path), _) => Box::new(ComponentFile(path)),
-        (None, Some(dir)) => Box::new(Policies {
-            name: format!("policies {}", dir.display()),
-            watch: vec![dir.clone()],
-            sources: Box::new(move || authz::store::load_dir(&dir).map_err(|e| e.to_string())),
+        (None, Some(dir)) => Box::new(PolicyDir {
+            dir,
             label: a.label,
+            limits: ReloadLimits {
+                time: Duration::from_millis(a.reload_timeout_ms.max(1)),
+                memory_mb: a.reload_memory_mb.max(1),
+            },
         }),
         (None, None) => Box::new(Policies {
             name: "the example bundle embedded in authz".into(),

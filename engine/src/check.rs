@@ -32,13 +32,23 @@ struct EffectInfo {
     rule: String,
 }
 
+/// The variables of one parameter set evaluated so far for an input.
+struct VarCache {
+    /// The parameter set ([`Params::id`]).
+    id: usize,
+    /// Which of its variables (by index) were evaluated, successfully or not.
+    done: Vec<bool>,
+    /// Their values by name; taken out only while a variable evaluates over the others.
+    map: Option<CelMap<'static>>,
+}
+
 /// Per-input evaluation state.
 struct Evaluator<'r, 'a> {
     rt: &'r Runtime,
     table: &'r Table,
     req: RequestVals<'a>,
     /// Variables per parameter set, evaluated once per input (few: searched linearly).
-    var_cache: Vec<(usize, Box<dyn Val + 'static>)>,
+    var_cache: Vec<VarCache>,
     /// Derived role conditions, evaluated once per input: (holds, failed to evaluate).
     dr_cache: Vec<(usize, (bool, bool))>,
     errors: Vec<EvaluationError>,
@@ -92,30 +102,73 @@ impl<'r, 'a> Evaluator<'r, 'a> {
         expr.eval(&ctx)
     }
 
-    /// Evaluates the parameter set's variables in dependency order (once per input).
-    fn ensure_variables(&mut self, params: &Params) {
-        if params.variables.is_empty() || self.var_cache.iter().any(|(id, _)| *id == params.id) {
+    /// Evaluates, in dependency order and once per input, the variables of the parameter set
+    /// that `expr` reads, directly or through other variables; no other (Cerbos inlines
+    /// variables into the expressions that use them, so an unused one never runs).
+    fn ensure_variables(&mut self, params: &Params, expr: &CompiledExpr) {
+        if params.variables.is_empty() {
             return;
         }
-        let mut map: HashMap<CelMapKey<'static>, Box<dyn Val + 'static>> = HashMap::new();
-        for (name, expr) in &params.variables {
-            let so_far = CelMap::from(map);
-            let result = self.run(expr, &so_far, params.constants.as_ref());
-            map = so_far.into_inner();
+        let slot = match self.var_cache.iter().position(|c| c.id == params.id) {
+            Some(i) => i,
+            None => {
+                self.var_cache.push(VarCache {
+                    id: params.id,
+                    done: vec![false; params.variables.len()],
+                    map: Some(CelMap::from(HashMap::new())),
+                });
+                self.var_cache.len() - 1
+            }
+        };
+        let reads = |e: &CompiledExpr, name: &str| e.variables().is_none_or(|v| v.iter().any(|n| n == name));
+        // Variables only read earlier ones: walking back, each needed one marks what it reads.
+        let mut needed: Vec<bool> = params.variables.iter().map(|(name, _)| reads(expr, name)).collect();
+        for i in (0..params.variables.len()).rev() {
+            if needed.get(i) != Some(&true) {
+                continue;
+            }
+            let Some((_, by)) = params.variables.get(i) else { continue };
+            for (j, (name, _)) in params.variables.iter().enumerate().take(i) {
+                if reads(by, name) {
+                    if let Some(n) = needed.get_mut(j) {
+                        *n = true;
+                    }
+                }
+            }
+        }
+        for (i, (name, var)) in params.variables.iter().enumerate() {
+            let todo =
+                needed.get(i) == Some(&true) && self.var_cache.get(slot).and_then(|c| c.done.get(i)) == Some(&false);
+            if !todo {
+                continue;
+            }
+            let Some(so_far) = self.var_cache.get_mut(slot).and_then(|c| c.map.take()) else { continue };
+            let result = self.run(var, &so_far, params.constants.as_ref());
+            let mut map = so_far.into_inner();
             match result {
                 Ok(v) => {
                     map.insert(CelMapKey::from(name.clone()), owned_val(v));
                 }
-                Err(e) => self.record(expr, e),
+                Err(e) => self.record(var, e),
+            }
+            if let Some(c) = self.var_cache.get_mut(slot) {
+                c.map = Some(CelMap::from(map));
+                if let Some(d) = c.done.get_mut(i) {
+                    *d = true;
+                }
             }
         }
-        self.var_cache.push((params.id, Box::new(CelMap::from(map))));
     }
 
     fn eval(&mut self, expr: &CompiledExpr, params: &Params) -> Result<Value, String> {
-        self.ensure_variables(params);
-        let vars: &dyn Val =
-            self.var_cache.iter().find(|(id, _)| *id == params.id).map(|(_, b)| b.as_ref()).unwrap_or(empty_map());
+        self.ensure_variables(params, expr);
+        let vars: &dyn Val = self
+            .var_cache
+            .iter()
+            .find(|c| c.id == params.id)
+            .and_then(|c| c.map.as_ref())
+            .map(|m| m as &dyn Val)
+            .unwrap_or(empty_map());
         self.run(expr, vars, params.constants.as_ref())
     }
 

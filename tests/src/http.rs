@@ -203,6 +203,11 @@ impl Server {
         Ok(Server { child, addr, stdout, stderr: collected })
     }
 
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A new keep-alive client.
     pub fn client(&self) -> Client {
         Client::new(self.addr)

@@ -577,3 +577,44 @@ fn slow_idle_and_oversized_connections_are_bounded() {
     let metrics = server.client().get("/metrics").unwrap().body;
     assert!(metrics.contains("authz_connections_refused_total 1"), "{metrics}");
 }
+
+/// Resident memory of a process, in kB (Linux `/proc`).
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_reload_that_would_exhaust_memory_is_rejected_and_the_server_keeps_serving() {
+    let dir = temp_dir("reload-memory");
+    write_policy(dir.path(), "ALLOW");
+    let server =
+        Server::start(&["--policies", dir.path().to_str().unwrap(), "--admin-token", "t", "--reload-memory-mb", "400"])
+            .unwrap();
+    let mut c = server.client();
+    assert_eq!(view(&mut c).1, "EFFECT_ALLOW");
+    let before = rss_kb(server.pid());
+    // Each variable doubles the last: `v24` is a list of 2^25 integers (gigabytes), and a
+    // suite evaluates it.
+    let mut vars = String::from("        v0: \"[1, 2]\"\n");
+    for i in 1..=24 {
+        vars.push_str(&format!("        v{i}: \"V.v{} + V.v{}\"\n", i - 1, i - 1));
+    }
+    let policy = format!(
+        "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  variables:\n    local:\n{vars}  rules:\n    - name: the-rule\n      actions: [view]\n      roles: [user]\n      effect: EFFECT_DENY\n      condition:\n        match:\n          expr: size(V.v24) > 0\n"
+    );
+    std::fs::write(dir.path().join("doc.yaml"), policy).unwrap();
+    std::fs::write(
+        dir.path().join("doc_test.yaml"),
+        "name: big\ntests:\n  - name: t\n    input:\n      principals: [p]\n      resources: [r]\n      actions: [view]\n    expected:\n      - principal: p\n        resource: r\n        actions: {view: EFFECT_DENY}\nprincipals:\n  p: {id: p, roles: [user]}\nresources:\n  r: {kind: doc, id: r}\n",
+    )
+    .unwrap();
+    let r = c.send("POST", "/admin/reload", &[("authorization", "Bearer t")], b"").unwrap();
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("memory limit is 400 MB"), "{}", r.body);
+    // The old bundle still answers, and the server did not grow by the reload's gigabytes.
+    assert_eq!(view(&mut c).1, "EFFECT_ALLOW");
+    let after = rss_kb(server.pid());
+    assert!(after < before + 200_000, "the server grew from {before} kB to {after} kB");
+}

@@ -76,7 +76,7 @@ impl Runtime {
     pub(crate) fn compile(&self, source: &str) -> Result<CompiledExpr, String> {
         check_shape(source)?;
         let program = self.env.compile(source).map_err(|e| e.to_string())?;
-        Ok(CompiledExpr { source: Arc::from(source), expr: Arc::new(program.expression().clone()) })
+        Ok(CompiledExpr::new(Arc::from(source), program.expression().clone()))
     }
 
     /// A fresh scope below the function registry.
@@ -137,6 +137,9 @@ fn check_shape(source: &str) -> Result<(), String> {
 pub(crate) struct CompiledExpr {
     source: Arc<str>,
     expr: Arc<cel::IdedExpr>,
+    /// The variables (`V.name`) the expression reads, found in its tree; `None` when it reads
+    /// `V` as a whole, and so all of them.
+    vars: Option<Arc<[String]>>,
 }
 
 impl serde::Serialize for CompiledExpr {
@@ -148,7 +151,7 @@ impl serde::Serialize for CompiledExpr {
 impl<'de> serde::Deserialize<'de> for CompiledExpr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (source, node): (String, codec::Node) = serde::Deserialize::deserialize(d)?;
-        Ok(CompiledExpr { source: Arc::from(source), expr: Arc::new(codec::decode(node)) })
+        Ok(CompiledExpr::new(Arc::from(source), codec::decode(node)))
     }
 }
 
@@ -159,6 +162,16 @@ impl fmt::Debug for CompiledExpr {
 }
 
 impl CompiledExpr {
+    fn new(source: Arc<str>, expr: cel::IdedExpr) -> Self {
+        let vars = walk::variables(&expr).map(Arc::from);
+        CompiledExpr { source, expr: Arc::new(expr), vars }
+    }
+
+    /// The names of the variables the expression reads, or `None` for all of them.
+    pub(crate) fn variables(&self) -> Option<&[String]> {
+        self.vars.as_deref()
+    }
+
     /// The parsed expression.
     pub(crate) fn ast(&self) -> &cel::IdedExpr {
         &self.expr

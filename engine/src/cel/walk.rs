@@ -41,3 +41,25 @@ pub(crate) fn reads_clock(e: &IdedExpr) -> bool {
     visit(e, &mut |e| found |= matches!(&e.expr, Expr::Ident(name) if name == NOW_VAR));
     found
 }
+
+/// The variables `e` reads (`V.name`, `variables.name`), or `None` when it reads `V` as a
+/// whole (`size(V)`), which needs every variable.
+pub(crate) fn variables(e: &IdedExpr) -> Option<Vec<String>> {
+    let is_v = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == "V" || n == "variables");
+    let (mut names, mut whole) = (Vec::new(), false);
+    let mut selected = 0usize;
+    visit(e, &mut |x| match &x.expr {
+        Expr::Select(s) if is_v(&s.operand) => {
+            selected += 1;
+            if !names.contains(&s.field) {
+                names.push(s.field.clone());
+            }
+        }
+        Expr::Ident(_) if is_v(x) => whole = true,
+        _ => {}
+    });
+    // Each `V.name` visits its `V` too: only a `V` beyond those is the whole map.
+    let mut idents = 0usize;
+    visit(e, &mut |x| idents += usize::from(is_v(x)));
+    (!whole || idents <= selected).then_some(names)
+}
