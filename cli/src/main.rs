@@ -243,6 +243,16 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--globals`: a JSON object, read as strictly as requests are (no key twice).
+fn globals_arg(text: Option<&str>) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let Some(text) = text else { return Ok(serde_json::Map::new()) };
+    authz_engine::json::check(text).context("--globals")?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => anyhow::bail!("--globals must be a JSON object"),
+    }
+}
+
 struct CheckArgs {
     policies: PathBuf,
     globals: Option<String>,
@@ -261,13 +271,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let globals = match &a.globals {
-        Some(g) => match serde_json::from_str::<serde_json::Value>(g) {
-            Ok(serde_json::Value::Object(m)) => m,
-            _ => anyhow::bail!("--globals must be a JSON object"),
-        },
-        None => serde_json::Map::new(),
-    };
+    let globals = globals_arg(a.globals.as_deref())?;
     let now = match &a.now {
         Some(n) => chrono::DateTime::parse_from_rfc3339(n).with_context(|| format!("--now `{n}` is not RFC 3339"))?,
         None => chrono::Utc::now().fixed_offset(),

@@ -279,13 +279,7 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
             label: Some(a.label.unwrap_or_else(|| format!("example (authz {})", env!("CARGO_PKG_VERSION")))),
         }),
     };
-    let globals = match &a.globals {
-        Some(g) => match serde_json::from_str::<serde_json::Value>(g) {
-            Ok(serde_json::Value::Object(m)) => m,
-            _ => anyhow::bail!("--globals must be a JSON object"),
-        },
-        None => serde_json::Map::new(),
-    };
+    let globals = crate::globals_arg(a.globals.as_deref())?;
     let audit = match a.audit_log.as_deref() {
         None => None,
         Some("stdout" | "-") => Some(AuditLog::stdout()),
