@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints (native and wasm32), the component build and its
 # world, unit and host tests, the conformance corpus through every runtime (native, component in
-# wasmtime, authz serve over HTTP), HTTP server tests, example suites.
+# wasmtime, authz serve over HTTP), HTTP server tests, a short fuzzing run, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -33,6 +33,8 @@ cargo build -p authz --locked
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 echo "== benchmarks compile (timings are never asserted: run them with cargo bench)"
 cargo bench -p authz-benches --locked --no-run
+echo "== fuzzing: each target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N)"
+bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
 echo "== example policy suites, and baking each example"
 for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" compile "$dir"

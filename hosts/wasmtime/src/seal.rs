@@ -7,6 +7,7 @@
 //! A seal without a signature detects corruption, not an attacker who can recompute it: that
 //! is what signatures are for.
 
+use authz_component::bake::{write_section, write_u32};
 use sha2::{Digest, Sha256};
 
 /// Name of the custom section holding the seal.
@@ -206,26 +207,12 @@ fn hex32(text: &str) -> Result<[u8; 32], SealError> {
         .ok_or_else(|| SealError::Key("expected 64 hex digits".into()))
 }
 
-fn leb128(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn custom_section(out: &mut Vec<u8>, name: &str, data: &[u8]) {
     let mut content = Vec::with_capacity(name.len() + data.len() + 5);
-    leb128(&mut content, name.len());
+    write_u32(&mut content, u32::try_from(name.len()).unwrap_or(u32::MAX));
     content.extend_from_slice(name.as_bytes());
     content.extend_from_slice(data);
-    out.push(0);
-    leb128(out, content.len());
-    out.extend_from_slice(&content);
+    write_section(out, 0, &content);
 }
 
 fn read_leb128(bytes: &[u8], pos: &mut usize) -> Option<usize> {
