@@ -40,8 +40,7 @@ fn invalid(message: impl Into<String>, path: &str) -> api::Error {
 
 /// A JSON object from `text`, or why it is not one (the caller adds the JSON path).
 fn json_object(text: &str) -> Result<Attributes, String> {
-    authz_engine::json::check(text).map_err(|e| e.to_string())?;
-    match serde_json::from_str::<serde_json::Value>(text) {
+    match authz_engine::json::value(text) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         Ok(_) => Err("must be a JSON object".into()),
         Err(e) => Err(e.to_string()),
@@ -110,8 +109,8 @@ fn engine_request(
         .collect::<Result<_, api::Error>>()?;
     let aux_data = match aux_data_json {
         Some(text) => {
-            authz_engine::json::check(&text).map_err(|e| invalid(e.to_string(), "$.auxData"))?;
-            Some(serde_json::from_str::<AuxData>(&text).map_err(|e| invalid(e.to_string(), "$.auxData"))?)
+            let v = authz_engine::json::value(&text).map_err(|e| invalid(e.to_string(), "$.auxData"))?;
+            Some(serde_json::from_value::<AuxData>(v).map_err(|e| invalid(e.to_string(), "$.auxData"))?)
         }
         None => None,
     };

@@ -42,6 +42,40 @@ struct VarCache {
     map: Option<CelMap<'static>>,
 }
 
+/// A set of variable indices: a bit mask for the usual few (no allocation per evaluation).
+enum Needed {
+    Few(u64),
+    Many(Vec<bool>),
+}
+
+impl Needed {
+    fn new(len: usize) -> Self {
+        if len <= 64 {
+            Needed::Few(0)
+        } else {
+            Needed::Many(vec![false; len])
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Needed::Few(bits) => *bits |= 1u64.checked_shl(u32::try_from(i).unwrap_or(u32::MAX)).unwrap_or(0),
+            Needed::Many(v) => {
+                if let Some(b) = v.get_mut(i) {
+                    *b = true;
+                }
+            }
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Needed::Few(bits) => bits.checked_shr(u32::try_from(i).unwrap_or(u32::MAX)).is_some_and(|b| b & 1 == 1),
+            Needed::Many(v) => v.get(i) == Some(&true),
+        }
+    }
+}
+
 /// Per-input evaluation state.
 struct Evaluator<'r, 'a> {
     rt: &'r Runtime,
@@ -122,23 +156,25 @@ impl<'r, 'a> Evaluator<'r, 'a> {
         };
         let reads = |e: &CompiledExpr, name: &str| e.variables().is_none_or(|v| v.iter().any(|n| n == name));
         // Variables only read earlier ones: walking back, each needed one marks what it reads.
-        let mut needed: Vec<bool> = params.variables.iter().map(|(name, _)| reads(expr, name)).collect();
+        let mut needed = Needed::new(params.variables.len());
+        for (i, (name, _)) in params.variables.iter().enumerate() {
+            if reads(expr, name) {
+                needed.set(i);
+            }
+        }
         for i in (0..params.variables.len()).rev() {
-            if needed.get(i) != Some(&true) {
+            if !needed.get(i) {
                 continue;
             }
             let Some((_, by)) = params.variables.get(i) else { continue };
             for (j, (name, _)) in params.variables.iter().enumerate().take(i) {
                 if reads(by, name) {
-                    if let Some(n) = needed.get_mut(j) {
-                        *n = true;
-                    }
+                    needed.set(j);
                 }
             }
         }
         for (i, (name, var)) in params.variables.iter().enumerate() {
-            let todo =
-                needed.get(i) == Some(&true) && self.var_cache.get(slot).and_then(|c| c.done.get(i)) == Some(&false);
+            let todo = needed.get(i) && self.var_cache.get(slot).and_then(|c| c.done.get(i)) == Some(&false);
             if !todo {
                 continue;
             }

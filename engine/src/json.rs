@@ -23,6 +23,19 @@ pub fn check(text: &str) -> Result<(), RequestError> {
     })
 }
 
+/// Parses `text` as [`check`] reads it, into a value: one pass, each key looked up once in
+/// the object being built.
+pub fn value(text: &str) -> Result<serde_json::Value, RequestError> {
+    let path = RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = Build { path: &path }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| {
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        RequestError::Invalid { path: render(&path.borrow()), message }
+    })
+}
+
 enum Seg<'de> {
     Key(Cow<'de, str>),
     Index(usize),
@@ -121,6 +134,77 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
     }
 }
 
+/// A value anywhere in the document, built as it is read (see [`Node`] for `path`).
+struct Build<'p, 'de> {
+    path: &'p RefCell<Vec<Seg<'de>>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_, 'de> {
+    type Value = serde_json::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_, 'de> {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(b.into())
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(s.into())
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(s.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        loop {
+            self.path.borrow_mut().push(Seg::Index(out.len()));
+            match seq.next_element_seed(Build { path: self.path })? {
+                Some(v) => out.push(v),
+                None => {
+                    self.path.borrow_mut().pop();
+                    return Ok(serde_json::Value::Array(out));
+                }
+            }
+            self.path.borrow_mut().pop();
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            self.path.borrow_mut().push(Seg::Key(key.clone()));
+            if out.contains_key(key.as_ref()) {
+                return Err(A::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let v = map.next_value_seed(Build { path: self.path })?;
+            out.insert(key.into_owned(), v);
+            self.path.borrow_mut().pop();
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 /// An object's key, borrowed from the text unless it has escapes.
 struct Key;
 
@@ -166,6 +250,18 @@ mod tests {
         assert!(err(r#"{"id":1,"\u0069d":2}"#).contains("duplicate key `id`"));
         let many = (0..40).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>().join(",");
         assert!(err(&format!("{{{many},\"k7\":0}}")).contains("duplicate key `k7`"));
+    }
+
+    #[test]
+    fn values_are_built_as_serde_json_builds_them_or_refused_alike() {
+        for text in [r#"{"a":[1,-2,3.5,"x",null,true,{"b":{}}],"c":"\u00e9"}"#, "[]", "1e400", "\"s\""] {
+            let strict = super::value(text).ok();
+            let plain: Option<serde_json::Value> = serde_json::from_str(text).ok();
+            assert_eq!(strict, plain, "{text}");
+        }
+        let e = super::value(r#"{"p":{"roles":["u"],"roles":["admin"]}}"#).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("invalid request at `$.p.roles`: duplicate key `roles`"));
+        assert!(super::value("{} x").is_err());
     }
 
     #[test]
