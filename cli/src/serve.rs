@@ -148,7 +148,7 @@ impl BundleSource for PolicyDir {
         cmd.arg("-c")
             .arg("ulimit -d \"$1\" && shift && exec \"$@\"")
             .arg("sh")
-            .arg((self.limits.memory_mb * 1024).to_string())
+            .arg(self.limits.memory_mb.saturating_mul(1024).to_string())
             .arg(exe)
             .arg("bake")
             .arg("--policies")

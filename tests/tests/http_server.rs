@@ -650,3 +650,12 @@ fn memory_stays_flat_across_a_hundred_hot_swaps() {
     eprintln!("resident memory: {warm} kB after 10 swaps, {after} kB after 100 more");
     assert!(after < warm + 64_000, "resident memory grew from {warm} kB to {after} kB over 100 swaps");
 }
+
+#[test]
+fn a_build_over_its_time_limit_is_stopped_and_reported() {
+    let dir = temp_dir("reload-time");
+    write_policy(dir.path(), "ALLOW");
+    // 1 ms: no build finishes; the first load fails, so the server does not start.
+    let err = Server::start(&["--policies", dir.path().to_str().unwrap(), "--reload-timeout-ms", "1"]).err().unwrap();
+    assert!(err.contains("longer than its limit of 0.001 s"), "{err}");
+}
