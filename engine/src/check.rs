@@ -38,6 +38,8 @@ struct VarCache {
     id: usize,
     /// Which of its variables (by index) were evaluated, successfully or not.
     done: Vec<bool>,
+    /// How many are not yet: none left, nothing to work out.
+    remaining: usize,
     /// Their values by name; taken out only while a variable evaluates over the others.
     map: Option<CelMap<'static>>,
 }
@@ -144,11 +146,13 @@ impl<'r, 'a> Evaluator<'r, 'a> {
             return;
         }
         let slot = match self.var_cache.iter().position(|c| c.id == params.id) {
+            Some(i) if self.var_cache.get(i).is_some_and(|c| c.remaining == 0) => return,
             Some(i) => i,
             None => {
                 self.var_cache.push(VarCache {
                     id: params.id,
                     done: vec![false; params.variables.len()],
+                    remaining: params.variables.len(),
                     map: Some(CelMap::from(HashMap::new())),
                 });
                 self.var_cache.len() - 1
@@ -191,6 +195,7 @@ impl<'r, 'a> Evaluator<'r, 'a> {
                 c.map = Some(CelMap::from(map));
                 if let Some(d) = c.done.get_mut(i) {
                     *d = true;
+                    c.remaining = c.remaining.saturating_sub(1);
                 }
             }
         }

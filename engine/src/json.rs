@@ -41,9 +41,10 @@ enum Seg<'de> {
     Index(usize),
 }
 
+/// The path, from segments pushed innermost first (see [`Node`]).
 fn render(path: &[Seg<'_>]) -> String {
     let mut out = String::from("$");
-    for seg in path {
+    for seg in path.iter().rev() {
         match seg {
             Seg::Key(k) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                 out.push('.');
@@ -56,8 +57,9 @@ fn render(path: &[Seg<'_>]) -> String {
     out
 }
 
-/// A value anywhere in the document; `path` is where it is (left as it was on success, so the
-/// path of the first error is what remains).
+/// A value anywhere in the document. `path` stays empty while all is well: when a value fails,
+/// each container it is in pushes its own key or index as the error passes through it, so the
+/// path costs nothing on the way to a valid document.
 struct Node<'p, 'de> {
     path: &'p RefCell<Vec<Seg<'de>>>,
 }
@@ -98,13 +100,14 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0;
         loop {
-            self.path.borrow_mut().push(Seg::Index(i));
-            if seq.next_element_seed(Node { path: self.path })?.is_none() {
-                self.path.borrow_mut().pop();
-                return Ok(());
+            match seq.next_element_seed(Node { path: self.path }) {
+                Ok(Some(())) => i += 1,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.path.borrow_mut().push(Seg::Index(i));
+                    return Err(e);
+                }
             }
-            self.path.borrow_mut().pop();
-            i += 1;
         }
     }
 
@@ -123,18 +126,21 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
                 }
                 !many.insert(key.clone())
             };
-            self.path.borrow_mut().push(Seg::Key(key.clone()));
             if dup {
-                return Err(A::Error::custom(format!("duplicate key `{key}`")));
+                let e = A::Error::custom(format!("duplicate key `{key}`"));
+                self.path.borrow_mut().push(Seg::Key(key));
+                return Err(e);
             }
-            map.next_value_seed(Node { path: self.path })?;
-            self.path.borrow_mut().pop();
+            if let Err(e) = map.next_value_seed(Node { path: self.path }) {
+                self.path.borrow_mut().push(Seg::Key(key));
+                return Err(e);
+            }
         }
         Ok(())
     }
 }
 
-/// A value anywhere in the document, built as it is read (see [`Node`] for `path`).
+/// A value anywhere in the document, built as it is read (`path` as in [`Node`]).
 struct Build<'p, 'de> {
     path: &'p RefCell<Vec<Seg<'de>>>,
 }
@@ -178,28 +184,34 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
-            self.path.borrow_mut().push(Seg::Index(out.len()));
-            match seq.next_element_seed(Build { path: self.path })? {
-                Some(v) => out.push(v),
-                None => {
-                    self.path.borrow_mut().pop();
-                    return Ok(serde_json::Value::Array(out));
+            match seq.next_element_seed(Build { path: self.path }) {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => return Ok(serde_json::Value::Array(out)),
+                Err(e) => {
+                    self.path.borrow_mut().push(Seg::Index(out.len()));
+                    return Err(e);
                 }
             }
-            self.path.borrow_mut().pop();
         }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            self.path.borrow_mut().push(Seg::Key(key.clone()));
             if out.contains_key(key.as_ref()) {
-                return Err(A::Error::custom(format!("duplicate key `{key}`")));
+                let e = A::Error::custom(format!("duplicate key `{key}`"));
+                self.path.borrow_mut().push(Seg::Key(key));
+                return Err(e);
             }
-            let v = map.next_value_seed(Build { path: self.path })?;
-            out.insert(key.into_owned(), v);
-            self.path.borrow_mut().pop();
+            match map.next_value_seed(Build { path: self.path }) {
+                Ok(v) => {
+                    out.insert(key.into_owned(), v);
+                }
+                Err(e) => {
+                    self.path.borrow_mut().push(Seg::Key(key));
+                    return Err(e);
+                }
+            }
         }
         Ok(serde_json::Value::Object(out))
     }
