@@ -112,17 +112,23 @@ impl<'de> Visitor<'de> for Node<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Most objects are small: a list is faster than a set until they are not.
-        let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        // Most objects are small: their keys are compared in a list on the stack (no
+        // allocation), and only a larger object's go into a set.
+        let mut few: [Cow<'de, str>; 16] = Default::default();
+        let mut n = 0;
         let mut many: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            let dup = if keys.len() < 16 {
-                let dup = keys.contains(&key);
-                keys.push(key.clone());
+            let dup = if n < few.len() {
+                let (seen, rest) = few.split_at_mut(n);
+                let dup = seen.contains(&key);
+                if let Some(slot) = rest.first_mut() {
+                    *slot = key.clone();
+                }
+                n += 1;
                 dup
             } else {
                 if many.is_empty() {
-                    many.extend(keys.iter().cloned());
+                    many.extend(few.iter().cloned());
                 }
                 !many.insert(key.clone())
             };
