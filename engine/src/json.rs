@@ -204,16 +204,20 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            if out.contains_key(key.as_ref()) {
-                let e = A::Error::custom(format!("duplicate key `{key}`"));
-                self.path.borrow_mut().push(Seg::Key(key));
-                return Err(e);
-            }
-            match map.next_value_seed(Build { path: self.path }) {
-                Ok(v) => {
-                    out.insert(key.into_owned(), v);
-                }
+            let v = match map.next_value_seed(Build { path: self.path }) {
+                Ok(v) => v,
                 Err(e) => {
+                    self.path.borrow_mut().push(Seg::Key(key));
+                    return Err(e);
+                }
+            };
+            // One lookup: the value is read first, then its key claimed or found taken.
+            match out.entry(key.as_ref()) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(v);
+                }
+                serde_json::map::Entry::Occupied(_) => {
+                    let e = A::Error::custom(format!("duplicate key `{key}`"));
                     self.path.borrow_mut().push(Seg::Key(key));
                     return Err(e);
                 }
