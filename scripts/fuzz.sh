@@ -39,15 +39,18 @@ while IFS= read -r line; do
 done < fuzz/seeds/cel_eval/exprs.txt
 sanitizer="${FUZZ_SANITIZER:-none}"
 cargo +nightly fuzz build -O -s "$sanitizer" --fuzz-dir fuzz 2>&1 | tail -n 2
+# Each run logs to its own directory: a CI run and a campaign may share the corpora.
+LOGS="$(mktemp -d "${TMPDIR:-/tmp}/authz-fuzz-logs.XXXXXX")"
+echo "fuzz logs: $LOGS"
 for target in ${FUZZ_TARGETS:-policy_load cel_eval request_decode bundle_decode}; do
-  log="$CORPUS/../$target.log"
+  log="$LOGS/$target.log"
   if ! cargo +nightly fuzz run -O -s "$sanitizer" --fuzz-dir fuzz "$target" "$CORPUS/$target" -- \
       "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "fuzz target $target FAILED (input in fuzz/artifacts/$target/)" >&2
     exit 1
   fi
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo '?')
+  runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  secs=$(grep -ao 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo '?')
   echo "fuzz $target: $runs executions, 0 crashes (${secs}s, corpus $(ls "$CORPUS/$target" | wc -l) inputs)"
 done
