@@ -10,6 +10,20 @@ use std::time::SystemTime;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
+/// A [`Hasher`] whose output depends on the bytes hashed only: sha256, truncated.
+struct StableHasher(Sha256);
+
+impl Hasher for StableHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest.get(..8).and_then(|b| b.try_into().ok()).unwrap_or_default())
+    }
+}
+
 /// Artifacts kept in a cache directory (each ~12 MB for the example bundle; a conformance run
 /// uses about 20).
 pub const KEEP: usize = 32;
@@ -18,7 +32,8 @@ pub const KEEP: usize = 32;
 pub(crate) fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> Result<Component, HostError> {
     let load_err = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
     let Some(dir) = cache_dir else { return Component::new(engine, bytes).map_err(load_err) };
-    let mut compat = std::collections::hash_map::DefaultHasher::new();
+    // `DefaultHasher` may change between Rust releases (and so every key with it): sha256 does not.
+    let mut compat = StableHasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut compat);
     let key = format!("{:x}-{:016x}.cwasm", Sha256::digest(bytes), compat.finish());
     let path = dir.join(key);
@@ -80,5 +95,13 @@ mod tests {
         assert!(!is_artifact(&format!("{}-{}.cwasm.tmp1", "a".repeat(64), "0123456789abcdef")));
         assert!(!is_artifact("notes.cwasm"));
         assert!(!is_artifact("operator-file.txt"));
+    }
+
+    #[test]
+    fn the_key_hash_is_sha256_so_it_never_changes_with_rust() {
+        let mut h = StableHasher(Sha256::new());
+        h.write(b"abc");
+        // SHA-256("abc") starts ba 78 16 bf 8f 01 cf ea (FIPS 180-2, appendix B.1).
+        assert_eq!(h.finish(), u64::from_le_bytes([0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea]));
     }
 }
