@@ -96,6 +96,10 @@ pub(crate) struct ServeArgs {
     /// conditions in them then fail and deny): for reproducible answers.
     #[arg(long)]
     no_host_clock: bool,
+    /// Exit when standard input reaches its end: a supervisor (or a test harness) that holds
+    /// the pipe stops the server by exiting, however it exits.
+    #[arg(long)]
+    exit_on_stdin_close: bool,
 }
 
 struct ComponentFile(PathBuf);
@@ -262,6 +266,15 @@ impl BundleSource for Policies {
 }
 
 pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    if a.exit_on_stdin_close {
+        std::thread::spawn(|| {
+            use std::io::Write;
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            // Whoever held the pipe may have held stderr too: a failed write must not stop the exit.
+            let _ = writeln!(std::io::stderr(), "authz serve: standard input closed: exiting");
+            std::process::exit(0);
+        });
+    }
     let source: Box<dyn BundleSource> = match (a.component, a.policies) {
         (Some(path), _) => Box::new(ComponentFile(path)),
         (None, Some(dir)) => Box::new(PolicyDir {

@@ -166,8 +166,11 @@ impl Server {
     pub fn start(args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(authz_binary()?)
             .arg("serve")
-            .args(["--addr", "127.0.0.1:0"])
+            // The pipe closes when this process ends, however it ends (the servers shared by a
+            // test binary live in statics, which are never dropped): the server then exits.
+            .args(["--addr", "127.0.0.1:0", "--exit-on-stdin-close"])
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

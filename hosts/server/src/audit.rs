@@ -36,7 +36,7 @@ impl AuditLog {
         };
         if let Err(e) = &result {
             UNAUDITED.with(|u| u.set(true));
-            eprintln!("authz serve: audit log write failed: {e}");
+            log!("authz serve: audit log write failed: {e}");
         }
         result
     }

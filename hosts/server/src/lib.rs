@@ -4,6 +4,15 @@
 //! HTTP (Cerbos CheckResources JSON, OpenID AuthZEN 1.0) to and from the engine's wire types,
 //! counts, logs, and swaps bundles. It never decides.
 
+/// A line on standard error that never panics: `eprintln!` does when stderr is a closed pipe
+/// (a supervisor gone), and the server must go on deciding without its log.
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod audit;
 mod config;
 mod http;

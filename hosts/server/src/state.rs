@@ -69,7 +69,7 @@ impl State {
                     Ok(mut c) => *c = pdp,
                     Err(poisoned) => *poisoned.into_inner() = pdp,
                 }
-                eprintln!(
+                log!(
                     "authz serve: now serving bundle {} ({})",
                     info.digest,
                     info.label.as_deref().unwrap_or("no label")
@@ -77,7 +77,7 @@ impl State {
                 Ok(info)
             }
             Err(e) => {
-                eprintln!("authz serve: reload failed, still serving {}: {e}", self.pdp().bundle_info().digest);
+                log!("authz serve: reload failed, still serving {}: {e}", self.pdp().bundle_info().digest);
                 Err(e)
             }
         }
@@ -132,13 +132,13 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
         source,
         reloading: tokio::sync::Mutex::new(()),
     });
-    eprintln!(
+    log!(
         "authz serve: bundle {} ({}) from {}",
         info.digest,
         info.label.as_deref().unwrap_or("no label"),
         state.source.describe()
     );
-    eprintln!("authz serve: listening on http://{local}");
+    log!("authz serve: listening on http://{local}");
     spawn_sighup(state.clone());
     if let Some((every, paths, baseline)) = watched {
         spawn_watch(state.clone(), every, paths, baseline);
@@ -156,12 +156,12 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
 fn spawn_sighup(state: Arc<State>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        eprintln!("authz serve: cannot listen for SIGHUP; reload with --watch or /admin/reload");
+        log!("authz serve: cannot listen for SIGHUP; reload with --watch or /admin/reload");
         return;
     };
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            eprintln!("authz serve: SIGHUP: reloading");
+            log!("authz serve: SIGHUP: reloading");
             let _ = state.reload().await;
         }
     });
@@ -201,7 +201,7 @@ fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
 /// seen (`last` starts as the fingerprint taken before the serving bundle was loaded).
 fn spawn_watch(state: Arc<State>, every: std::time::Duration, paths: Vec<PathBuf>, mut last: Fingerprint) {
     if paths.is_empty() {
-        eprintln!("authz serve: --watch: this bundle source has no files to watch");
+        log!("authz serve: --watch: this bundle source has no files to watch");
         return;
     }
     tokio::spawn(async move {
@@ -210,7 +210,7 @@ fn spawn_watch(state: Arc<State>, every: std::time::Duration, paths: Vec<PathBuf
             let now = fingerprint(&paths);
             if now != last {
                 last = now;
-                eprintln!("authz serve: bundle source changed: reloading");
+                log!("authz serve: bundle source changed: reloading");
                 let _ = state.reload().await;
             }
         }
