@@ -77,11 +77,9 @@ fn parse(text: &str, limits: &Limits) -> Result<Map<String, Value>, RequestError
             message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes),
         });
     }
-    crate::json::check(text)?;
-    match serde_json::from_str(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(invalid("$", "must be a JSON object")),
-        Err(e) => Err(invalid("$", e.to_string())),
+    match crate::json::value(text)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(invalid("$", "must be a JSON object")),
     }
 }
 

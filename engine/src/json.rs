@@ -186,6 +186,12 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(serde_json::Value::Null)
     }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -204,26 +210,63 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            let v = match map.next_value_seed(Build { path: self.path }) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.path.borrow_mut().push(Seg::Key(key));
-                    return Err(e);
-                }
-            };
-            // One lookup: the value is read first, then its key claimed or found taken.
-            match out.entry(key.as_ref()) {
-                serde_json::map::Entry::Vacant(slot) => {
+            // One lookup per key. A duplicate is refused from inside its value, so that a
+            // path-tracking deserializer around this one (`serde_path_to_error`) names the key.
+            let result = match out.entry(key.as_ref()) {
+                serde_json::map::Entry::Vacant(slot) => map.next_value_seed(Build { path: self.path }).map(|v| {
                     slot.insert(v);
-                }
-                serde_json::map::Entry::Occupied(_) => {
-                    let e = A::Error::custom(format!("duplicate key `{key}`"));
-                    self.path.borrow_mut().push(Seg::Key(key));
-                    return Err(e);
-                }
+                }),
+                serde_json::map::Entry::Occupied(_) => map.next_value_seed(Refuse(&key)),
+            };
+            if let Err(e) = result {
+                self.path.borrow_mut().push(Seg::Key(key));
+                return Err(e);
             }
         }
         Ok(serde_json::Value::Object(out))
+    }
+}
+
+/// `deserialize_with` for the object fields of request types (`attr`, `globals`, `auxData`'s
+/// maps): a key given twice is refused while the map is built. With `serde_path_to_error` the
+/// error's path names the duplicate key.
+pub(crate) fn strict_object<'de, D: Deserializer<'de>>(d: D) -> Result<crate::request::Attributes, D::Error> {
+    let path = RefCell::new(Vec::new());
+    d.deserialize_map(Object(Build { path: &path }))
+}
+
+/// [`strict_object`] for an optional field.
+pub(crate) fn strict_object_opt<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::request::Attributes>, D::Error> {
+    strict_object(d).map(Some)
+}
+
+/// An object, and nothing else, built as [`Build`] builds one.
+struct Object<'p, 'de>(Build<'p, 'de>);
+
+impl<'de> Visitor<'de> for Object<'_, 'de> {
+    type Value = crate::request::Attributes;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        match self.0.visit_map(map)? {
+            serde_json::Value::Object(m) => Ok(m),
+            _ => Err(A::Error::custom("expected a map")),
+        }
+    }
+}
+
+/// The value of a key given twice: refused.
+struct Refuse<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for Refuse<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<(), D::Error> {
+        Err(D::Error::custom(format!("duplicate key `{}`", self.0)))
     }
 }
 

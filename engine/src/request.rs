@@ -29,7 +29,7 @@ pub struct Principal {
     #[serde(default)]
     pub roles: Vec<String>,
     /// Attributes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::strict_object")]
     pub attr: Attributes,
     /// Scope (empty: the default scope).
     #[serde(default)]
@@ -49,7 +49,7 @@ pub struct Resource {
     #[serde(default)]
     pub policy_version: String,
     /// Attributes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::strict_object")]
     pub attr: Attributes,
     /// Scope (empty: the default scope).
     #[serde(default)]
@@ -61,14 +61,14 @@ pub struct Resource {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuxData {
     /// Claims of the (already verified) JWT.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::strict_object")]
     pub jwt: Attributes,
     /// Several named tokens: `name → {claims: {...}}`.
-    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    #[serde(default, skip_serializing_if = "Attributes::is_empty", deserialize_with = "crate::json::strict_object")]
     pub jwts: Attributes,
     /// What an AuthZEN request carried beyond Cerbos's model (`action` properties and the
     /// other `context` keys), visible to conditions as `request.auxData.authzen`.
-    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    #[serde(default, skip_serializing_if = "Attributes::is_empty", deserialize_with = "crate::json::strict_object")]
     pub authzen: Attributes,
 }
 

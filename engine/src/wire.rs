@@ -63,7 +63,7 @@ pub struct WireOptions {
     #[serde(default)]
     pub now: Option<String>,
     /// Globals.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::strict_object_opt")]
     pub globals: Option<crate::request::Attributes>,
     /// Version used when a request names none.
     #[serde(default)]
@@ -153,13 +153,19 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
             message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes),
         });
     }
-    crate::json::check(text)?;
+    // Strict as `json::check` is, in the one pass: serde refuses a field given twice, the
+    // object fields refuse a key given twice (`json::strict_object`), and nothing may follow.
     let de = &mut serde_json::Deserializer::from_str(text);
-    let req: CheckResourcesRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+    let req: CheckResourcesRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        // A field given twice is reported at its struct's path, with the field named.
         let path = json_path(&e.path().to_string());
         let msg = e.inner().to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         invalid(path, msg)
+    })?;
+    de.end().map_err(|e| {
+        let msg = e.to_string();
+        invalid("$", msg.split(" at line ").next().unwrap_or(&msg).to_string())
     })?;
     req.validate(limits)?;
     Ok(req)

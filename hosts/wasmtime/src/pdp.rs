@@ -199,17 +199,14 @@ impl Pdp {
         if !self.supplies_now() && self.config.globals.is_none() {
             return Ok(std::borrow::Cow::Borrowed(request));
         }
-        // Parsing and writing the request again would keep only the last of two equal keys:
-        // refuse what the component would refuse, before that.
-        authz_engine::json::check(request).map_err(|e| HostError::InvalidRequest {
+        // Read strictly (a key given twice is refused, not resolved) before it is written again.
+        let mut value = authz_engine::json::value(request).map_err(|e| HostError::InvalidRequest {
             json_path: Some(e.path().to_string()),
             message: match e {
                 authz_engine::RequestError::Invalid { message, .. }
                 | authz_engine::RequestError::Limit { message, .. } => message,
             },
         })?;
-        let mut value: serde_json::Value = serde_json::from_str(request)
-            .map_err(|e| HostError::InvalidRequest { message: e.to_string(), json_path: Some("$".into()) })?;
         let Some(obj) = value.as_object_mut() else {
             return Err(HostError::InvalidRequest {
                 message: "must be a JSON object".into(),
