@@ -44,40 +44,6 @@ struct VarCache {
     map: Option<CelMap<'static>>,
 }
 
-/// A set of variable indices: a bit mask for the usual few (no allocation per evaluation).
-enum Needed {
-    Few(u64),
-    Many(Vec<bool>),
-}
-
-impl Needed {
-    fn new(len: usize) -> Self {
-        if len <= 64 {
-            Needed::Few(0)
-        } else {
-            Needed::Many(vec![false; len])
-        }
-    }
-
-    fn set(&mut self, i: usize) {
-        match self {
-            Needed::Few(bits) => *bits |= 1u64.checked_shl(u32::try_from(i).unwrap_or(u32::MAX)).unwrap_or(0),
-            Needed::Many(v) => {
-                if let Some(b) = v.get_mut(i) {
-                    *b = true;
-                }
-            }
-        }
-    }
-
-    fn get(&self, i: usize) -> bool {
-        match self {
-            Needed::Few(bits) => bits.checked_shr(u32::try_from(i).unwrap_or(u32::MAX)).is_some_and(|b| b & 1 == 1),
-            Needed::Many(v) => v.get(i) == Some(&true),
-        }
-    }
-}
-
 /// Per-input evaluation state.
 struct Evaluator<'r, 'a> {
     rt: &'r Runtime,
@@ -160,7 +126,7 @@ impl<'r, 'a> Evaluator<'r, 'a> {
         };
         let reads = |e: &CompiledExpr, name: &str| e.variables().is_none_or(|v| v.iter().any(|n| n == name));
         // Variables only read earlier ones: walking back, each needed one marks what it reads.
-        let mut needed = Needed::new(params.variables.len());
+        let mut needed = crate::bits::Bits::new(params.variables.len());
         for (i, (name, _)) in params.variables.iter().enumerate() {
             if reads(expr, name) {
                 needed.set(i);

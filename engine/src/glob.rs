@@ -2,6 +2,7 @@
 //! `*` alone matches everything; otherwise `*` matches within one `:`-separated
 //! segment and `**` across segments.
 
+use crate::bits::Bits;
 use serde::{Deserialize, Serialize};
 
 /// A compiled glob pattern.
@@ -35,70 +36,57 @@ impl Glob {
 }
 
 /// Runs the pattern as an automaton over the text: the set of pattern positions reached so
-/// far, advanced one text byte at a time. Time is O(pattern × text) whatever the pattern (a
-/// backtracking matcher takes exponential time on `*a*a*a…b`).
+/// far (byte offsets where a token starts), advanced one text byte at a time. Time is
+/// O(pattern × text) whatever the pattern (a backtracking matcher takes exponential time on
+/// `*a*a*a…b`); nothing is allocated for patterns under 64 bytes.
 fn match_from(p: &[u8], t: &[u8]) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
+    #[derive(Clone, Copy)]
     enum Tok {
         Byte(u8),
         One,
         Star,
-        DoubleStar,
+        StarStar,
     }
-    let mut toks = Vec::with_capacity(p.len());
-    let mut i = 0;
-    while let Some(&c) = p.get(i) {
-        toks.push(match c {
-            b'*' if p.get(i + 1) == Some(&b'*') => {
-                i += 1;
-                Tok::DoubleStar
-            }
-            b'*' => Tok::Star,
-            b'?' => Tok::One,
-            c => Tok::Byte(c),
-        });
-        i += 1;
-    }
-    // active[k]: the first k tokens match the text read so far.
-    let mut active = vec![false; toks.len() + 1];
-    let mut next = vec![false; toks.len() + 1];
-    let close = |set: &mut Vec<bool>| {
-        for k in 0..toks.len() {
-            if set.get(k) == Some(&true) && matches!(toks.get(k), Some(Tok::Star | Tok::DoubleStar)) {
-                if let Some(s) = set.get_mut(k + 1) {
-                    *s = true;
-                }
+    // The token starting at offset `k`, and where the next one starts.
+    let token = |k: usize| -> Option<(Tok, usize)> {
+        match (p.get(k)?, p.get(k + 1)) {
+            (b'*', Some(b'*')) => Some((Tok::StarStar, k + 2)),
+            (b'*', _) => Some((Tok::Star, k + 1)),
+            (b'?', _) => Some((Tok::One, k + 1)),
+            (c, _) => Some((Tok::Byte(*c), k + 1)),
+        }
+    };
+    // A star may match nothing: the position after it is reached with it.
+    let close = |set: &mut Bits| {
+        for k in 0..p.len() {
+            if let Some((Tok::Star | Tok::StarStar, next)) = token(k).filter(|_| set.get(k)) {
+                set.set(next);
             }
         }
     };
-    if let Some(s) = active.first_mut() {
-        *s = true;
-    }
+    let mut active = Bits::new(p.len() + 1);
+    let mut next = Bits::new(p.len() + 1);
+    active.set(0);
     close(&mut active);
     for &c in t {
-        next.iter_mut().for_each(|s| *s = false);
-        for (k, tok) in toks.iter().enumerate() {
-            if active.get(k) != Some(&true) {
-                continue;
-            }
-            let to = match tok {
-                Tok::Byte(b) if *b == c => Some(k + 1),
-                Tok::One if c != b':' => Some(k + 1),
-                Tok::Star if c != b':' => Some(k),
-                Tok::DoubleStar => Some(k),
-                _ => None,
-            };
-            if let Some(s) = to.and_then(|to| next.get_mut(to)) {
-                *s = true;
+        next.clear();
+        for k in 0..p.len() {
+            let Some((tok, after)) = token(k).filter(|_| active.get(k)) else { continue };
+            match tok {
+                Tok::StarStar => next.set(k),
+                Tok::Star if c != b':' => next.set(k),
+                Tok::One if c != b':' => next.set(after),
+                Tok::Byte(b) if b == c => next.set(after),
+                _ => {}
             }
         }
         close(&mut next);
         std::mem::swap(&mut active, &mut next);
-        if !active.contains(&true) {
+        if !active.any() {
             return false;
         }
     }
-    active.last() == Some(&true)
+    active.get(p.len())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 mod activation;
 pub mod authzen;
+mod bits;
 mod bundle;
 mod cel;
 mod check;

@@ -46,8 +46,9 @@ pub(crate) fn reads_clock(e: &IdedExpr) -> bool {
 /// whole (`size(V)`), which needs every variable.
 pub(crate) fn variables(e: &IdedExpr) -> Option<Vec<String>> {
     let is_v = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == "V" || n == "variables");
-    let (mut names, mut whole) = (Vec::new(), false);
-    let mut selected = 0usize;
+    let mut names = Vec::new();
+    // Each `V.name` visits its `V` too: a `V` beyond those is the whole map.
+    let (mut selected, mut idents) = (0usize, 0usize);
     visit(e, &mut |x| match &x.expr {
         Expr::Select(s) if is_v(&s.operand) => {
             selected += 1;
@@ -55,11 +56,7 @@ pub(crate) fn variables(e: &IdedExpr) -> Option<Vec<String>> {
                 names.push(s.field.clone());
             }
         }
-        Expr::Ident(_) if is_v(x) => whole = true,
-        _ => {}
+        _ => idents += usize::from(is_v(x)),
     });
-    // Each `V.name` visits its `V` too: only a `V` beyond those is the whole map.
-    let mut idents = 0usize;
-    visit(e, &mut |x| idents += usize::from(is_v(x)));
-    (!whole || idents <= selected).then_some(names)
+    (idents <= selected).then_some(names)
 }
