@@ -246,9 +246,8 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
 /// `--globals`: a JSON object, read as strictly as requests are (no key twice).
 fn globals_arg(text: Option<&str>) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let Some(text) = text else { return Ok(serde_json::Map::new()) };
-    authz_engine::json::check(text).context("--globals")?;
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(m)) => Ok(m),
+    match authz_engine::json::value(text).context("--globals")? {
+        serde_json::Value::Object(m) => Ok(m),
         _ => anyhow::bail!("--globals must be a JSON object"),
     }
 }
