@@ -7,24 +7,11 @@ use crate::error::RequestError;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fmt;
 
-/// Checks that `text` is one JSON value with no duplicate keys in any of its objects; the
-/// error names the path of the duplicate (`$.principal.attr.role`).
-pub fn check(text: &str) -> Result<(), RequestError> {
-    let path = RefCell::new(Vec::new());
-    let mut de = serde_json::Deserializer::from_str(text);
-    let result = Node { path: &path }.deserialize(&mut de).and_then(|()| de.end());
-    result.map_err(|e| {
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        RequestError::Invalid { path: render(&path.borrow()), message }
-    })
-}
-
-/// Parses `text` as [`check`] reads it, into a value: one pass, each key looked up once in
-/// the object being built.
+/// Parses `text` as one JSON value with nothing after it and no key twice in any of its
+/// objects; the error names the path of the duplicate (`$.principal.attr.role`). One pass,
+/// each key looked up once in the object being built.
 pub fn value(text: &str) -> Result<serde_json::Value, RequestError> {
     let path = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_str(text);
@@ -41,7 +28,7 @@ enum Seg<'de> {
     Index(usize),
 }
 
-/// The path, from segments pushed innermost first (see [`Node`]).
+/// The path, from segments pushed innermost first (see [`Build`]).
 fn render(path: &[Seg<'_>]) -> String {
     let mut out = String::from("$");
     for seg in path.iter().rev() {
@@ -57,96 +44,9 @@ fn render(path: &[Seg<'_>]) -> String {
     out
 }
 
-/// A value anywhere in the document. `path` stays empty while all is well: when a value fails,
-/// each container it is in pushes its own key or index as the error passes through it, so the
-/// path costs nothing on the way to a valid document.
-struct Node<'p, 'de> {
-    path: &'p RefCell<Vec<Seg<'de>>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Node<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Node<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        loop {
-            match seq.next_element_seed(Node { path: self.path }) {
-                Ok(Some(())) => i += 1,
-                Ok(None) => return Ok(()),
-                Err(e) => {
-                    self.path.borrow_mut().push(Seg::Index(i));
-                    return Err(e);
-                }
-            }
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Most objects are small: their keys are compared in a list on the stack (no
-        // allocation), and only a larger object's go into a set.
-        let mut few: [Cow<'de, str>; 16] = Default::default();
-        let mut n = 0;
-        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
-        while let Some(key) = map.next_key_seed(Key)? {
-            let dup = if n < few.len() {
-                let (seen, rest) = few.split_at_mut(n);
-                let dup = seen.contains(&key);
-                if let Some(slot) = rest.first_mut() {
-                    *slot = key.clone();
-                }
-                n += 1;
-                dup
-            } else {
-                if many.is_empty() {
-                    many.extend(few.iter().cloned());
-                }
-                !many.insert(key.clone())
-            };
-            if dup {
-                let e = A::Error::custom(format!("duplicate key `{key}`"));
-                self.path.borrow_mut().push(Seg::Key(key));
-                return Err(e);
-            }
-            if let Err(e) = map.next_value_seed(Node { path: self.path }) {
-                self.path.borrow_mut().push(Seg::Key(key));
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A value anywhere in the document, built as it is read (`path` as in [`Node`]).
+/// A value anywhere in the document, built as it is read. `path` stays empty while all is
+/// well: when a value fails, each container it is in pushes its own key or index as the error
+/// passes through it, so the path costs nothing on the way to a valid document.
 struct Build<'p, 'de> {
     path: &'p RefCell<Vec<Seg<'de>>>,
 }
@@ -295,10 +195,10 @@ impl<'de> Visitor<'de> for Key {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::value;
 
     fn err(text: &str) -> String {
-        check(text).err().map(|e| e.to_string()).unwrap_or_default()
+        value(text).err().map(|e| e.to_string()).unwrap_or_default()
     }
 
     #[test]
@@ -320,19 +220,19 @@ mod tests {
     #[test]
     fn values_are_built_as_serde_json_builds_them_or_refused_alike() {
         for text in [r#"{"a":[1,-2,3.5,"x",null,true,{"b":{}}],"c":"\u00e9"}"#, "[]", "1e400", "\"s\""] {
-            let strict = super::value(text).ok();
+            let strict = value(text).ok();
             let plain: Option<serde_json::Value> = serde_json::from_str(text).ok();
             assert_eq!(strict, plain, "{text}");
         }
-        let e = super::value(r#"{"p":{"roles":["u"],"roles":["admin"]}}"#).err().map(|e| e.to_string());
+        let e = value(r#"{"p":{"roles":["u"],"roles":["admin"]}}"#).err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("invalid request at `$.p.roles`: duplicate key `roles`"));
-        assert!(super::value("{} x").is_err());
+        assert!(value("{} x").is_err());
     }
 
     #[test]
     fn one_value_and_nothing_after_it() {
         assert!(err("{} {}").contains("trailing characters"));
         assert!(err("{}\u{0}").contains("trailing characters"));
-        assert!(check("  {\"a\": [1, {\"b\": null}]}\n").is_ok());
+        assert!(value("  {\"a\": [1, {\"b\": null}]}\n").is_ok());
     }
 }

@@ -153,7 +153,7 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
             message: format!("body is {} bytes, the limit is {}", text.len(), limits.max_bytes),
         });
     }
-    // Strict as `json::check` is, in the one pass: serde refuses a field given twice, the
+    // Strict as `json::value` is, in the one pass: serde refuses a field given twice, the
     // object fields refuse a key given twice (`json::strict_object`), and nothing may follow.
     let de = &mut serde_json::Deserializer::from_str(text);
     let req: CheckResourcesRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {

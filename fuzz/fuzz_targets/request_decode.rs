@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_request(text, &limits);
     let _ = decode_evaluation(text, &limits);
     let _ = decode_evaluations(text, &limits);
-    let _ = authz_engine::json::check(text);
+    let _ = authz_engine::json::value(text);
 });
