@@ -8,7 +8,7 @@
 //! policies and data. Decisions are asserted equal before anything is timed.
 
 use authz_benches::*;
-use authz_engine::policy::Effect;
+use authz_engine::Effect;
 use authz_engine::{Bundle, CheckOptions};
 use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -103,8 +103,10 @@ fn single_check(c: &mut Criterion) {
     // precompiled, pre-instantiated, pooling allocator, fuel metering on).
     let baked = component::baked(&bundle).unwrap_or_else(|e| panic!("{e}"));
     let pdp = authz_wasmtime::Pdp::from_bytes(&baked, component::config(8)).unwrap();
-    let typed = authz_conformance::runtime::typed_request(&opts, &input[0]).unwrap();
-    let json = authz_engine::wire::encode_request(&opts, &input[0]).to_string();
+    let typed = authz_conformance::runtime::typed_request(&opts, &input[0]);
+    let json =
+        authz_api::cerbos::encode_request(&opts, &authz_api::cerbos::CheckResourcesRequest::for_input(&input[0]))
+            .to_string();
     assert_eq!(pdp.check(&typed).unwrap().results[0].actions[0].effect, authz_wasmtime::types::Effect::Allow);
     g.bench_function("authz_component_typed", |bch| bch.iter(|| black_box(pdp.check(black_box(&typed)).is_ok())));
     g.bench_function("authz_component_json", |bch| bch.iter(|| black_box(pdp.check_json(black_box(&json)).is_ok())));
@@ -133,7 +135,7 @@ fn batch(c: &mut Criterion) {
         component::config(8),
     )
     .unwrap();
-    let typed: Vec<_> = inputs.iter().map(|i| authz_conformance::runtime::typed_request(&opts, i).unwrap()).collect();
+    let typed: Vec<_> = inputs.iter().map(|i| authz_conformance::runtime::typed_request(&opts, i)).collect();
     g.bench_function("authz_component_typed", |bch| {
         bch.iter(|| typed.iter().filter(|t| pdp.check(black_box(t)).is_ok()).count())
     });

@@ -15,10 +15,7 @@ fn main() {
         Err(e) => return eprintln!("{}: {e}: run scripts/build-component.sh", path.display()),
     };
     println!("baked in {:.2} s: {} bytes", start.elapsed().as_secs_f64(), baked.len());
-    let typed = match authz_conformance::runtime::typed_request(&opts, &input) {
-        Ok(t) => t,
-        Err(e) => return eprintln!("{e}"),
-    };
+    let typed = authz_conformance::runtime::typed_request(&opts, &input);
     let n: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2100);
     for (fuel, warm) in [(Some(2_000_000_000), 8), (None, 8), (Some(2_000_000_000), 0), (None, 0)] {
         // `SUPPLY_NOW=1`: the host adds its clock as `now`, as the library does by default.

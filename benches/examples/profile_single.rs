@@ -42,8 +42,9 @@ fn run() -> Result<usize, String> {
         }
         "typed" | "json" => {
             let pdp = component(&bundle)?;
-            let typed = authz_conformance::runtime::typed_request(&opts, &input)?;
-            let json = authz_engine::wire::encode_request(&opts, &input).to_string();
+            let typed = authz_conformance::runtime::typed_request(&opts, &input);
+            let request = authz_api::cerbos::CheckResourcesRequest::for_input(&input);
+            let json = authz_api::cerbos::encode_request(&opts, &request).to_string();
             for _ in 0..n {
                 answered += if mode == "typed" {
                     pdp.check(std::hint::black_box(&typed)).map(|r| r.results.len()).unwrap_or(0)

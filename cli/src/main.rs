@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use authz::suite::{is_suite_path, run_suite, Outcome};
-use authz_engine::wire::{check_json, Limits};
+use authz_api::cerbos::{check_json, Limits};
 use authz_engine::{Bundle, CheckOptions, SchemaEnforcement, Source};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -246,7 +246,7 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
 /// `--globals`: a JSON object, read as strictly as requests are (no key twice).
 fn globals_arg(text: Option<&str>) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let Some(text) = text else { return Ok(serde_json::Map::new()) };
-    match authz_engine::json::value(text).context("--globals")? {
+    match authz_api::json::value(text).context("--globals")? {
         serde_json::Value::Object(m) => Ok(m),
         _ => anyhow::bail!("--globals must be a JSON object"),
     }

@@ -1,8 +1,9 @@
 //! Cerbos test suites (`*_test.yaml|yml|json`): fixtures, groups, expectations and
 //! results in Cerbos's result vocabulary. Pure: the caller supplies file contents.
 
-use authz_engine::policy::Effect;
-use authz_engine::{AuxData, CheckInput, CheckOptions, Decide, Principal, Resource};
+use authz_api::Decider;
+use authz_engine::Effect;
+use authz_engine::{AuxData, CheckInput, CheckOptions, Principal, Resource};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
@@ -324,7 +325,7 @@ impl Resolved<'_> {
 }
 
 /// Runs one suite file. `testdata` holds the files of the `testdata/` folder next to it.
-pub fn run_suite(decider: &dyn Decide, path: &str, text: &str, testdata: &BTreeMap<String, String>) -> SuiteResult {
+pub fn run_suite(decider: &dyn Decider, path: &str, text: &str, testdata: &BTreeMap<String, String>) -> SuiteResult {
     let suite: Suite = match parse(path, text) {
         Ok(s) => s,
         Err(e) => return errored(path, "Unknown", format!("failed to load test suite: {e}")),
@@ -397,7 +398,7 @@ pub fn run_suite(decider: &dyn Decide, path: &str, text: &str, testdata: &BTreeM
 type PairExpectation<'t> = (BTreeMap<String, Effect>, Vec<&'t OutputExpectation>);
 
 fn run_test(
-    decider: &dyn Decide,
+    decider: &dyn Decider,
     r: &Resolved<'_>,
     base: &CheckOptions,
     t: &Test,
@@ -482,7 +483,8 @@ fn run_test(
                 actions: t.input.actions.clone(),
                 aux_data: aux.clone(),
             };
-            let got = decider.decide(&opts, std::slice::from_ref(&input))?;
+            let got =
+                authz_api::decide_each(&decider, &opts, std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
             let Some(got) = got.first() else { continue };
             let clock_error = opts.now.is_none() && got.evaluation_errors.iter().any(|e| e.message.contains("@now"));
             for a in &t.input.actions {

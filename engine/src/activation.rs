@@ -4,7 +4,7 @@
 
 use crate::cel::tz::{Zones, ZONES_VAR};
 use crate::cel::{map_val, obj_val, str_list, str_val, NOW_VAR};
-use crate::request::CheckInput;
+use authz_api::model::CheckInput;
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use cel::Value;
@@ -127,6 +127,6 @@ impl VariableResolver for Scope<'_, '_> {
 }
 
 /// Globals as a CEL map, borrowing the options.
-pub(crate) fn globals_val(g: &crate::request::Attributes) -> Box<dyn Val + '_> {
+pub(crate) fn globals_val(g: &authz_api::model::Attributes) -> Box<dyn Val + '_> {
     obj_val(g)
 }

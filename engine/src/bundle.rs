@@ -5,9 +5,9 @@ use crate::cel::runtime;
 use crate::check::check;
 use crate::compile::compile;
 use crate::error::{BuildError, BuildErrors, Location};
-use crate::request::{CheckInput, CheckOptions, CheckOutput};
 use crate::source::{is_policy_path, parse, Source};
 use crate::table::Table;
+use authz_api::model::{CheckInput, CheckOptions, CheckOutput};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -133,6 +133,17 @@ impl Bundle {
         }
     }
 
+    /// What a host reports about this bundle.
+    pub fn details(&self) -> authz_api::BundleDetails {
+        authz_api::BundleDetails {
+            digest: self.digest.clone(),
+            label: self.label().map(str::to_string),
+            policy_count: u32::try_from(self.policy_count).unwrap_or(u32::MAX),
+            engine_version: crate::VERSION.to_string(),
+            reads_clock: self.reads_clock(),
+        }
+    }
+
     /// `sha256:<hex>` over the bundle's sources.
     pub fn digest(&self) -> &str {
         &self.digest
@@ -188,5 +199,20 @@ impl Bundle {
         }
         let wire: Wire = postcard::from_bytes(payload).map_err(|e| LoadError::Format(e.to_string()))?;
         Ok(Bundle { table: wire.table, digest: wire.digest, label: wire.label, policy_count: wire.policy_count })
+    }
+}
+
+/// The engine in-process, behind the seam every host decides through.
+impl authz_api::Decider for Bundle {
+    fn decide(
+        &self,
+        request: &authz_api::cerbos::CheckResourcesRequest,
+        options: &CheckOptions,
+    ) -> Result<authz_api::Decision, authz_api::DecideError> {
+        Ok(authz_api::Decision {
+            outputs: self.check(options, &request.inputs()),
+            bundle_digest: self.digest.clone(),
+            bundle_label: self.label().map(str::to_string),
+        })
     }
 }

@@ -6,8 +6,8 @@
 use crate::activation::{RequestVals, Scope};
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
-use crate::request::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry};
 use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, Table};
+use authz_api::model::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry};
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
 use cel::Value;

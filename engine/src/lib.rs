@@ -4,32 +4,30 @@
 //! requests carry their own time, globals and attributes.
 
 mod activation;
-pub mod authzen;
 mod bits;
 mod bundle;
 mod cel;
 mod check;
 mod compile;
-mod decide;
 mod error;
 mod glob;
-pub mod json;
 pub mod policy;
-mod request;
 mod schema;
 mod source;
 mod table;
-pub mod wire;
 
 pub use bundle::{Bundle, LoadError};
-pub use decide::Decide;
-pub use error::{BuildError, BuildErrors, Location, RequestError};
-pub use request::{parse_time, Timestamp, DEFAULT_POLICY_VERSION};
-pub use request::{
-    ActionEffect, Attributes, AuxData, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, Principal,
-    Resource, SchemaEnforcement, ValidationError,
+pub use error::{BuildError, BuildErrors, Location};
+// The request/response model is authz-api's: re-exported so that engine users need one import.
+pub use authz_api::{
+    parse_time, ActionEffect, Attributes, AuxData, CheckInput, CheckOptions, CheckOutput, Effect, EvaluationError,
+    OutputEntry, Principal, RequestError, Resource, SchemaEnforcement, Timestamp, ValidationError,
+    DEFAULT_POLICY_VERSION,
 };
 pub use source::{is_policy_path, Source};
+
+/// This engine's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Builds now what the engine otherwise builds on first use (the CEL environment and
 /// function registry, and the shared empty values decisions read), so that a

@@ -3,26 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The effect a rule grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Effect {
-    /// The action is allowed.
-    #[serde(rename = "EFFECT_ALLOW")]
-    Allow,
-    /// The action is denied.
-    #[serde(rename = "EFFECT_DENY")]
-    Deny,
-}
-
-impl Effect {
-    /// The Cerbos wire name (`EFFECT_ALLOW` / `EFFECT_DENY`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Effect::Allow => "EFFECT_ALLOW",
-            Effect::Deny => "EFFECT_DENY",
-        }
-    }
-}
+pub use authz_api::Effect;
 
 /// How a scoped policy combines with the policies of its parent scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

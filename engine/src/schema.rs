@@ -3,8 +3,8 @@
 //! use, with `$ref`s resolved when the bundle is built.
 
 use crate::glob::Glob;
-use crate::request::{CheckInput, SchemaEnforcement, ValidationError};
 use crate::table::Table;
+use authz_api::model::{CheckInput, SchemaEnforcement, ValidationError};
 use serde_json::Value;
 use std::collections::HashMap;
 

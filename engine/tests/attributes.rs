@@ -1,7 +1,7 @@
 //! Request attributes are converted to CEL lazily; every way a condition can use a
 //! map must behave as it does on a fully built map.
 
-use authz_engine::policy::Effect;
+use authz_engine::Effect;
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 
 fn decide(expr: &str) -> (Effect, Vec<String>) {

@@ -111,7 +111,7 @@ fn case_insensitive_patterns_fold_as_re2_or_do_not_build() {
         }))
         .unwrap();
         let out = bundle.check(&authz_engine::CheckOptions::default(), &[input]);
-        assert_eq!(out[0].actions["delete"].effect, authz_engine::policy::Effect::Deny, "{name}");
+        assert_eq!(out[0].actions["delete"].effect, authz_engine::Effect::Deny, "{name}");
     }
 }
 

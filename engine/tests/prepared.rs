@@ -9,7 +9,7 @@
     reason = "test harness only: the child process gets the bundle through its environment; the engine reads none"
 )]
 
-use authz_engine::policy::Effect;
+use authz_engine::Effect;
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 
 const CHILD: &str = "AUTHZ_PREPARED_TEST_BUNDLE";

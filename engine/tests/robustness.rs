@@ -1,8 +1,8 @@
 //! Bad input never panics: malformed policies and requests give errors, and checks
 //! on hostile input deny.
 
-use authz_engine::policy::Effect;
-use authz_engine::wire::{decode_request, Limits};
+use authz_api::cerbos::{decode_request, Limits};
+use authz_engine::Effect;
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 use proptest::prelude::*;
 

@@ -2,7 +2,7 @@
 //! names are compiled in (all of them when a condition computes its zone), an unknown zone
 //! name is a build error at its line, and an unknown zone at run time fails closed.
 
-use authz_engine::policy::Effect;
+use authz_engine::Effect;
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 
 fn policy(expr: &str) -> String {

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a broken fixture must stop the test loudly")]
 
-use authz_engine::policy::Effect;
+use authz_engine::Effect;
 use authz_engine::{Bundle, CheckInput, CheckOptions, Source};
 
 const POLICY: &str = r#"apiVersion: api.cerbos.dev/v1

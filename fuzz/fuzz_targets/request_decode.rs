@@ -2,8 +2,8 @@
 //! refused with a path, never a panic.
 #![no_main]
 
-use authz_engine::authzen::{decode_evaluation, decode_evaluations};
-use authz_engine::wire::{decode_request, Limits};
+use authz_api::authzen::{decode_evaluation, decode_evaluations};
+use authz_api::cerbos::{decode_request, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_request(text, &limits);
     let _ = decode_evaluation(text, &limits);
     let _ = decode_evaluations(text, &limits);
-    let _ = authz_engine::json::value(text);
+    let _ = authz_api::json::value(text);
 });

@@ -3,9 +3,10 @@
 //!
 //! Adding a runtime (an HTTP PDP, jco, ...) means adding a [`Runtime`] here; no test changes.
 
-use authz_engine::wire::{self, Limits};
-use authz_engine::{Bundle, CheckInput, CheckOptions, CheckOutput, Decide};
-use authz_wasmtime::types as wit;
+use authz_api::cerbos::{self, CheckResourcesRequest, Limits};
+use authz_api::http::{Handler, Request};
+use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure};
+use authz_engine::Bundle;
 use std::cell::OnceCell;
 use std::path::PathBuf;
 
@@ -59,12 +60,13 @@ fn missing_generic(path: &std::path::Path, e: &std::io::Error) -> String {
 pub trait Loaded {
     /// Typed decisions; `None` for runtimes that only speak JSON (HTTP), whose answers are
     /// compared through [`Loaded::check_json`] alone.
-    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>>;
+    fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Option<Result<Decision, String>>;
     /// Cerbos CheckResources JSON in, response JSON out.
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String>;
 }
 
-/// The engine in-process, loading the bundle from its serialized bytes like the component does.
+/// The engine in-process, loading the bundle from its serialized bytes like the component does;
+/// its JSON goes through authz-api's HTTP handler, as every HTTP host's does.
 pub struct Native;
 
 struct NativeLoaded(Bundle);
@@ -81,12 +83,20 @@ impl Runtime for Native {
 }
 
 impl Loaded for NativeLoaded {
-    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>> {
-        Some(self.0.decide(opts, inputs))
+    fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Option<Result<Decision, String>> {
+        Some(self.0.decide(request, opts).map_err(|e| e.to_string()))
     }
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
-        wire::check_json(&self.0, request, &Limits::default(), &CheckOptions::default()).map_err(|e| e.to_string())
+        let handler = Handler::new(Limits::default(), true);
+        let http = Request { method: "POST", path: "/api/check/resources", host: None, body: request.as_bytes() };
+        let (_, response) = handler.handle(&self.0, http);
+        if response.status == 200 {
+            Ok(response.body)
+        } else {
+            // The other runtimes' request errors carry the same message.
+            Err(response.body.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_string())
+        }
     }
 }
 
@@ -137,28 +147,14 @@ impl Runtime for ComponentInWasmtime {
 }
 
 impl Loaded for ComponentLoaded {
-    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>> {
-        let outputs = inputs
-            .iter()
-            .map(|input| {
-                let response = self.0.check(&typed_request(opts, input)?).map_err(|e| e.to_string())?;
-                let [output] = <[CheckOutput; 1]>::try_from(authz_wasmtime::convert::outputs(response))
-                    .map_err(|r| format!("{} results for one resource", r.len()))?;
-                Ok(output)
-            })
-            .collect();
-        Some(outputs)
+    fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Option<Result<Decision, String>> {
+        Some(self.0.decide(request, opts).map_err(|e| e.to_string()))
     }
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         let text = self.0.check_json(request).map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| format!("the component answered invalid JSON: {e}"))
     }
-}
-
-/// The typed (WIT) request asking what `input` asks under `opts`.
-pub fn typed_request(opts: &CheckOptions, input: &CheckInput) -> Result<wit::CheckRequest, String> {
-    authz_wasmtime::convert::request(&wire::CheckResourcesRequest::for_input(input), opts).map_err(|e| e.to_string())
 }
 
 /// The real `authz serve` process, one per test process, fed each bundle by uploading its baked
@@ -242,7 +238,7 @@ impl HttpLoaded {
 }
 
 impl Loaded for HttpLoaded {
-    fn decide(&self, _: &CheckOptions, _: &[CheckInput]) -> Option<Result<Vec<CheckOutput>, String>> {
+    fn decide(&self, _: &CheckResourcesRequest, _: &CheckOptions) -> Option<Result<Decision, String>> {
         None
     }
 
@@ -258,9 +254,9 @@ impl Loaded for HttpLoaded {
     }
 }
 
-/// Every runtime loaded with one bundle. As a [`Decide`], it answers with the native engine's
-/// outputs after checking that every other runtime gave identical outputs (typed call) and an
-/// identical Cerbos JSON response (JSON call, bundle digest included).
+/// Every runtime loaded with one bundle. As a [`Decider`], it answers with the native engine's
+/// decision after checking that every other runtime gave an identical decision (typed call)
+/// and an identical Cerbos JSON response (JSON call, bundle digest included).
 pub struct Matrix {
     loaded: Vec<(&'static str, Box<dyn Loaded>)>,
 }
@@ -287,32 +283,46 @@ impl Matrix {
     }
 }
 
-impl Decide for Matrix {
-    fn decide(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Result<Vec<CheckOutput>, String> {
+/// Why the runtimes' answers differ (or one failed): the harness's own error.
+fn disagreement(message: String) -> DecideError {
+    DecideError::runtime(Failure::Internal, message)
+}
+
+impl Decider for Matrix {
+    fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Result<Decision, DecideError> {
         let Some(((native_name, native), others)) = self.loaded.split_first() else {
-            return Err("no runtimes".into());
+            return Err(disagreement("no runtimes".into()));
         };
-        let want = native.decide(opts, inputs).ok_or("the first runtime must decide typed")??;
-        let requests: Vec<String> = inputs.iter().map(|i| wire::encode_request(opts, i).to_string()).collect();
-        let want_json: Vec<_> = requests.iter().map(|r| native.check_json(r)).collect();
+        let want = native
+            .decide(request, opts)
+            .ok_or_else(|| disagreement("the first runtime must decide typed".into()))?
+            .map_err(disagreement)?;
+        let json_request = cerbos::encode_request(opts, request).to_string();
+        let want_json = native.check_json(&json_request);
         for (name, rt) in others {
-            if let Some(got) = rt.decide(opts, inputs) {
-                let got = got.map_err(|e| format!("{name}: {e}"))?;
+            if let Some(got) = rt.decide(request, opts) {
+                let got = got.map_err(|e| disagreement(format!("{name}: {e}")))?;
                 if got != want {
-                    return Err(format!(
+                    return Err(disagreement(format!(
                         "{name} decided differently from {native_name} under {opts:?}:\n  got  {got:?}\n  want {want:?}"
-                    ));
+                    )));
                 }
             }
-            for (request, want) in requests.iter().zip(&want_json) {
-                let got = rt.check_json(request);
-                if &got != want {
-                    return Err(format!(
-                        "{name} answered JSON differently from {native_name} for {request}:\n  got  {got:?}\n  want {want:?}"
-                    ));
-                }
+            let got = rt.check_json(&json_request);
+            if got != want_json {
+                return Err(disagreement(format!(
+                    "{name} answered JSON differently from {native_name} for {json_request}:\n  got  {got:?}\n  want {want_json:?}"
+                )));
             }
         }
         Ok(want)
     }
+}
+
+/// The typed (WIT) request asking what `input` asks under `opts`.
+pub fn typed_request(
+    opts: &authz_api::CheckOptions,
+    input: &authz_api::CheckInput,
+) -> authz_wasmtime::types::CheckRequest {
+    authz_wasmtime::convert::request_to_wit(&CheckResourcesRequest::for_input(input), opts)
 }

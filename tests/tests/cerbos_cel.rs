@@ -3,7 +3,7 @@
 
 use authz_conformance::runtime::{runtimes, Matrix};
 use authz_conformance::{corpus, files, Tally};
-use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Decide, Principal, Resource, Source};
+use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Principal, Resource, Source};
 use serde::Deserialize;
 
 /// The time Cerbos's CEL tests evaluate `now()` at.
@@ -60,9 +60,9 @@ fn run_case(text: &str) -> Result<(), String> {
         aux_data: case.request.aux_data,
     };
     let matrix = Matrix::load(&bundle)?;
-    let out = matrix.decide(&opts, std::slice::from_ref(&input))?;
+    let out = authz_api::decide_each(&matrix, &opts, std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
     let first = out.first().ok_or("no output")?;
-    let allowed = first.actions.get("cel_test").is_some_and(|a| a.effect == authz_engine::policy::Effect::Allow);
+    let allowed = first.actions.get("cel_test").is_some_and(|a| a.effect == authz_engine::Effect::Allow);
     let errored = !first.evaluation_errors.is_empty();
     if case.want_error {
         return if errored && !allowed { Ok(()) } else { Err("expected an evaluation error".into()) };

@@ -1,9 +1,10 @@
 //! Cerbos's `engine/*.yaml` cases against its `store/`, with Cerbos's harness
 //! settings: globals `{"environment":"test"}`, default version `default`, no schemas.
 
+use authz_api::Decider;
 use authz_conformance::runtime::Matrix;
 use authz_conformance::{corpus, files, Tally};
-use authz_engine::{Bundle, CheckInput, CheckOptions, CheckOutput, Decide};
+use authz_engine::{Bundle, CheckInput, CheckOptions, CheckOutput};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -72,11 +73,11 @@ fn compare(got: &CheckOutput, want: &serde_json::Value) -> Result<(), String> {
     }
 }
 
-fn run_case(decider: &dyn Decide, text: &str) -> Result<(), String> {
+fn run_case(decider: &dyn Decider, text: &str) -> Result<(), String> {
     let case: Case = serde_yaml::from_str(text).map_err(|e| format!("unreadable case: {e}"))?;
     let mut opts = CheckOptions::default();
     opts.globals.insert("environment".into(), "test".into());
-    let outputs = decider.decide(&opts, &case.inputs)?;
+    let outputs = authz_api::decide_each(&decider, &opts, &case.inputs).map_err(|e| e.to_string())?;
     if case.want_error {
         return Err("case expects an error; the engine never errors on input".into());
     }

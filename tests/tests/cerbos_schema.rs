@@ -5,7 +5,7 @@
 
 use authz_conformance::runtime::{runtimes, Matrix};
 use authz_conformance::{corpus, files, Tally};
-use authz_engine::{Bundle, CheckInput, CheckOptions, Decide, SchemaEnforcement, Source};
+use authz_engine::{Bundle, CheckInput, CheckOptions, SchemaEnforcement, Source};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -57,7 +57,7 @@ fn run_case(schemas: &[Source], text: &str) -> Result<(), String> {
     };
     let opts = CheckOptions { schema_enforcement: SchemaEnforcement::Warn, ..CheckOptions::default() };
     let matrix = Matrix::load(&bundle)?;
-    let out = matrix.decide(&opts, std::slice::from_ref(&input))?;
+    let out = authz_api::decide_each(&matrix, &opts, std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
     let got: BTreeSet<(String, String, String)> = out
         .first()
         .map(|o| o.validation_errors.iter().map(|e| (e.source.clone(), e.path.clone(), e.message.clone())).collect())

@@ -3,9 +3,10 @@
 #![expect(clippy::indexing_slicing, reason = "indexing a serde_json::Value by key yields Null, it never panics")]
 
 use authz::suite::{is_suite_path, run_suite, Outcome, SuiteResult};
+use authz_api::Decider;
 use authz_conformance::runtime::Matrix;
 use authz_conformance::{corpus, files, txtar, Tally};
-use authz_engine::{Bundle, Decide};
+use authz_engine::Bundle;
 use std::collections::BTreeMap;
 
 fn outcome(s: &str) -> Option<Outcome> {
@@ -48,7 +49,7 @@ fn ours(s: &SuiteResult) -> BTreeMap<String, Option<Outcome>> {
         .collect()
 }
 
-fn run_case(decider: &dyn Decide, input: &str, golden: &str) -> Result<(), String> {
+fn run_case(decider: &dyn Decider, input: &str, golden: &str) -> Result<(), String> {
     let golden: serde_json::Value = serde_json::from_str(golden).map_err(|e| format!("unreadable golden: {e}"))?;
     let archive = txtar(input);
     let testdata: BTreeMap<String, String> =

@@ -1,8 +1,8 @@
 //! `authz serve`: an HTTP policy decision point that decides with a baked authz component.
 //!
-//! Every decision runs in the component through [`authz_wasmtime`]; this crate only translates
-//! HTTP (Cerbos CheckResources JSON, OpenID AuthZEN 1.0) to and from the engine's wire types,
-//! counts, logs, and swaps bundles. It never decides.
+//! Every decision runs in the component through [`authz_wasmtime`], and every PDP route is
+//! [`authz_api::http`]'s: this crate is axum plumbing around them (bounded connections and
+//! bodies), metrics, the audit log, and bundle hot swap. It never decides.
 
 /// A line on standard error that never panics: `eprintln!` does when stderr is a closed pipe
 /// (a supervisor gone), and the server must go on deciding without its log.
@@ -18,8 +18,9 @@ mod config;
 mod http;
 mod listen;
 mod metrics;
+mod serve;
 mod state;
 
 pub use audit::AuditLog;
 pub use config::{BundleSource, ServeConfig};
-pub use state::{serve, ServeError};
+pub use serve::{serve, ServeError};

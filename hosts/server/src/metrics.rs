@@ -1,6 +1,7 @@
 //! Prometheus text-format metrics: decisions by effect and policy, request latency, bundle
 //! identity and reloads.
 
+use authz_api::http::Endpoint;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,12 +33,10 @@ pub(crate) struct Metrics {
     connections_refused: AtomicU64,
 }
 
-/// The endpoints whose latency is measured.
-pub(crate) const ENDPOINTS: [&str; 3] = ["check_resources", "authzen_evaluation", "authzen_evaluations"];
-
 impl Metrics {
     pub(crate) fn new() -> Self {
-        Metrics { latency: ENDPOINTS.iter().map(|e| (*e, Histogram::default())).collect(), ..Default::default() }
+        let latency = Endpoint::ALL.iter().map(|e| (e.name(), Histogram::default())).collect();
+        Metrics { latency, ..Default::default() }
     }
 
     pub(crate) fn decision(&self, allowed: bool, policy: &str) {

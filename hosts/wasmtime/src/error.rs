@@ -6,14 +6,9 @@ pub enum HostError {
     /// The component could not be read, compiled or linked.
     #[error("cannot load the component: {0}")]
     Load(String),
-    /// The component rejected the request as malformed.
-    #[error("invalid request{}: {message}", json_path.as_deref().map(|p| format!(" at `{p}`")).unwrap_or_default())]
-    InvalidRequest {
-        /// What is wrong.
-        message: String,
-        /// JSON path of the offending field, when known.
-        json_path: Option<String>,
-    },
+    /// The component rejected the request (malformed, or over its limits), naming the field.
+    #[error(transparent)]
+    Request(#[from] authz_api::RequestError),
     /// The request is larger than the host accepts.
     #[error("the request is {size} bytes; the limit is {limit}")]
     RequestTooLarge {
@@ -40,4 +35,24 @@ pub enum HostError {
     /// The component trapped.
     #[error("the component trapped: {0}")]
     Trap(String),
+}
+
+impl From<HostError> for authz_api::DecideError {
+    fn from(e: HostError) -> Self {
+        use authz_api::Failure;
+        let failure = match &e {
+            HostError::Request(r) => return authz_api::DecideError::Request(r.clone()),
+            HostError::RequestTooLarge { size, limit } => {
+                return authz_api::DecideError::Request(authz_api::RequestError::Limit {
+                    path: "$".into(),
+                    message: format!("the request is {size} bytes; the limit is {limit}"),
+                })
+            }
+            // The request made the decision overrun its budget: the caller's input, not us.
+            HostError::Timeout(_) | HostError::OutOfFuel | HostError::MemoryLimit(_) => Failure::Overrun,
+            HostError::Busy(_) => Failure::Busy,
+            HostError::Load(_) | HostError::BundleUnavailable(_) | HostError::Trap(_) => Failure::Internal,
+        };
+        authz_api::DecideError::runtime(failure, e)
+    }
 }

@@ -64,6 +64,8 @@ pub struct Pdp {
     config: Config,
     warm: Mutex<Vec<Instance>>,
     info: BundleInfo,
+    /// [`Config::globals`] as JSON, serialized once.
+    globals_json: Option<String>,
 }
 
 impl Pdp {
@@ -84,7 +86,8 @@ impl Pdp {
         let linker = Linker::new(&engine);
         let pre = linker.instantiate_pre(&component).map_err(|e| HostError::Load(format!("{e:#}")))?;
         let pre = bindings::PdpPre::new(pre).map_err(|e| HostError::Load(format!("{e:#}")))?;
-        let mut pdp = Pdp { engine, pre, config, warm: Mutex::new(Vec::new()), info: empty_info() };
+        let globals_json = config.globals.as_ref().map(authz_api::__wit::object_text);
+        let mut pdp = Pdp { engine, pre, config, warm: Mutex::new(Vec::new()), info: empty_info(), globals_json };
         // The first instance also type-checks the component's exports against our WIT.
         let mut instance = pdp.instantiate().map_err(|e| HostError::Load(e.to_string()))?;
         let details = instance
@@ -94,7 +97,8 @@ impl Pdp {
             .map_err(|e| pdp.trap(&e, &instance))?;
         if details.digest.is_empty() {
             // Any call answers why (no bundle baked in, or one that does not decode).
-            let reason = match instance.pdp.authz_pdp_authz().call_check_json(&mut instance.store, "{}") {
+            let defaults = crate::convert::options_to_wit(&authz_api::CheckOptions::default());
+            let reason = match instance.pdp.authz_pdp_authz().call_check_json(&mut instance.store, "{}", &defaults) {
                 Ok(Err(api::Error::BundleUnavailable(reason))) => reason,
                 _ => "the component has no usable bundle baked in: run `authz bake`".into(),
             };
@@ -104,14 +108,9 @@ impl Pdp {
             let e = crate::seal::SealError::WrongBundle { sealed: seal.bundle, reported: details.digest };
             return Err(HostError::Load(e.to_string()));
         }
-        pdp.info = BundleInfo {
-            signature: seal.signature,
-            digest: details.digest,
-            label: details.label,
-            policy_count: details.policy_count,
-            engine_version: details.engine_version,
-            reads_clock: details.reads_clock,
-        };
+        let authz_api::BundleDetails { digest, label, policy_count, engine_version, reads_clock } =
+            crate::convert::details_from_wit(details);
+        pdp.info = BundleInfo { signature: seal.signature, digest, label, policy_count, engine_version, reads_clock };
         pdp.release(instance);
         Ok(pdp)
     }
@@ -130,15 +129,14 @@ impl Pdp {
         }
         let filled;
         let needs_now = self.supplies_now() && request.options.now.is_none();
-        let needs_globals = request.options.globals_json.is_none() && self.config.globals.is_some();
+        let needs_globals = request.options.globals_json.is_none() && self.globals_json.is_some();
         let request = if needs_now || needs_globals {
             let mut r = request.clone();
             if needs_now {
                 r.options.now = Some(now_rfc3339());
             }
             if r.options.globals_json.is_none() {
-                r.options.globals_json =
-                    self.config.globals.as_ref().map(|g| serde_json::Value::Object(g.clone()).to_string());
+                r.options.globals_json.clone_from(&self.globals_json);
             }
             filled = r;
             &filled
@@ -167,19 +165,25 @@ impl Pdp {
         }
     }
 
-    /// Decides a Cerbos CheckResources request given as JSON (options in `authzOptions`),
-    /// answering Cerbos response JSON with the bundle digest.
+    /// Decides a Cerbos CheckResources request given as JSON (options in `authzOptions`, over
+    /// the host's: its clock and configured globals), answering Cerbos response JSON with the
+    /// bundle digest.
     pub fn check_json(&self, request: &str) -> Result<String, HostError> {
         if request.len() > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
         }
         let start = Instant::now();
-        let request = self.fill_json_options(request)?;
-        let response =
-            self.call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, &request))?.map_err(component_error)?;
+        let defaults = api::CheckOptions {
+            now: self.supplies_now().then(now_rfc3339),
+            globals_json: self.globals_json.clone(),
+            ..crate::convert::options_to_wit(&authz_api::CheckOptions::default())
+        };
+        let response = self
+            .call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, request, &defaults))?
+            .map_err(component_error)?;
         if let Some(hook) = &self.config.on_decision {
             // The component accepted both, so both are JSON; the request is read for its IDs only.
-            let req: serde_json::Value = serde_json::from_str(&request).unwrap_or_default();
+            let req: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
             let resp: serde_json::Value = serde_json::from_str(&response).unwrap_or_default();
             let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let (request_id, principal_id) = (text(req.get("requestId")), text(req.pointer("/principal/id")));
@@ -191,42 +195,6 @@ impl Pdp {
     /// Whether calls get the host's time: configured so, and the bundle reads the time.
     fn supplies_now(&self) -> bool {
         self.config.supply_now && self.info.reads_clock
-    }
-
-    /// Adds `authzOptions.now` (host time) and configured globals when the request has none.
-    /// Without either to add, the request passes through untouched.
-    fn fill_json_options<'r>(&self, request: &'r str) -> Result<std::borrow::Cow<'r, str>, HostError> {
-        if !self.supplies_now() && self.config.globals.is_none() {
-            return Ok(std::borrow::Cow::Borrowed(request));
-        }
-        // Read strictly (a key given twice is refused, not resolved) before it is written again.
-        let mut value = authz_engine::json::value(request).map_err(|e| HostError::InvalidRequest {
-            json_path: Some(e.path().to_string()),
-            message: match e {
-                authz_engine::RequestError::Invalid { message, .. }
-                | authz_engine::RequestError::Limit { message, .. } => message,
-            },
-        })?;
-        let Some(obj) = value.as_object_mut() else {
-            return Err(HostError::InvalidRequest {
-                message: "must be a JSON object".into(),
-                json_path: Some("$".into()),
-            });
-        };
-        let options = obj.entry("authzOptions").or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-        let Some(options) = options.as_object_mut() else {
-            return Err(HostError::InvalidRequest {
-                message: "must be a JSON object".into(),
-                json_path: Some("$.authzOptions".into()),
-            });
-        };
-        if self.supplies_now() {
-            options.entry("now").or_insert_with(|| serde_json::Value::String(now_rfc3339()));
-        }
-        if let Some(globals) = &self.config.globals {
-            options.entry("globals").or_insert_with(|| serde_json::Value::Object(globals.clone()));
-        }
-        Ok(std::borrow::Cow::Owned(value.to_string()))
     }
 
     /// Runs `f` on a warm or new instance with a fresh time limit and fuel; a failed instance
@@ -266,13 +234,12 @@ impl Pdp {
         store.limiter(|l| l);
         self.arm(&mut store)?;
         let pdp = self.pre.instantiate(&mut store).map_err(|e| {
-            let text = format!("{e:#}");
-            if text.contains("maximum concurrent") {
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
                 HostError::Busy(self.config.pool_instances)
             } else if store.data().hit {
                 HostError::MemoryLimit(self.config.max_memory_bytes)
             } else {
-                HostError::Trap(text)
+                HostError::Trap(format!("{e:#}"))
             }
         })?;
         Ok(Instance { store, pdp })
@@ -311,9 +278,21 @@ fn empty_info() -> BundleInfo {
 }
 
 fn component_error(e: api::Error) -> HostError {
-    match e {
-        api::Error::InvalidRequest(r) => HostError::InvalidRequest { message: r.message, json_path: r.json_path },
-        api::Error::BundleUnavailable(m) => HostError::BundleUnavailable(m),
+    match crate::convert::error_from_wit(e) {
+        Ok(request) => HostError::Request(request),
+        Err(reason) => HostError::BundleUnavailable(reason),
+    }
+}
+
+/// The component through wasmtime, behind the seam every HTTP host decides through.
+impl authz_api::Decider for Pdp {
+    fn decide(
+        &self,
+        request: &authz_api::cerbos::CheckResourcesRequest,
+        options: &authz_api::CheckOptions,
+    ) -> Result<authz_api::Decision, authz_api::DecideError> {
+        let typed = crate::convert::request_to_wit(request, options);
+        Ok(crate::convert::response_from_wit(self.check(&typed)?))
     }
 }
 

@@ -90,8 +90,8 @@ fn the_snapshot_keeps_the_pdp_world_and_answers_as_the_engine_does() {
     let config = authz_wasmtime::Config { supply_now: false, ..Default::default() };
     let pdp = authz_wasmtime::Pdp::from_bytes(&preinitialized, config).unwrap();
     let from_component: serde_json::Value = serde_json::from_str(&pdp.check_json(request).unwrap()).unwrap();
-    let limits = authz_engine::wire::Limits::default();
-    let native = authz_engine::wire::check_json(&bundle, request, &limits, &Default::default()).unwrap();
+    let limits = authz_api::cerbos::Limits::default();
+    let native = authz_api::cerbos::check_json(&bundle, request, &limits, &Default::default()).unwrap();
     assert_eq!(from_component, native);
     assert_eq!(native["results"][0]["actions"]["view"], "EFFECT_ALLOW", "{native}");
 }

@@ -20,7 +20,7 @@ fn loads_a_baked_component_and_answers_with_its_digest() {
     assert_eq!(response["bundleDigest"], bundle.digest());
     assert_eq!(response["bundleLabel"], "v1");
     // The host is an adapter: the answer is exactly the engine's.
-    let native = authz_engine::wire::check_json(&bundle, REQUEST, &Default::default(), &Default::default()).unwrap();
+    let native = authz_api::cerbos::check_json(&bundle, REQUEST, &Default::default(), &Default::default()).unwrap();
     assert_eq!(response, native);
 }
 
@@ -45,10 +45,10 @@ fn malformed_and_oversized_requests_are_typed_errors() {
     let (_, baked) = common::example_component(None);
     let pdp = Pdp::from_bytes(&baked, Config { max_request_bytes: 4096, ..Config::default() }).unwrap();
     match pdp.check_json(r#"{"principal":{"id":"a","roles":[]},"resources":[]}"#) {
-        Err(HostError::InvalidRequest { json_path, .. }) => assert_eq!(json_path.as_deref(), Some("$.principal.roles")),
+        Err(HostError::Request(e)) => assert_eq!(e.path(), "$.principal.roles"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(pdp.check_json("[1]"), Err(HostError::InvalidRequest { .. })));
+    assert!(matches!(pdp.check_json("[1]"), Err(HostError::Request(_))));
     let big = format!(r#"{{"principal":{{"id":"{}","roles":["u"]}}}}"#, "x".repeat(5000));
     assert!(matches!(pdp.check_json(&big), Err(HostError::RequestTooLarge { limit: 4096, .. })));
 }
@@ -154,8 +154,8 @@ fn the_decision_hook_sees_every_decision_with_rule_and_digest() {
     let pdp = Pdp::from_bytes(&baked, config).unwrap();
 
     // Typed: policy, rule and scope come from the component.
-    let req = authz_engine::wire::decode_request(REQUEST, &Default::default()).unwrap();
-    let typed = authz_wasmtime::convert::request(&req, &Default::default()).unwrap();
+    let req = authz_api::cerbos::decode_request(REQUEST, &Default::default()).unwrap();
+    let typed = authz_wasmtime::convert::request_to_wit(&req, &Default::default());
     pdp.check(&typed).unwrap();
     let records = std::mem::take(&mut *seen.lock().unwrap());
     let [r] = records.as_slice() else { panic!("{records:?}") };
@@ -185,11 +185,11 @@ fn the_decision_hook_sees_every_decision_with_rule_and_digest() {
 fn typed_requests_are_validated_like_json_ones_with_the_same_paths() {
     let (_, baked) = common::example_component(None);
     let pdp = Pdp::from_bytes(&baked, Config::default()).unwrap();
-    let req = authz_engine::wire::decode_request(REQUEST, &Default::default()).unwrap();
-    let valid = authz_wasmtime::convert::request(&req, &Default::default()).unwrap();
+    let req = authz_api::cerbos::decode_request(REQUEST, &Default::default()).unwrap();
+    let valid = authz_wasmtime::convert::request_to_wit(&req, &Default::default());
     assert!(pdp.check(&valid).is_ok());
     let path_of = |request: &authz_wasmtime::types::CheckRequest| match pdp.check(request) {
-        Err(HostError::InvalidRequest { json_path, .. }) => json_path.unwrap_or_default(),
+        Err(HostError::Request(e)) => e.path().to_string(),
         other => panic!("{other:?}"),
     };
     let mut r = valid.clone();

@@ -1,5 +1,5 @@
 //! The generic component imports nothing and exports exactly the `authz` interface; the full
-//! world, as `wasm-tools component wit` prints it, is compared with `component/world.wit` by
+//! world, as `wasm-tools component wit` prints it, is compared with `component/tests/world.golden.wit` by
 //! `scripts/test.sh`.
 
 mod common;

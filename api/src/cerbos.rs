@@ -2,7 +2,8 @@
 //! size limits) and encoding responses. Every host reuses this one mapping.
 
 use crate::error::RequestError;
-use crate::request::{AuxData, CheckInput, CheckOptions, CheckOutput, Principal, Resource};
+use crate::model::{AuxData, CheckInput, CheckOptions, CheckOutput, Principal, Resource};
+use crate::{DecideError, Decider};
 use serde::{Deserialize, Serialize};
 
 /// Request limits (Cerbos's defaults).
@@ -64,7 +65,7 @@ pub struct WireOptions {
     pub now: Option<String>,
     /// Globals.
     #[serde(default, deserialize_with = "crate::json::strict_object_opt")]
-    pub globals: Option<crate::request::Attributes>,
+    pub globals: Option<crate::model::Attributes>,
     /// Version used when a request names none.
     #[serde(default)]
     pub default_policy_version: Option<String>,
@@ -76,7 +77,7 @@ pub struct WireOptions {
     pub lenient_scopes: Option<bool>,
     /// Schema enforcement.
     #[serde(default)]
-    pub schema_enforcement: Option<crate::request::SchemaEnforcement>,
+    pub schema_enforcement: Option<crate::model::SchemaEnforcement>,
     /// A condition that fails to evaluate denies (test suites' `strictEvaluation`).
     #[serde(default)]
     pub strict_evaluation: Option<bool>,
@@ -87,7 +88,7 @@ impl WireOptions {
     pub fn apply(&self, opts: &mut CheckOptions) -> Result<(), RequestError> {
         if let Some(now) = &self.now {
             opts.now = Some(
-                crate::request::parse_time(now)
+                crate::model::parse_time(now)
                     .ok_or_else(|| invalid("$.authzOptions.now", format!("`{now}` is not an RFC 3339 time")))?,
             );
         }
@@ -314,21 +315,21 @@ pub fn encode_response(
 /// Decides a Cerbos CheckResources JSON request (options in `authzOptions`, over `base`):
 /// the one JSON path that the CLI, the component and every host share.
 pub fn check_json(
-    bundle: &crate::Bundle,
+    decider: &dyn Decider,
     text: &str,
     limits: &Limits,
     base: &CheckOptions,
-) -> Result<serde_json::Value, RequestError> {
+) -> Result<serde_json::Value, DecideError> {
     let (req, opts) = decode_request_with_options(text, limits, base)?;
-    let outputs = bundle.check(&opts, &req.inputs());
-    Ok(encode_response(&req, &outputs, bundle.digest(), bundle.label()))
+    let d = decider.decide(&req, &opts)?;
+    Ok(encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref()))
 }
 
 /// The CheckResources request (with `includeMeta` and every option in `authzOptions`) that asks
-/// exactly what `input` asks under `opts`: how a caller holding engine types talks to a runtime.
-pub fn encode_request(opts: &CheckOptions, input: &CheckInput) -> serde_json::Value {
+/// exactly what `req` asks under `opts`: how a caller holding the model talks to a runtime's JSON.
+pub fn encode_request(opts: &CheckOptions, req: &CheckResourcesRequest) -> serde_json::Value {
     let options = WireOptions {
-        now: opts.now.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+        now: opts.now.as_ref().map(crate::wit::time_text),
         globals: Some(opts.globals.clone()),
         default_policy_version: Some(opts.default_policy_version.clone()),
         default_scope: Some(opts.default_scope.clone()),
@@ -336,6 +337,6 @@ pub fn encode_request(opts: &CheckOptions, input: &CheckInput) -> serde_json::Va
         schema_enforcement: Some(opts.schema_enforcement),
         strict_evaluation: Some(opts.strict_evaluation),
     };
-    let req = CheckResourcesRequest { authz_options: Some(options), ..CheckResourcesRequest::for_input(input) };
+    let req = CheckResourcesRequest { include_meta: true, authz_options: Some(options), ..req.clone() };
     serde_json::to_value(req).unwrap_or_default()
 }

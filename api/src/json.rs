@@ -130,15 +130,13 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
 /// `deserialize_with` for the object fields of request types (`attr`, `globals`, `auxData`'s
 /// maps): a key given twice is refused while the map is built. With `serde_path_to_error` the
 /// error's path names the duplicate key.
-pub(crate) fn strict_object<'de, D: Deserializer<'de>>(d: D) -> Result<crate::request::Attributes, D::Error> {
+pub(crate) fn strict_object<'de, D: Deserializer<'de>>(d: D) -> Result<crate::model::Attributes, D::Error> {
     let path = RefCell::new(Vec::new());
     d.deserialize_map(Object(Build { path: &path }))
 }
 
 /// [`strict_object`] for an optional field.
-pub(crate) fn strict_object_opt<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<crate::request::Attributes>, D::Error> {
+pub(crate) fn strict_object_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::model::Attributes>, D::Error> {
     strict_object(d).map(Some)
 }
 
@@ -146,7 +144,7 @@ pub(crate) fn strict_object_opt<'de, D: Deserializer<'de>>(
 struct Object<'p, 'de>(Build<'p, 'de>);
 
 impl<'de> Visitor<'de> for Object<'_, 'de> {
-    type Value = crate::request::Attributes;
+    type Value = crate::model::Attributes;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map")

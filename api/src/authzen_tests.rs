@@ -1,5 +1,4 @@
 use super::*;
-use crate::{Bundle, CheckOptions, Source};
 use serde_json::json;
 
 fn limits() -> Limits {
@@ -183,53 +182,6 @@ fn semantics_stop_where_they_say() {
     assert!(!Semantic::ExecuteAll.stops_after(false) && !Semantic::ExecuteAll.stops_after(true));
     assert!(Semantic::DenyOnFirstDeny.stops_after(false) && !Semantic::DenyOnFirstDeny.stops_after(true));
     assert!(Semantic::PermitOnFirstPermit.stops_after(true) && !Semantic::PermitOnFirstPermit.stops_after(false));
-}
-
-const POLICY: &str = r#"
-apiVersion: api.cerbos.dev/v1
-resourcePolicy:
-  resource: document
-  version: default
-  rules:
-    - actions: [view]
-      effect: EFFECT_ALLOW
-      roles: [user]
-      name: leveled
-      condition:
-        match:
-          all:
-            of:
-              - expr: request.auxData.authzen.action.level >= 3
-              - expr: request.auxData.authzen.context.ip.startsWith("10.")
-              - expr: R.attr.owner == P.id
-"#;
-
-#[test]
-fn action_properties_and_context_reach_conditions_and_decisions_carry_the_digest() {
-    let bundle = match Bundle::build(vec![Source::new("document.yaml", POLICY)], Some("L".into())) {
-        Ok(b) => b,
-        Err(e) => unreachable!("{e:?}"),
-    };
-    let decide = |level: i64| {
-        let body = json!({
-            "subject": {"type": "user", "id": "alice"},
-            "resource": {"type": "document", "id": "d1", "properties": {"owner": "alice"}},
-            "action": {"name": "view", "properties": {"level": level}},
-            "context": {"ip": "10.1.2.3", "cerbos.includeMeta": level == 3}
-        });
-        let e = one(body);
-        let out = bundle.check(&CheckOptions::default(), &e.request.inputs());
-        encode_decision(&e, &out[0], bundle.digest(), bundle.label())
-    };
-    let allowed = decide(3);
-    assert_eq!(allowed["decision"], json!(true));
-    assert_eq!(allowed["context"]["authz.bundleDigest"], json!(bundle.digest()));
-    assert_eq!(allowed["context"]["authz.bundleLabel"], json!("L"));
-    let meta = &allowed["context"]["cerbos.response"]["results"][0]["meta"]["actions"]["view"];
-    assert_eq!(meta["matchedPolicy"], json!("resource.document.vdefault"));
-    let denied = decide(2);
-    assert_eq!(denied["decision"], json!(false));
-    assert!(denied["context"].get("cerbos.response").is_none());
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The check API's inputs and outputs (Cerbos's engine `CheckInput` / `CheckOutput`).
+//! The request/response model every host and the engine share (Cerbos's engine
+//! `CheckInput` / `CheckOutput`): what is asked, under which options, and what was decided.
 
-use crate::policy::Effect;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -11,6 +11,27 @@ pub type Timestamp = DateTime<FixedOffset>;
 /// Parses an RFC 3339 time.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     DateTime::parse_from_rfc3339(s).ok()
+}
+
+/// The effect of a rule and the decision for an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// The action is allowed.
+    #[serde(rename = "EFFECT_ALLOW")]
+    Allow,
+    /// The action is denied.
+    #[serde(rename = "EFFECT_DENY")]
+    Deny,
+}
+
+impl Effect {
+    /// The Cerbos wire name (`EFFECT_ALLOW` / `EFFECT_DENY`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "EFFECT_ALLOW",
+            Effect::Deny => "EFFECT_DENY",
+        }
+    }
 }
 
 /// JSON object of attributes.
@@ -209,4 +230,20 @@ pub struct CheckOutput {
     /// Expressions that failed to evaluate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evaluation_errors: Vec<EvaluationError>,
+}
+
+/// What a decider has baked in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleDetails {
+    /// `sha256:<hex>` over the policy sources.
+    pub digest: String,
+    /// Label given at bake time.
+    pub label: Option<String>,
+    /// Number of policies.
+    pub policy_count: u32,
+    /// Version of the engine.
+    pub engine_version: String,
+    /// Whether any condition, variable or output reads the request's time.
+    pub reads_clock: bool,
 }

@@ -19,9 +19,9 @@
 //!
 //! Every decision's response context carries `authz.bundleDigest` (and `authz.bundleLabel`).
 
+use crate::cerbos::{self, CheckResourcesRequest, Limits, ResourceEntry};
 use crate::error::RequestError;
-use crate::request::{Attributes, AuxData, CheckOutput, Principal, Resource};
-use crate::wire::{self, CheckResourcesRequest, Limits, ResourceEntry};
+use crate::model::{Attributes, AuxData, CheckOutput, Principal, Resource};
 use serde_json::{Map, Value};
 
 /// How a batch of evaluations is executed (`options.evaluations_semantic`).
@@ -323,14 +323,14 @@ impl Entity {
 /// The AuthZEN decision for an evaluation, from the engine's output for its one resource.
 pub fn encode_decision(eval: &Evaluation, output: &CheckOutput, digest: &str, label: Option<&str>) -> Value {
     let action = eval.request.resources.first().and_then(|r| r.actions.first());
-    let decision = action.and_then(|a| output.actions.get(a)).is_some_and(|e| e.effect == crate::policy::Effect::Allow);
+    let decision = action.and_then(|a| output.actions.get(a)).is_some_and(|e| e.effect == crate::Effect::Allow);
     let mut context = Map::new();
     context.insert("authz.bundleDigest".into(), digest.into());
     if let Some(l) = label {
         context.insert("authz.bundleLabel".into(), l.into());
     }
     if eval.include_meta {
-        let response = wire::encode_response(&eval.request, std::slice::from_ref(output), digest, label);
+        let response = cerbos::encode_response(&eval.request, std::slice::from_ref(output), digest, label);
         context.insert("cerbos.response".into(), response);
     }
     serde_json::json!({ "decision": decision, "context": context })

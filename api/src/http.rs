@@ -1,0 +1,236 @@
+//! The PDP's HTTP API, transport-neutral: `(method, path, host, body) → (status, body)`.
+//!
+//! Every route a PDP answers with a decision (Cerbos CheckResources, AuthZEN 1.0 evaluation and
+//! evaluations, the AuthZEN discovery document), every request limit, every error → status
+//! mapping and `{code, message, path}` body, and the AuthZEN batch semantics live here once. A
+//! host (axum in `authz serve`, a `wasi:http` gateway) reads the body within its own size and
+//! time bounds, calls [`Handler::handle`] with its [`Decider`], and writes the answer back.
+
+use crate::cerbos::{self, Limits};
+use crate::error::RequestError;
+use crate::model::CheckOptions;
+use crate::{authzen, DecideError, Decider, Failure};
+use serde_json::{json, Value};
+
+/// The routes [`Handler`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /api/check/resources`: Cerbos CheckResources.
+    CheckResources,
+    /// `POST /access/v1/evaluation`: one AuthZEN evaluation.
+    Evaluation,
+    /// `POST /access/v1/evaluations`: an AuthZEN batch.
+    Evaluations,
+    /// `GET /.well-known/authzen-configuration`: AuthZEN discovery.
+    Configuration,
+}
+
+impl Endpoint {
+    /// Every endpoint, for hosts that count requests per endpoint.
+    pub const ALL: [Endpoint; 4] =
+        [Endpoint::CheckResources, Endpoint::Evaluation, Endpoint::Evaluations, Endpoint::Configuration];
+
+    /// The endpoint at `path`, whatever the method.
+    pub fn at(path: &str) -> Option<Endpoint> {
+        Some(match path {
+            "/api/check/resources" => Endpoint::CheckResources,
+            "/access/v1/evaluation" => Endpoint::Evaluation,
+            "/access/v1/evaluations" => Endpoint::Evaluations,
+            "/.well-known/authzen-configuration" => Endpoint::Configuration,
+            _ => return None,
+        })
+    }
+
+    /// The method it answers.
+    pub fn method(self) -> &'static str {
+        match self {
+            Endpoint::Configuration => "GET",
+            _ => "POST",
+        }
+    }
+
+    /// Its name in metrics (`check_resources`, `authzen_evaluation`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::CheckResources => "check_resources",
+            Endpoint::Evaluation => "authzen_evaluation",
+            Endpoint::Evaluations => "authzen_evaluations",
+            Endpoint::Configuration => "authzen_configuration",
+        }
+    }
+}
+
+/// One HTTP request, as much of it as the API reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The path, without the query string.
+    pub path: &'a str,
+    /// The `Host` header, for the discovery document's URLs.
+    pub host: Option<&'a str>,
+    /// The body, already read within the host's bounds.
+    pub body: &'a [u8],
+}
+
+/// The answer: a status and a JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Response {
+    /// `Content-Type` of every body.
+    pub const CONTENT_TYPE: &'static str = "application/json";
+
+    fn ok(body: Value) -> Self {
+        Response { status: 200, body }
+    }
+
+    /// An error answer: `{"code", "message", "path"?}` with Cerbos's (gRPC) code for `status`.
+    pub fn error(status: u16, message: impl Into<String>, path: Option<String>) -> Self {
+        let code = match status {
+            400 | 422 => 3,
+            413 => 8,
+            401 => 16,
+            404 => 5,
+            405 => 12,
+            503 => 14,
+            408 => 4,
+            _ => 13,
+        };
+        let mut body = serde_json::Map::new();
+        body.insert("code".into(), code.into());
+        body.insert("message".into(), message.into().into());
+        if let Some(p) = path {
+            body.insert("path".into(), p.into());
+        }
+        Response { status, body: Value::Object(body) }
+    }
+
+    /// The body as bytes.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        self.body.to_string().into_bytes()
+    }
+}
+
+impl From<RequestError> for Response {
+    fn from(e: RequestError) -> Self {
+        let status = match e {
+            RequestError::Invalid { .. } => 400,
+            RequestError::Limit { .. } => 413,
+        };
+        Response::error(status, e.to_string(), Some(e.path().to_string()))
+    }
+}
+
+impl From<DecideError> for Response {
+    fn from(e: DecideError) -> Self {
+        match e {
+            DecideError::Request(r) => r.into(),
+            DecideError::Runtime { failure, source } => {
+                let status = match failure {
+                    Failure::Overrun => 422,
+                    Failure::Busy | Failure::Unavailable => 503,
+                    Failure::Internal => 500,
+                };
+                Response::error(status, source.to_string(), None)
+            }
+        }
+    }
+}
+
+/// The request handler, configured once per server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handler {
+    limits: Limits,
+    request_options: bool,
+}
+
+impl Handler {
+    /// A handler with these request limits. With `request_options`, Cerbos requests may set
+    /// evaluation options in `authzOptions`; without, such a request is refused (the operator's
+    /// options decide).
+    pub fn new(limits: Limits, request_options: bool) -> Self {
+        Handler { limits, request_options }
+    }
+
+    /// The limits requests are held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Answers `request` with `decider`; also says which endpoint answered (`None`: no route).
+    pub fn handle(&self, decider: &dyn Decider, request: Request<'_>) -> (Option<Endpoint>, Response) {
+        let Some(endpoint) = Endpoint::at(request.path) else {
+            return (None, Response::error(404, "no such endpoint", None));
+        };
+        if request.method != endpoint.method() {
+            let message = format!("`{}` answers {} only", request.path, endpoint.method());
+            return (Some(endpoint), Response::error(405, message, None));
+        }
+        let answer = match endpoint {
+            Endpoint::Configuration => Ok(Response::ok(authzen::configuration(&format!(
+                "http://{}",
+                request.host.unwrap_or("127.0.0.1:3592")
+            )))),
+            _ => match std::str::from_utf8(request.body) {
+                Err(_) => Err(Response::error(400, "the body is not UTF-8 text", Some("$".into()))),
+                Ok(text) => match endpoint {
+                    Endpoint::CheckResources => self.check_resources(decider, text),
+                    Endpoint::Evaluation => self.evaluation(decider, text),
+                    _ => self.evaluations(decider, text),
+                },
+            },
+        };
+        (Some(endpoint), answer.unwrap_or_else(|e| e))
+    }
+
+    fn check_resources(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
+        let (req, opts) = cerbos::decode_request_with_options(text, &self.limits, &CheckOptions::default())?;
+        if req.authz_options.is_some() && !self.request_options {
+            return Err(Response::error(
+                400,
+                "this server decides with its operator's options; start it with --allow-request-options to let \
+                 requests set `authzOptions`",
+                Some("$.authzOptions".into()),
+            ));
+        }
+        let d = decider.decide(&req, &opts)?;
+        Ok(Response::ok(cerbos::encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref())))
+    }
+
+    fn evaluation(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
+        let eval = authzen::decode_evaluation(text, &self.limits)?;
+        Ok(Response::ok(evaluate(decider, &eval)?.1))
+    }
+
+    fn evaluations(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
+        let batch = authzen::decode_evaluations(text, &self.limits)?;
+        let mut decisions = Vec::with_capacity(batch.items.len());
+        for eval in &batch.items {
+            let (allowed, decision) = evaluate(decider, eval)?;
+            decisions.push(decision);
+            if batch.semantic.stops_after(allowed) {
+                break;
+            }
+        }
+        if batch.single {
+            return Ok(Response::ok(decisions.pop().unwrap_or(Value::Null)));
+        }
+        Ok(Response::ok(json!({ "evaluations": decisions })))
+    }
+}
+
+/// One AuthZEN evaluation: whether it allowed, and its decision object.
+fn evaluate(decider: &dyn Decider, eval: &authzen::Evaluation) -> Result<(bool, Value), Response> {
+    let d = decider.decide(&eval.request, &CheckOptions::default())?;
+    let Some(output) = d.outputs.first() else {
+        return Err(Response::error(500, "the decider answered no result", None));
+    };
+    let decision = authzen::encode_decision(eval, output, &d.bundle_digest, d.bundle_label.as_deref());
+    Ok((decision.get("decision") == Some(&Value::Bool(true)), decision))
+}
