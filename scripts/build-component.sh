@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # Builds the generic authz component (no bundle baked in) and prints its sizes:
 #   cargo (wasm32-unknown-unknown core module) -> wasm-opt -Oz -> wasm-tools component new (no adapter).
-# The result imports nothing. Output: $AUTHZ_GENERIC_COMPONENT (default under the build cache).
+# The result imports nothing. Output: component/authz-pdp-generic.wasm, which is committed: the
+# authz binary embeds it (so `cargo install --path cli` needs no wasm toolchain), and CI rebuilds it
+# and requires the same bytes (scripts/test.sh). The build is reproducible: pinned tools
+# (scripts/wasm-tools.sh), and no machine path in it (registry paths are remapped; the
+# workspace's are relative).
 set -euo pipefail
 source "$(dirname "$0")/wasm-tools.sh"
 set -euo pipefail
 cd "$ROOT"
-OUT="$AUTHZ_GENERIC_COMPONENT"
-mkdir -p "$(dirname "$OUT")"
+OUT="$ROOT/component/authz-pdp-generic.wasm"
+WORK="$CARGO_TARGET_DIR/authz-wasm"
+mkdir -p "$WORK"
+# Panic locations name source files; the registry's lives under $CARGO_HOME, which differs by machine.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 # The guest never reads chrono-tz's database (bundles carry their zones: engine/src/cel/tz.rs);
 # the cel crate's own zone lookup still links it unless filtered out, and it was ~870 KB.
 export CHRONO_TZ_TIMEZONE_FILTER='^UTC$'
 cargo build --profile wasm --target wasm32-unknown-unknown -p authz-component --locked
 CORE="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/authz_component.wasm"
-OPT="$(dirname "$OUT")/authz_component.opt.wasm"
+OPT="$WORK/authz_component.opt.wasm"
 # Rust 1.95's wasm32 output uses these features; --all-features would emit instructions hosts reject.
 wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types "$CORE" -o "$OPT"
-wasm-tools component new "$OPT" -o "$OUT.tmp"
-wasm-tools validate "$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+wasm-tools component new "$OPT" -o "$WORK/generic.tmp.wasm"
+wasm-tools validate "$WORK/generic.tmp.wasm"
+mv "$WORK/generic.tmp.wasm" "$OUT"
 echo "generic component: $OUT"
 printf '  core module %9d bytes\n  wasm-opt -Oz %9d bytes\n  component    %9d bytes (gzip %d)\n' \
   "$(stat -c %s "$CORE")" "$(stat -c %s "$OPT")" "$(stat -c %s "$OUT")" "$(gzip -9c "$OUT" | wc -c)"

@@ -4,5 +4,3 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export AUTHZ_CERBOS_TESTDATA="${AUTHZ_CERBOS_TESTDATA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/../shared/cerbos-testdata}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
-# The generic component built by scripts/build-component.sh; the authz binary embeds it for `authz bake`.
-export AUTHZ_GENERIC_COMPONENT="${AUTHZ_GENERIC_COMPONENT:-$CARGO_TARGET_DIR/authz-wasm/authz-pdp-generic.wasm}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh machine (idempotent): the wasm toolchain into a
-# cache outside the clone, the generic component, and the authz binary with it built in.
+# Installs what the project needs on a fresh machine (idempotent): the authz binary (with the
+# committed generic component built in) and the wasm tools the demo runs (wasmtime CLI), into
+# caches outside the clone.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 if ! command -v cargo >/dev/null; then
@@ -8,5 +9,5 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-bash "$ROOT/scripts/build-component.sh" | tail -n 4
+source "$ROOT/scripts/wasm-tools.sh"
 cargo build --release -p authz --locked 2>&1 | tail -n 2

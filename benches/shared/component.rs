@@ -3,15 +3,14 @@
 
 use authz_engine::Bundle;
 
-/// The bundle baked into the generic component (`scripts/build-component.sh` builds it).
+/// The bundle baked into the generic component.
 pub fn baked(bundle: &Bundle) -> Result<Vec<u8>, String> {
     let path = authz_conformance::runtime::generic_component_path();
-    let generic = std::fs::read(&path)
-        .map_err(|e| format!("{}: {e}: run `bash scripts/build-component.sh` first", path.display()))?;
+    let generic = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     authz_wasmtime::bake::bake(&generic, &bundle.to_bytes()).map_err(|e| e.to_string())
 }
 
-/// [`baked`], kept beside the generic component under the SHA-256 of both inputs, so runs
+/// [`baked`], kept in the build cache under the SHA-256 of both inputs, so runs
 /// under a profiler (where baking is slow) bake once.
 #[allow(dead_code)] // the criterion benchmark bakes in-process
 pub fn baked_cached(bundle: &Bundle) -> Result<Vec<u8>, String> {
@@ -20,7 +19,9 @@ pub fn baked_cached(bundle: &Bundle) -> Result<Vec<u8>, String> {
     let mut key = Sha256::new();
     key.update(std::fs::read(&path).unwrap_or_default());
     key.update(bundle.to_bytes());
-    let cached = path.with_file_name(format!("baked-{:x}.wasm", key.finalize()));
+    let dir = authz_conformance::runtime::wasm_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let cached = dir.join(format!("baked-{:x}.wasm", key.finalize()));
     if let Ok(bytes) = std::fs::read(&cached) {
         return Ok(bytes);
     }

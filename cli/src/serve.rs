@@ -255,9 +255,7 @@ impl BundleSource for Policies {
         if !failed.is_empty() {
             return Err(format!("test suites failed (run `authz compile` for details): {}", failed.join("; ")));
         }
-        let generic = GENERIC_COMPONENT
-            .ok_or("this authz binary was built without the generic component: serve a baked --component instead")?;
-        authz_wasmtime::bake::bake(generic, &bundle.to_bytes()).map_err(|e| e.to_string())
+        authz_wasmtime::bake::bake(GENERIC_COMPONENT, &bundle.to_bytes()).map_err(|e| e.to_string())
     }
 
     fn watch_paths(&self) -> Vec<PathBuf> {

@@ -112,21 +112,23 @@ impl ComponentInWasmtime {
     }
 }
 
-/// Where `scripts/build-component.sh` writes the generic component.
+/// The generic component: committed, rebuilt by `scripts/build-component.sh`.
 pub fn generic_component_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("AUTHZ_GENERIC_COMPONENT") {
-        return PathBuf::from(p);
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../component/authz-pdp-generic.wasm")
+}
+
+/// The build cache's directory for wasm artifacts (`$CARGO_TARGET_DIR/authz-wasm`).
+pub fn wasm_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("authz-wasm/authz-pdp-generic.wasm")
+    target.join("authz-wasm")
 }
 
-/// The compile cache beside the generic component that the harness, its HTTP server, the
-/// benchmarks and the probes share, so reruns skip Cranelift.
+/// The compile cache that the harness, its HTTP server, the benchmarks and the probes share,
+/// so reruns skip Cranelift.
 pub fn compile_cache_dir() -> PathBuf {
-    generic_component_path().with_file_name("compiled")
+    wasm_dir().join("compiled")
 }
 
 struct ComponentLoaded(authz_wasmtime::Pdp);
@@ -199,7 +201,8 @@ impl HttpLoaded {
     fn post(&self, path: &str, body: Option<&str>) -> Result<crate::http::Response, String> {
         let mut guard = SERVER.lock().map_err(|_| "server lock poisoned")?;
         if guard.is_none() {
-            let file = generic_component_path().with_file_name(format!("conformance-{}.wasm", std::process::id()));
+            std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
+            let file = wasm_dir().join(format!("conformance-{}.wasm", std::process::id()));
             std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
             let cache = compile_cache_dir();
             let cache = cache.to_string_lossy();

@@ -1,4 +1,4 @@
-//! Shared by the host tests: the generic component from `scripts/build-component.sh`, baked.
+//! Shared by the host tests: the generic component, baked.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -8,16 +8,10 @@
 
 use std::path::PathBuf;
 
-/// The generic component; the tests fail loudly (never skip) when it has not been built.
+/// The generic component (committed; `scripts/build-component.sh` rebuilds it).
 pub fn generic_component() -> Vec<u8> {
-    let path = std::env::var("AUTHZ_GENERIC_COMPONENT").map(PathBuf::from).unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| format!("{}/../../target", env!("CARGO_MANIFEST_DIR")));
-        PathBuf::from(target).join("authz-wasm/authz-pdp-generic.wasm")
-    });
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("generic component `{}` not found ({e}): run `bash scripts/build-component.sh` first", path.display())
-    })
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../component/authz-pdp-generic.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("generic component `{}` not found ({e})", path.display()))
 }
 
 /// The example bundle baked into the generic component.
