@@ -7,6 +7,14 @@
 //! fail in both directions of the mapping: building the record (E0063, naming the new field)
 //! and taking it apart (a pattern without the field).
 
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "the test writes a probe crate and runs cargo on it: I/O and processes are its job, and a broken fixture must stop it loudly"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

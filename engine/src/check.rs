@@ -6,7 +6,7 @@
 use crate::activation::{RequestVals, Scope};
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
-use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, Table};
+use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, ScopeRows, Table};
 use authz_api::model::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry};
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
@@ -259,6 +259,44 @@ fn deny_effect() -> ActionEffect {
     ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new(), rule: String::new() }
 }
 
+/// What stays fixed while one input is decided: where its principal and resource policies
+/// are looked up, and the principal's roles with their parent roles.
+struct Lookup<'t> {
+    table: &'t Table,
+    opts: &'t CheckOptions,
+    input: &'t CheckInput,
+    pversion: &'t str,
+    rversion: &'t str,
+    p_scopes: Vec<&'t str>,
+    r_scopes: Vec<&'t str>,
+    p_key: String,
+    r_key: String,
+    p_exists: bool,
+    r_exists: bool,
+    /// The principal's roles and all their parent roles.
+    all_roles: Vec<&'t str>,
+    /// Per role of the principal: the role and its parent roles.
+    role_parents: Vec<Vec<&'t str>>,
+}
+
+/// What deciding one input accumulates across its actions.
+struct Search<'r, 'a, 't> {
+    ev: Evaluator<'r, 'a>,
+    /// Scopes whose derived roles were evaluated, with their `runtime` (index into `ev.runtimes`).
+    edr_by_scope: Vec<(&'t str, Option<usize>)>,
+    /// Every derived role that was active, in the order first seen.
+    all_edr: Vec<String>,
+}
+
+/// An ALLOW found in a scope that does not settle it (no permissions set there), carried up to
+/// the parent scopes of the same role's search.
+#[derive(Default)]
+struct PendingAllow<'t> {
+    allowed: bool,
+    /// The first rule that allowed, for the decision record.
+    rule: Option<&'t str>,
+}
+
 /// Decides one input. `globals` is `opts.globals` as CEL, built once per batch.
 pub(crate) fn check(
     table: &Table,
@@ -304,7 +342,7 @@ pub(crate) fn check(
     }
 
     let now = opts.now.map(|t| owned_val(Value::Timestamp(t)) as Box<dyn Val>);
-    let mut ev = Evaluator {
+    let ev = Evaluator {
         rt,
         table,
         req: RequestVals::new(input, pscope, rscope, globals, now),
@@ -316,220 +354,255 @@ pub(crate) fn check(
         runtime: None,
         failures: 0,
     };
-
-    let all_roles = table.with_parent_roles(rscope, &p.roles);
-    let role_parents: Vec<Vec<&str>> =
-        p.roles.iter().map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role))).collect();
-    // Scopes whose derived roles were evaluated, with their `runtime` (index into `ev.runtimes`).
-    let mut edr_by_scope: Vec<(&str, Option<usize>)> = Vec::new();
-    let mut all_edr: Vec<String> = Vec::new();
+    let lookup = Lookup {
+        table,
+        opts,
+        input,
+        pversion,
+        rversion,
+        p_key,
+        r_key,
+        p_exists,
+        r_exists,
+        all_roles: table.with_parent_roles(rscope, &p.roles),
+        role_parents: p.roles.iter().map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role))).collect(),
+        p_scopes,
+        r_scopes,
+    };
+    let mut search = Search { ev, edr_by_scope: Vec::new(), all_edr: Vec::new() };
 
     for (n, action) in input.actions.iter().enumerate() {
         if input.actions.get(..n).is_some_and(|before| before.contains(action)) {
             continue;
         }
-        let mut action_effect = EffectInfo {
-            outcome: Outcome::NoMatch,
-            policy: NO_MATCH.into(),
-            scope: String::new(),
-            rule: String::new(),
-        };
+        let decided = lookup.decide_action(&mut search, action);
+        let effect = if decided.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
+        if let Some(slot) = out.actions.get_mut(action) {
+            *slot = ActionEffect { effect, policy: decided.policy, scope: decided.scope, rule: decided.rule };
+        }
+    }
+    out.effective_derived_roles = search.all_edr;
+    out.outputs = search.ev.outputs;
+    out.evaluation_errors = search.ev.errors;
+    out
+}
+
+impl<'t> Lookup<'t> {
+    /// One action: principal policies first, then resource (and role) policies; within a
+    /// pass, the first role that allows decides, else the first role that matched at all.
+    fn decide_action(&self, search: &mut Search<'_, '_, 't>, action: &str) -> EffectInfo {
+        let mut decided = no_match(NO_MATCH.into());
         for pass in [PassKind::Principal, PassKind::Resource] {
-            let (main_key, scopes, exists, version) = match pass {
-                PassKind::Principal => (&p_key, &p_scopes, p_exists, pversion),
-                PassKind::Resource => (&r_key, &r_scopes, r_exists, rversion),
-            };
-            action_effect.outcome = Outcome::NoMatch;
-            for (i, parent_roles) in role_parents.iter().enumerate() {
+            decided.outcome = Outcome::NoMatch;
+            for (i, parent_roles) in self.role_parents.iter().enumerate() {
+                // Principal policies do not depend on roles: one search.
                 if i > 0 && pass == PassKind::Principal {
                     break;
                 }
-                let mut has_allow = false;
-                // The first rule that allowed, for the decision record.
-                let mut allow_rule: Option<&str> = None;
-                let mut role_effect = EffectInfo {
-                    outcome: Outcome::NoMatch,
-                    policy: if exists { main_key.clone() } else { NO_MATCH.into() },
-                    scope: String::new(),
-                    rule: String::new(),
-                };
-                'scopes: for scope in scopes {
-                    let sr = table.scope(version, scope);
-                    if pass == PassKind::Resource {
-                        match edr_by_scope.iter().find(|(s, _)| s == scope) {
-                            Some((_, idx)) => ev.runtime = *idx,
-                            None => {
-                                ev.runtime = None;
-                                let defs = sr.and_then(|sr| sr.derived_roles.get(&r.kind));
-                                let mut edr = Vec::new();
-                                for &idx in defs.into_iter().flatten() {
-                                    let Some(def) = table.derived(idx) else { continue };
-                                    let applies =
-                                        def.parent_roles.iter().any(|pr| pr == "*" || all_roles.contains(&pr.as_str()));
-                                    if applies && ev.derived_role_holds(idx).0 {
-                                        edr.push(def.name.clone());
-                                    }
-                                }
-                                let idx = (table.uses_runtime && !edr.is_empty()).then(|| {
-                                    ev.runtimes.push(runtime_value(&edr));
-                                    ev.runtimes.len() - 1
-                                });
-                                for d in edr {
-                                    if !all_edr.contains(&d) {
-                                        all_edr.push(d);
-                                    }
-                                }
-                                ev.runtime = idx;
-                                edr_by_scope.push((scope, idx));
-                            }
-                        }
-                    } else {
-                        ev.runtime = None;
-                    }
-                    if role_effect.outcome != Outcome::NoMatch {
-                        break;
-                    }
-                    let Some(sr) = sr else { continue };
-                    for row in sr.rows_for(&r.kind).filter(|row| row_matches(row, pass, action, parent_roles, &p.id)) {
-                        let failures = ev.failures;
-                        let strict_deny = |ev: &Evaluator<'_, '_>| opts.strict_evaluation && ev.failures > failures;
-                        if let Some(dr) = &row.derived_role {
-                            let (holds, failed) = ev.derived_role_holds(*dr);
-                            if !holds {
-                                if opts.strict_evaluation && failed {
-                                    role_effect = EffectInfo {
-                                        outcome: Outcome::Deny,
-                                        policy: role_effect.policy,
-                                        scope: scope.to_string(),
-                                        rule: row.rule_name.to_string(),
-                                    };
-                                    break 'scopes;
-                                }
-                                continue;
-                            }
-                        }
-                        let met = match &row.condition {
-                            Some(c) => ev.satisfies(c, table.params(row.params)),
-                            None => true,
-                        };
-                        if strict_deny(&ev) {
-                            role_effect = EffectInfo {
-                                outcome: Outcome::Deny,
-                                policy: role_effect.policy,
-                                scope: scope.to_string(),
-                                rule: row.rule_name.to_string(),
-                            };
-                            break 'scopes;
-                        }
-                        ev.emit(
-                            row.output.as_ref(),
-                            met,
-                            table.params(row.params),
-                            || format!("{}#{}", row.policy_key, row.rule_name),
-                            action,
-                        );
-                        if !met {
-                            continue;
-                        }
-                        match row.effect {
-                            Effect::Allow => {
-                                has_allow = true;
-                                allow_rule.get_or_insert(&*row.rule_name);
-                            }
-                            Effect::Deny => {
-                                role_effect = EffectInfo {
-                                    outcome: Outcome::Deny,
-                                    policy: role_effect.policy,
-                                    scope: scope.to_string(),
-                                    rule: row.rule_name.to_string(),
-                                };
-                                break 'scopes;
-                            }
-                        }
-                    }
-                    if pass == PassKind::Resource {
-                        for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr))
-                        {
-                            // allowActions are exhaustive: no matching rule, or a rule whose
-                            // condition fails, denies the action.
-                            let mut deny = true;
-                            // The rule that failed, or none when no rule covers the action.
-                            let mut deciding = "";
-                            let hits = rp.rules.iter().filter(|rr| {
-                                rr.resource.matches(&r.kind) && rr.allow_actions.iter().any(|a| a.matches(action))
-                            });
-                            for (n, rr) in hits.enumerate() {
-                                let met = match &rr.condition {
-                                    Some(c) => ev.satisfies(c, table.params(rp.params)),
-                                    None => true,
-                                };
-                                let src = || format!("{}#{}", rp.policy_key, rr.rule_name);
-                                ev.emit(rr.output.as_ref(), met, table.params(rp.params), src, action);
-                                if !met && (n == 0 || !deny) {
-                                    deciding = &rr.rule_name;
-                                }
-                                deny = if n == 0 { !met } else { deny || !met };
-                            }
-                            if deny {
-                                role_effect = EffectInfo {
-                                    outcome: Outcome::Deny,
-                                    policy: rp.policy_key.to_string(),
-                                    scope: scope.to_string(),
-                                    rule: deciding.to_string(),
-                                };
-                                break 'scopes;
-                            }
-                        }
-                    }
-                    if has_allow {
-                        let perms = match pass {
-                            PassKind::Principal => table.principal_permissions.get(*scope),
-                            PassKind::Resource => table.resource_permissions.get(*scope),
-                        };
-                        match perms {
-                            Some(ScopePermissions::RequireParentalConsentForAllows) => {
-                                has_allow = false;
-                                allow_rule = None;
-                            }
-                            Some(_) => {
-                                role_effect = EffectInfo {
-                                    outcome: Outcome::Allow,
-                                    policy: role_effect.policy,
-                                    scope: scope.to_string(),
-                                    rule: allow_rule.unwrap_or_default().to_string(),
-                                };
-                                break 'scopes;
-                            }
-                            None => {}
-                        }
-                    }
-                }
-                if action_effect.outcome == Outcome::NoMatch {
-                    action_effect = role_effect.clone();
+                let role_effect = self.decide_role(search, pass, parent_roles, action);
+                if decided.outcome == Outcome::NoMatch {
+                    decided = role_effect.clone();
                 }
                 if role_effect.outcome == Outcome::Allow {
-                    action_effect = role_effect;
+                    decided = role_effect;
                     break;
                 }
             }
-            if action_effect.outcome != Outcome::NoMatch {
+            if decided.outcome != Outcome::NoMatch {
                 break;
             }
         }
-        let effect = if action_effect.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
-        if let Some(slot) = out.actions.get_mut(action) {
-            *slot = ActionEffect {
-                effect,
-                policy: action_effect.policy,
-                scope: action_effect.scope,
-                rule: action_effect.rule,
-            };
-        }
+        decided
     }
-    out.effective_derived_roles = all_edr;
-    out.outputs = ev.outputs;
-    out.evaluation_errors = ev.errors;
-    out
+
+    /// One role (with its parent roles) in one pass: the scopes from the most specific up, until
+    /// one denies or settles an ALLOW.
+    fn decide_role(
+        &self,
+        search: &mut Search<'_, '_, 't>,
+        pass: PassKind,
+        parent_roles: &[&str],
+        action: &str,
+    ) -> EffectInfo {
+        let (main_key, scopes, exists, version) = match pass {
+            PassKind::Principal => (&self.p_key, &self.p_scopes, self.p_exists, self.pversion),
+            PassKind::Resource => (&self.r_key, &self.r_scopes, self.r_exists, self.rversion),
+        };
+        let policy = if exists { main_key.clone() } else { NO_MATCH.into() };
+        let mut pending = PendingAllow::default();
+        for &scope in scopes {
+            let sr = self.table.scope(version, scope);
+            if pass == PassKind::Resource {
+                self.enter_scope(search, scope, sr);
+            } else {
+                search.ev.runtime = None;
+            }
+            let Some(sr) = sr else { continue };
+            let decided =
+                self.rules_in_scope(&mut search.ev, sr, pass, parent_roles, action, &mut pending).or_else(|| {
+                    (pass == PassKind::Resource)
+                        .then(|| self.role_policies(&mut search.ev, sr, parent_roles, action))
+                        .flatten()
+                });
+            if let Some(info) = decided {
+                return EffectInfo {
+                    policy: info.policy.unwrap_or(policy),
+                    outcome: info.outcome,
+                    scope: scope.to_string(),
+                    rule: info.rule,
+                };
+            }
+            if pending.allowed {
+                let perms = match pass {
+                    PassKind::Principal => self.table.principal_permissions.get(scope),
+                    PassKind::Resource => self.table.resource_permissions.get(scope),
+                };
+                match perms {
+                    // The ALLOW needs an ALLOW from a parent scope too: search on without it.
+                    Some(ScopePermissions::RequireParentalConsentForAllows) => pending = PendingAllow::default(),
+                    Some(_) => {
+                        let rule = pending.rule.unwrap_or_default().to_string();
+                        return EffectInfo { outcome: Outcome::Allow, policy, scope: scope.to_string(), rule };
+                    }
+                    None => {}
+                }
+            }
+        }
+        no_match(policy)
+    }
+
+    /// Makes `runtime` the resource scope's: its derived roles, evaluated the first time the
+    /// scope is entered for this input.
+    fn enter_scope(&self, search: &mut Search<'_, '_, 't>, scope: &'t str, sr: Option<&ScopeRows>) {
+        if let Some((_, idx)) = search.edr_by_scope.iter().find(|(s, _)| *s == scope) {
+            search.ev.runtime = *idx;
+            return;
+        }
+        search.ev.runtime = None;
+        let table = self.table;
+        let defs = sr.and_then(|sr| sr.derived_roles.get(&self.input.resource.kind));
+        let mut edr = Vec::new();
+        for &idx in defs.into_iter().flatten() {
+            let Some(def) = table.derived(idx) else { continue };
+            let applies = def.parent_roles.iter().any(|pr| pr == "*" || self.all_roles.contains(&pr.as_str()));
+            if applies && search.ev.derived_role_holds(idx).0 {
+                edr.push(def.name.clone());
+            }
+        }
+        let idx = (table.uses_runtime && !edr.is_empty()).then(|| {
+            search.ev.runtimes.push(runtime_value(&edr));
+            search.ev.runtimes.len() - 1
+        });
+        for d in edr {
+            if !search.all_edr.contains(&d) {
+                search.all_edr.push(d);
+            }
+        }
+        search.ev.runtime = idx;
+        search.edr_by_scope.push((scope, idx));
+    }
+
+    /// The scope's rules for this pass, role and action, in order: a DENY (or, under strict
+    /// evaluation, a failure) decides; an ALLOW is recorded in `pending`.
+    fn rules_in_scope(
+        &self,
+        ev: &mut Evaluator<'_, '_>,
+        sr: &'t ScopeRows,
+        pass: PassKind,
+        parent_roles: &[&str],
+        action: &str,
+        pending: &mut PendingAllow<'t>,
+    ) -> Option<Decided> {
+        let (table, strict) = (self.table, self.opts.strict_evaluation);
+        let p = &self.input.principal;
+        let deny = |row: &Row| Some(Decided { outcome: Outcome::Deny, policy: None, rule: row.rule_name.to_string() });
+        for row in
+            sr.rows_for(&self.input.resource.kind).filter(|row| row_matches(row, pass, action, parent_roles, &p.id))
+        {
+            let failures = ev.failures;
+            if let Some(dr) = &row.derived_role {
+                let (holds, failed) = ev.derived_role_holds(*dr);
+                if !holds {
+                    if strict && failed {
+                        return deny(row);
+                    }
+                    continue;
+                }
+            }
+            let met = match &row.condition {
+                Some(c) => ev.satisfies(c, table.params(row.params)),
+                None => true,
+            };
+            if strict && ev.failures > failures {
+                return deny(row);
+            }
+            let src = || format!("{}#{}", row.policy_key, row.rule_name);
+            ev.emit(row.output.as_ref(), met, table.params(row.params), src, action);
+            if !met {
+                continue;
+            }
+            match row.effect {
+                Effect::Allow => {
+                    pending.allowed = true;
+                    pending.rule.get_or_insert(&*row.rule_name);
+                }
+                Effect::Deny => return deny(row),
+            }
+        }
+        None
+    }
+
+    /// The scope's role policies for the principal's role and its parents: their
+    /// `allowActions` are exhaustive, so no rule for the action, or a rule whose condition
+    /// fails, denies it.
+    fn role_policies(
+        &self,
+        ev: &mut Evaluator<'_, '_>,
+        sr: &ScopeRows,
+        parent_roles: &[&str],
+        action: &str,
+    ) -> Option<Decided> {
+        let (table, kind) = (self.table, &self.input.resource.kind);
+        for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr)) {
+            let mut deny = true;
+            // The rule that failed, or none when no rule covers the action.
+            let mut deciding = "";
+            let hits = rp
+                .rules
+                .iter()
+                .filter(|rr| rr.resource.matches(kind) && rr.allow_actions.iter().any(|a| a.matches(action)));
+            for (n, rr) in hits.enumerate() {
+                let met = match &rr.condition {
+                    Some(c) => ev.satisfies(c, table.params(rp.params)),
+                    None => true,
+                };
+                let src = || format!("{}#{}", rp.policy_key, rr.rule_name);
+                ev.emit(rr.output.as_ref(), met, table.params(rp.params), src, action);
+                if !met && (n == 0 || !deny) {
+                    deciding = &rr.rule_name;
+                }
+                deny = if n == 0 { !met } else { deny || !met };
+            }
+            if deny {
+                let policy = Some(rp.policy_key.to_string());
+                return Some(Decided { outcome: Outcome::Deny, policy, rule: deciding.to_string() });
+            }
+        }
+        None
+    }
+}
+
+/// A scope's decision for a role: the outcome, the policy when it is not the pass's own
+/// (a role policy), and the deciding rule.
+struct Decided {
+    outcome: Outcome,
+    policy: Option<String>,
+    rule: String,
+}
+
+/// Nothing matched (yet); `policy` is what a later match would be reported under.
+fn no_match(policy: String) -> EffectInfo {
+    EffectInfo { outcome: Outcome::NoMatch, policy, scope: String::new(), rule: String::new() }
 }
 
 /// Every action DENY with no policy: what a request gets when nothing applies or the engine cannot run.

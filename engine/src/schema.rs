@@ -158,6 +158,18 @@ impl Validator<'_> {
                 self.err(path, format!("value must be {c}"));
             }
         }
+        self.combinators(file, s, v, path, depth);
+        match v {
+            Value::Object(m) => self.object(file, s, m, path, depth),
+            Value::Array(a) => self.array(file, s, a, path, depth),
+            Value::String(text) => self.string(s, text, path),
+            Value::Number(_) => self.number(s, v, path),
+            _ => {}
+        }
+    }
+
+    /// `allOf`, `anyOf`, `oneOf` and `not`: each subschema validated on its own.
+    fn combinators(&mut self, file: &str, s: &serde_json::Map<String, Value>, v: &Value, path: &str, depth: usize) {
         for key in ["allOf", "anyOf", "oneOf"] {
             let Some(Value::Array(subs)) = s.get(key) else { continue };
             let passing = subs
@@ -184,53 +196,52 @@ impl Validator<'_> {
                 self.err(path, "not failed".into());
             }
         }
-        match v {
-            Value::Object(m) => self.object(file, s, m, path, depth),
-            Value::Array(a) => {
-                if let Some(items) = s.get("items") {
-                    for (i, x) in a.iter().enumerate() {
-                        self.validate(file, items, x, &ptr(path, &i.to_string()), depth + 1);
-                    }
-                }
-                if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-                    if (a.len() as u64) < min {
-                        self.err(path, format!("minimum {min} items required, but found {} items", a.len()));
-                    }
-                }
-                if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-                    if (a.len() as u64) > max {
-                        self.err(path, format!("maximum {max} items required, but found {} items", a.len()));
-                    }
-                }
+    }
+
+    /// `items`, `minItems`, `maxItems`.
+    fn array(&mut self, file: &str, s: &serde_json::Map<String, Value>, a: &[Value], path: &str, depth: usize) {
+        if let Some(items) = s.get("items") {
+            for (i, x) in a.iter().enumerate() {
+                self.validate(file, items, x, &ptr(path, &i.to_string()), depth + 1);
             }
-            Value::String(text) => {
-                let len = text.chars().count() as u64;
-                if let Some(min) = s.get("minLength").and_then(Value::as_u64) {
-                    if len < min {
-                        self.err(path, format!("length must be >= {min}, but got {len}"));
-                    }
-                }
-                if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
-                    if len > max {
-                        self.err(path, format!("length must be <= {max}, but got {len}"));
-                    }
-                }
-                if let Some(Value::String(p)) = s.get("pattern") {
-                    match regex_lite::Regex::new(p) {
-                        Ok(re) if re.is_match(text) => {}
-                        Ok(_) => self.err(path, format!("does not match pattern '{p}'")),
-                        // A pattern the engine cannot run must not let every value through.
-                        Err(e) => self.err(path, format!("pattern '{p}' is not supported: {e}")),
-                    }
-                }
-                if s.get("format").and_then(Value::as_str) == Some("date-time")
-                    && chrono::DateTime::parse_from_rfc3339(text).is_err()
-                {
-                    self.err(path, format!("'{text}' is not valid 'date-time'"));
-                }
+        }
+        if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
+            if (a.len() as u64) < min {
+                self.err(path, format!("minimum {min} items required, but found {} items", a.len()));
             }
-            Value::Number(_) => self.number(s, v, path),
-            _ => {}
+        }
+        if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
+            if (a.len() as u64) > max {
+                self.err(path, format!("maximum {max} items required, but found {} items", a.len()));
+            }
+        }
+    }
+
+    /// `minLength`, `maxLength`, `pattern`, `format: date-time`.
+    fn string(&mut self, s: &serde_json::Map<String, Value>, text: &str, path: &str) {
+        let len = text.chars().count() as u64;
+        if let Some(min) = s.get("minLength").and_then(Value::as_u64) {
+            if len < min {
+                self.err(path, format!("length must be >= {min}, but got {len}"));
+            }
+        }
+        if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
+            if len > max {
+                self.err(path, format!("length must be <= {max}, but got {len}"));
+            }
+        }
+        if let Some(Value::String(p)) = s.get("pattern") {
+            match regex_lite::Regex::new(p) {
+                Ok(re) if re.is_match(text) => {}
+                Ok(_) => self.err(path, format!("does not match pattern '{p}'")),
+                // A pattern the engine cannot run must not let every value through.
+                Err(e) => self.err(path, format!("pattern '{p}' is not supported: {e}")),
+            }
+        }
+        if s.get("format").and_then(Value::as_str) == Some("date-time")
+            && chrono::DateTime::parse_from_rfc3339(text).is_err()
+        {
+            self.err(path, format!("'{text}' is not valid 'date-time'"));
         }
     }
 

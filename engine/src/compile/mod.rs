@@ -353,24 +353,7 @@ impl<'a> Compiler<'a> {
     fn resource_policy(&mut self, d: &ParsedDoc, rp: &policy::ResourcePolicy, schema_files: &HashMap<String, String>) {
         let key: Arc<str> = Arc::from(resource_key(&rp.resource, &rp.version, &rp.scope));
         let ps = self.params(d, rp.variables.as_ref(), rp.constants.as_ref());
-        // Derived roles available through imports: name → definitions (several = ambiguous).
-        let mut available: HashMap<String, Vec<usize>> = HashMap::new();
-        for imp in &rp.import_derived_roles {
-            let set_doc = self.derived_sets.get(imp).map(|(sd, _)| *sd);
-            match set_doc {
-                Some(sd) => {
-                    for def in self.derived_set(sd, imp).unwrap_or_default() {
-                        let def_name = self.table.derived(def).map(|x| x.name.clone()).unwrap_or_default();
-                        available.entry(def_name).or_default().push(def);
-                    }
-                }
-                None => self.err(
-                    d.locate_after("importDerivedRoles", imp),
-                    format!("import not found: derived roles `{imp}` are not defined"),
-                    Some("define them with a derivedRoles policy"),
-                ),
-            }
-        }
+        let available = self.imported_derived_roles(d, rp);
         let schemas = self.schema_refs(d, rp.schemas.as_ref(), schema_files);
         self.table.schemas.insert(key.to_string(), schemas);
         let perms = match rp.scope_permissions {
@@ -400,29 +383,7 @@ impl<'a> Compiler<'a> {
             let Ok(cond) = self.compile_cond(d, rule.condition.as_ref(), &ps) else { continue };
             let output = self.compile_output(d, rule.output.as_ref(), &ps);
             let (effect, cond) = consent(rp.scope_permissions, rule.effect, cond);
-            let mut targets: Vec<(String, Option<usize>)> = rule.roles.iter().map(|r| (r.clone(), None)).collect();
-            for dr in &rule.derived_roles {
-                match available.get(dr).map(Vec::as_slice) {
-                    Some([def]) => {
-                        let def = *def;
-                        if !referenced.contains(&def) {
-                            referenced.push(def);
-                        }
-                        let parents = self.table.derived(def).map(|x| x.parent_roles.clone()).unwrap_or_default();
-                        targets.extend(parents.into_iter().map(|p| (p, Some(def))));
-                    }
-                    Some(_) => self.err(
-                        d.locate_after("derivedRoles", dr),
-                        format!("ambiguous derived role `{dr}`: defined in more than one imported set"),
-                        Some("import only one set defining it"),
-                    ),
-                    None => self.err(
-                        d.locate_after("derivedRoles", dr),
-                        format!("unknown derived role `{dr}`: not defined in any imports"),
-                        Some("import the derivedRoles set that defines it"),
-                    ),
-                }
-            }
+            let targets = self.rule_targets(d, rule, &available, &mut referenced);
             for action in &rule.actions {
                 for (role, dr) in &targets {
                     rows.push(Row {
@@ -446,6 +407,63 @@ impl<'a> Compiler<'a> {
         sr.derived_roles.insert(rp.resource.clone(), referenced);
         sr.resource_kinds.insert(rp.resource.clone());
         sr.rows.extend(rows);
+    }
+
+    /// The derived roles a resource policy imports: name → definitions (several = ambiguous).
+    fn imported_derived_roles(&mut self, d: &ParsedDoc, rp: &policy::ResourcePolicy) -> HashMap<String, Vec<usize>> {
+        let mut available: HashMap<String, Vec<usize>> = HashMap::new();
+        for imp in &rp.import_derived_roles {
+            let set_doc = self.derived_sets.get(imp).map(|(sd, _)| *sd);
+            match set_doc {
+                Some(sd) => {
+                    for def in self.derived_set(sd, imp).unwrap_or_default() {
+                        let def_name = self.table.derived(def).map(|x| x.name.clone()).unwrap_or_default();
+                        available.entry(def_name).or_default().push(def);
+                    }
+                }
+                None => self.err(
+                    d.locate_after("importDerivedRoles", imp),
+                    format!("import not found: derived roles `{imp}` are not defined"),
+                    Some("define them with a derivedRoles policy"),
+                ),
+            }
+        }
+        available
+    }
+
+    /// Who a rule applies to: its roles, and the parent roles of its derived roles (each with the
+    /// derived role's definition, which `referenced` collects for the scope).
+    fn rule_targets(
+        &mut self,
+        d: &ParsedDoc,
+        rule: &policy::ResourceRule,
+        available: &HashMap<String, Vec<usize>>,
+        referenced: &mut Vec<usize>,
+    ) -> Vec<(String, Option<usize>)> {
+        let mut targets: Vec<(String, Option<usize>)> = rule.roles.iter().map(|r| (r.clone(), None)).collect();
+        for dr in &rule.derived_roles {
+            match available.get(dr).map(Vec::as_slice) {
+                Some([def]) => {
+                    let def = *def;
+                    if !referenced.contains(&def) {
+                        referenced.push(def);
+                    }
+                    let parents = self.table.derived(def).map(|x| x.parent_roles.clone()).unwrap_or_default();
+                    targets.extend(parents.into_iter().map(|p| (p, Some(def))));
+                }
+                Some(_) => self.err(
+                    d.locate_after("derivedRoles", dr),
+                    format!("ambiguous derived role `{dr}`: defined in more than one imported set"),
+                    Some("import only one set defining it"),
+                ),
+                None => self.err(
+                    d.locate_after("derivedRoles", dr),
+                    format!("unknown derived role `{dr}`: not defined in any imports"),
+                    Some("import the derivedRoles set that defines it"),
+                ),
+            }
+        }
+        targets
     }
 
     fn principal_policy(&mut self, d: &ParsedDoc, pp: &policy::PrincipalPolicy) {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs authz the way a user would — `cargo install --path cli --locked` into a fresh root,
+# with no AUTHZ_* variables and none of the project's build settings — then checks that the
+# installed binary bakes the example bundle and serves `--policies policies/example` over HTTP.
+#
+#   bash scripts/install-check.sh           # its own build cache, $HOME/.cache/authz-install-target:
+#                                           # never written by the project's builds (what CI runs)
+#   bash scripts/install-check.sh --fresh   # a brand-new CARGO_TARGET_DIR too (a full release build)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="$(mktemp -d)"
+SERVER=""
+cleanup() {
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+if [ "${1:-}" = "--fresh" ]; then
+  TARGET="$WORK/target"
+else
+  TARGET="${AUTHZ_INSTALL_TARGET:-$HOME/.cache/authz-install-target}"
+fi
+# A user's environment: none of ours (AUTHZ_*, the project's target dir or flags).
+unset_args=()
+for v in $(env | sed -n 's/^\(AUTHZ_[A-Za-z0-9_]*\)=.*/\1/p') RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_TARGET_DIR; do
+  unset_args+=(-u "$v")
+done
+start=$(date +%s)
+env "${unset_args[@]}" CARGO_TARGET_DIR="$TARGET" \
+  cargo install --path "$ROOT/cli" --locked --root "$WORK/root" --jobs "${CARGO_BUILD_JOBS:-2}" --quiet
+echo "cargo install --path cli --locked: $(( $(date +%s) - start )) s (target dir $TARGET)"
+AUTHZ="$WORK/root/bin/authz"
+cd "$WORK"
+
+echo "== authz bake --policies policies/example"
+"$AUTHZ" bake --policies "$ROOT/policies/example" --out "$WORK/example.wasm"
+test -s "$WORK/example.wasm"
+
+echo "== authz serve --policies policies/example"
+# Its stdin is a pipe this script holds open: when the script ends, however, the server exits.
+mkfifo "$WORK/stdin"
+"$AUTHZ" serve --policies "$ROOT/policies/example" --addr 127.0.0.1:0 --exit-on-stdin-close \
+  < "$WORK/stdin" 2> "$WORK/serve.log" &
+SERVER=$!
+exec 3> "$WORK/stdin"
+addr=""
+for _ in $(seq 1 600); do
+  addr="$(sed -n 's|.*listening on http://\([0-9.:]*\).*|\1|p' "$WORK/serve.log" | head -n 1)"
+  if [ -n "$addr" ]; then break; fi
+  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$WORK/serve.log" >&2; echo "authz serve exited" >&2; exit 1; fi
+  sleep 0.2
+done
+if [ -z "$addr" ]; then cat "$WORK/serve.log" >&2; echo "authz serve did not start listening" >&2; exit 1; fi
+response="$(python3 - "$addr" "$ROOT/policies/example-request.json" <<'PY'
+import json, sys, urllib.request
+addr, path = sys.argv[1], sys.argv[2]
+with open(path, "rb") as f:
+    body = f.read()
+req = urllib.request.Request(f"http://{addr}/api/check/resources", data=body, method="POST")
+with urllib.request.urlopen(req, timeout=30) as r:
+    out = json.load(r)
+actions = out["results"][0]["actions"]
+assert out["bundleDigest"].startswith("sha256:"), out
+assert set(actions.values()) <= {"EFFECT_ALLOW", "EFFECT_DENY"} and "EFFECT_ALLOW" in actions.values(), out
+print(json.dumps(actions, sort_keys=True))
+PY
+)"
+echo "decided: $response"
+echo "install check passed"
