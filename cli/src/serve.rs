@@ -5,7 +5,7 @@ use crate::{run_suites, GENERIC_COMPONENT};
 use anyhow::Context;
 use authz::suite::Outcome;
 use authz_engine::{Bundle, Source};
-use authz_server::{AuditLog, BundleSource, ServeConfig};
+use authz_server::{AuditLog, BundleSource, ServeConfig, SourceError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -100,6 +100,26 @@ pub(crate) struct ServeArgs {
     /// the pipe stops the server by exiting, however it exits.
     #[arg(long)]
     exit_on_stdin_close: bool,
+    /// Operational log lines on stderr: `text`, or `json` (one object per line). Decisions go
+    /// to the audit log, not here.
+    #[arg(long, env = "AUTHZ_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// The most detailed log level written: `error`, `warn`, `info`, `debug` or `trace`.
+    #[arg(long, env = "AUTHZ_LOG", default_value = "info")]
+    log_level: tracing::Level,
+}
+
+/// Writes the server's `tracing` events to stderr as text or JSON lines, from `level` up. A
+/// closed stderr loses the lines but never stops the server.
+fn init_logs(format: &str, level: tracing::Level) {
+    // Internal errors off: tracing-subscriber reports a failed write with `eprintln!`, which panics
+    // when stderr is a closed pipe.
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(level)
+        .log_internal_errors(false);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
 struct ComponentFile(PathBuf);
@@ -109,8 +129,8 @@ impl BundleSource for ComponentFile {
         format!("component {}", self.0.display())
     }
 
-    fn load(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| format!("reading `{}`: {e}", self.0.display()))
+    fn load(&self) -> Result<Vec<u8>, SourceError> {
+        std::fs::read(&self.0).map_err(|e| SourceError::caused(format!("reading `{}`", self.0.display()), e))
     }
 
     fn watch_paths(&self) -> Vec<PathBuf> {
@@ -139,13 +159,13 @@ impl BundleSource for PolicyDir {
         format!("policies {}", self.dir.display())
     }
 
-    fn load(&self) -> Result<Vec<u8>, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("finding the authz binary: {e}"))?;
+    fn load(&self) -> Result<Vec<u8>, SourceError> {
+        let exe = std::env::current_exe().map_err(|e| SourceError::caused("finding the authz binary", e))?;
         let out = tempfile::Builder::new()
             .prefix("authz-reload-")
             .suffix(".wasm")
             .tempfile()
-            .map_err(|e| format!("creating a temporary file: {e}"))?;
+            .map_err(|e| SourceError::caused("creating a temporary file", e))?;
         let mut cmd = std::process::Command::new("/bin/sh");
         // `ulimit -d` bounds the memory the process can write to (heap and anonymous maps), not
         // the address space wasmtime reserves; `exec` keeps the child's PID for the kill below.
@@ -175,9 +195,9 @@ impl BundleSource for PolicyDir {
                     output.status, self.limits.memory_mb
                 ),
             };
-            return Err(format!("{why}:\n{tail}"));
+            return Err(SourceError::new(format!("{why}:\n{tail}")));
         }
-        std::fs::read(out.path()).map_err(|e| format!("reading the baked component: {e}"))
+        std::fs::read(out.path()).map_err(|e| SourceError::caused("reading the baked component", e))
     }
 
     fn watch_paths(&self) -> Vec<PathBuf> {
@@ -186,7 +206,7 @@ impl BundleSource for PolicyDir {
 }
 
 /// Runs `cmd` to completion, killing it after `limit`; its output is collected as it comes.
-fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<std::process::Output, String> {
+fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<std::process::Output, SourceError> {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = cmd
@@ -194,7 +214,7 @@ fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<std::p
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("starting the build process: {e}"))?;
+        .map_err(|e| SourceError::caused("starting the build process", e))?;
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -214,12 +234,12 @@ fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<std::p
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
+                return Err(SourceError::new(format!(
                     "the build took longer than its limit of {} s and was stopped",
                     limit.as_secs_f64()
-                ));
+                )));
             }
-            Err(e) => return Err(format!("waiting for the build process: {e}")),
+            Err(e) => return Err(SourceError::caused("waiting for the build process", e)),
         }
     };
     let stdout = stdout.join().unwrap_or_default();
@@ -241,21 +261,21 @@ impl BundleSource for Policies {
         self.name.clone()
     }
 
-    fn load(&self) -> Result<Vec<u8>, String> {
-        let sources = (self.sources)()?;
-        let bundle = Bundle::build(sources.clone(), self.label.clone()).map_err(|errors| {
-            let lines: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
-            format!("{} error(s):\n{}", lines.len(), lines.join("\n"))
-        })?;
+    fn load(&self) -> Result<Vec<u8>, SourceError> {
+        let sources = (self.sources)().map_err(SourceError::new)?;
+        let bundle = Bundle::build(sources.clone(), self.label.clone())
+            .map_err(|errors| SourceError::caused("the policies do not build", errors))?;
         let failed: Vec<String> = run_suites(&sources, &bundle)
             .into_iter()
             .filter(|r| !matches!(r.result, Outcome::Passed | Outcome::Skipped))
             .map(|r| format!("{} ({}): {:?} {}", r.file, r.name, r.result, r.error.unwrap_or_default()))
             .collect();
         if !failed.is_empty() {
-            return Err(format!("test suites failed (run `authz compile` for details): {}", failed.join("; ")));
+            let failed = failed.join("; ");
+            return Err(SourceError::new(format!("test suites failed (run `authz compile` for details): {failed}")));
         }
-        authz_wasmtime::bake::bake(GENERIC_COMPONENT, &bundle.to_bytes()).map_err(|e| e.to_string())
+        authz_wasmtime::bake::bake(GENERIC_COMPONENT, &bundle.to_bytes())
+            .map_err(|e| SourceError::caused("baking the component", e))
     }
 
     fn watch_paths(&self) -> Vec<PathBuf> {
@@ -328,6 +348,7 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         audit,
         audit_required: a.audit_required,
     };
+    init_logs(&a.log_format, a.log_level);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(authz_server::serve(config, source))?;
     Ok(())

@@ -33,11 +33,17 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// function registry, and the shared empty values decisions read), so that a
 /// pre-initialization snapshot (`authz bake`) already holds it and no decision allocates
 /// anything that outlives it.
-pub fn prepare() -> Result<(), String> {
+pub fn prepare() -> Result<(), PrepareError> {
     check::prepare_statics();
     table::prepare_statics();
-    cel::prepare_runtime().map(|_| ())
+    cel::prepare_runtime().map(|_| ()).map_err(PrepareError)
 }
+
+/// The CEL runtime could not be built (a bug in the engine's function declarations): nothing
+/// can be decided, and every check denies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the CEL runtime: {0}")]
+pub struct PrepareError(String);
 
 #[cfg(test)]
 mod cel_tests;

@@ -660,3 +660,53 @@ fn a_build_over_its_time_limit_is_stopped_and_reported() {
     let err = Server::start(&["--policies", dir.path().to_str().unwrap(), "--reload-timeout-ms", "1"]).err().unwrap();
     assert!(err.contains("longer than its limit of 0.001 s"), "{err}");
 }
+
+#[test]
+fn logs_are_text_or_json_lines_at_the_chosen_level() {
+    use std::io::BufRead;
+    let lines = |args: &[&str]| {
+        let mut child = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())
+            .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-close"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = Vec::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            let done = line.contains("listening on http://");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        seen
+    };
+    let json_lines = lines(&["--log-format", "json"]);
+    assert!(json_lines.len() >= 2, "{json_lines:?}");
+    for line in &json_lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert_eq!(v["level"], json!("INFO"), "{line}");
+    }
+    let listening = json_lines.last().map(|l| serde_json::from_str::<Value>(l).unwrap()).unwrap();
+    assert!(listening["fields"]["addr"].as_str().is_some_and(|a| a.starts_with("127.0.0.1:")), "{listening}");
+    assert!(json_lines.iter().any(|l| l.contains("\"digest\":\"sha256:")), "{json_lines:?}");
+    let text_lines = lines(&[]);
+    assert!(text_lines.iter().all(|l| serde_json::from_str::<Value>(l).is_err() && l.contains("INFO")), "{text_lines:?}");
+    // At `warn`, the start-up lines (info) are not written; a warning after them is (the
+    // embedded example has no files for `--watch`).
+    let mut quiet = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())
+        .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-close", "--log-level", "warn", "--watch", "1000"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(quiet.stderr.take().unwrap());
+    let first = stderr.lines().map_while(Result::ok).next().unwrap_or_default();
+    let _ = quiet.kill();
+    let _ = quiet.wait();
+    assert!(first.contains("WARN") && first.contains("no files to watch"), "{first}");
+}

@@ -36,7 +36,7 @@ impl AuditLog {
         };
         if let Err(e) = &result {
             UNAUDITED.with(|u| u.set(true));
-            log!("authz serve: audit log write failed: {e}");
+            tracing::error!(error = %e, "audit log write failed: {e}");
         }
         result
     }

@@ -4,12 +4,35 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Why a [`BundleSource`] produced no component: what failed, and its cause when there is one.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+pub struct SourceError {
+    what: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl SourceError {
+    /// A failure described by `what` alone.
+    pub fn new(what: impl Into<String>) -> Self {
+        SourceError { what: what.into(), source: None }
+    }
+
+    /// `what` failed because of `source`.
+    pub fn caused(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        SourceError { what: what.into(), source: Some(source.into()) }
+    }
+}
+
 /// Where baked components come from, at start and on every reload.
 pub trait BundleSource: Send + Sync + 'static {
     /// For logs: `component pdp.wasm`, `policies ./policies`, ...
     fn describe(&self) -> String;
     /// The baked component's bytes (compiling and baking first if the source is policies).
-    fn load(&self) -> Result<Vec<u8>, String>;
+    fn load(&self) -> Result<Vec<u8>, SourceError>;
     /// Files or directories whose change means a new bundle (for `--watch`).
     fn watch_paths(&self) -> Vec<PathBuf>;
 }

@@ -179,7 +179,7 @@ fn authorize(state: &State, headers: &HeaderMap) -> Result<(), Answer> {
     }
 }
 
-fn swapped(result: Result<authz_wasmtime::BundleInfo, String>) -> Response {
+fn swapped(result: Result<authz_wasmtime::BundleInfo, crate::state::ReloadError>) -> Response {
     match result {
         Ok(info) => axum::Json(json!({ "bundleDigest": info.digest, "bundleLabel": info.label })).into_response(),
         Err(e) => reply(failure(

@@ -3,15 +3,9 @@
 //! Every decision runs in the component through [`authz_wasmtime`], and every PDP route is
 //! [`authz_api::http`]'s: this crate is axum plumbing around them (bounded connections and
 //! bodies), metrics, the audit log, and bundle hot swap. It never decides.
-
-/// A line on standard error that never panics: `eprintln!` does when stderr is a closed pipe
-/// (a supervisor gone), and the server must go on deciding without its log.
-macro_rules! log {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
+//!
+//! Operational logs go through `tracing` (the binary installs a subscriber: text or JSON lines on
+//! stderr); decision records go to the separate audit log.
 
 mod audit;
 mod config;
@@ -22,5 +16,5 @@ mod serve;
 mod state;
 
 pub use audit::AuditLog;
-pub use config::{BundleSource, ServeConfig};
+pub use config::{BundleSource, ServeConfig, SourceError};
 pub use serve::{serve, ServeError};

@@ -30,7 +30,7 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, bounds: Bounds, me
             Err(e) => {
                 // Out of file descriptors, or a connection reset before it was accepted:
                 // wait a little rather than spin, and go on.
-                log!("authz serve: accepting a connection failed: {e}");
+                tracing::warn!(error = %e, "accepting a connection failed: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }

@@ -3,7 +3,7 @@
 
 use crate::config::{BundleSource, ServeConfig};
 use crate::metrics::Metrics;
-use crate::state::State;
+use crate::state::{ReloadError, State};
 use authz_wasmtime::{DecisionHook, Pdp};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,12 +13,13 @@ use std::time::SystemTime;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The first bundle could not be loaded.
-    #[error("cannot load the bundle from {source_name}: {message}")]
+    #[error("cannot load the bundle from {source_name}: {error}")]
     Bundle {
         /// The source, as described.
         source_name: String,
         /// Why.
-        message: String,
+        #[source]
+        error: ReloadError,
     },
     /// The address could not be bound or served.
     #[error("cannot serve on `{addr}`: {error}")]
@@ -50,7 +51,7 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
         config.pdp.globals = Some(std::mem::take(&mut config.globals));
     }
     let name = source.describe();
-    let bundle_err = |message: String| ServeError::Bundle { source_name: name.clone(), message };
+    let bundle_err = |error: ReloadError| ServeError::Bundle { source_name: name.clone(), error };
     // The watch's baseline is what the files were *before* loading: a change made while the
     // first bundle loads (or before the watch task first runs) is then still seen as a change.
     let watched = config.watch.map(|every| {
@@ -58,20 +59,23 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
         let baseline = fingerprint(&paths);
         (every, paths, baseline)
     });
-    let bytes = source.load().map_err(bundle_err)?;
-    let first = Pdp::from_bytes(&bytes, config.pdp.clone()).map_err(|e| bundle_err(e.to_string()))?;
+    let bytes = source.load().map_err(|e| bundle_err(e.into()))?;
+    let first = Pdp::from_bytes(&bytes, config.pdp.clone()).map_err(|e| bundle_err(e.into()))?;
     let info = first.bundle_info().clone();
     let addr = config.addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Io { addr, error })?;
     let local = listener.local_addr().map_err(|error| ServeError::Io { addr, error })?;
     let state = Arc::new(State::new(first, config, metrics, source));
-    log!(
-        "authz serve: bundle {} ({}) from {}",
+    tracing::info!(
+        digest = %info.digest,
+        label = info.label.as_deref().unwrap_or_default(),
+        source = %state.source.describe(),
+        "bundle {} ({}) from {}",
         info.digest,
         info.label.as_deref().unwrap_or("no label"),
         state.source.describe()
     );
-    log!("authz serve: listening on http://{local}");
+    tracing::info!(addr = %local, "listening on http://{local}");
     spawn_sighup(state.clone());
     if let Some((every, paths, baseline)) = watched {
         spawn_watch(state.clone(), every, paths, baseline);
@@ -89,12 +93,12 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
 fn spawn_sighup(state: Arc<State>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        log!("authz serve: cannot listen for SIGHUP; reload with --watch or /admin/reload");
+        tracing::warn!("cannot listen for SIGHUP; reload with --watch or /admin/reload");
         return;
     };
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            log!("authz serve: SIGHUP: reloading");
+            tracing::info!("SIGHUP: reloading");
             let _ = state.reload().await;
         }
     });
@@ -134,7 +138,7 @@ fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
 /// seen (`last` starts as the fingerprint taken before the serving bundle was loaded).
 fn spawn_watch(state: Arc<State>, every: std::time::Duration, paths: Vec<PathBuf>, mut last: Fingerprint) {
     if paths.is_empty() {
-        log!("authz serve: --watch: this bundle source has no files to watch");
+        tracing::warn!("--watch: this bundle source has no files to watch");
         return;
     }
     tokio::spawn(async move {
@@ -143,7 +147,7 @@ fn spawn_watch(state: Arc<State>, every: std::time::Duration, paths: Vec<PathBuf
             let now = fingerprint(&paths);
             if now != last {
                 last = now;
-                log!("authz serve: bundle source changed: reloading");
+                tracing::info!("bundle source changed: reloading");
                 let _ = state.reload().await;
             }
         }

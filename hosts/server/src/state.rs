@@ -5,6 +5,20 @@ use crate::metrics::Metrics;
 use authz_wasmtime::Pdp;
 use std::sync::{Arc, RwLock};
 
+/// Why a new bundle was not swapped in (the old one keeps serving).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The source produced no component.
+    #[error(transparent)]
+    Source(#[from] crate::SourceError),
+    /// The component did not load.
+    #[error(transparent)]
+    Load(#[from] authz_wasmtime::HostError),
+    /// The loading task stopped (panicked or was cancelled).
+    #[error("the loader stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
 /// What every handler shares.
 pub(crate) struct State {
     current: RwLock<Arc<Pdp>>,
@@ -42,15 +56,17 @@ impl State {
 
     /// Loads and verifies `bytes` (compile, link, read its bundle) off the async threads, then
     /// swaps it in atomically. On failure the old bundle keeps serving.
-    pub(crate) async fn replace(&self, bytes: Result<Vec<u8>, String>) -> Result<authz_wasmtime::BundleInfo, String> {
+    pub(crate) async fn replace(
+        &self,
+        bytes: Result<Vec<u8>, ReloadError>,
+    ) -> Result<authz_wasmtime::BundleInfo, ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         let config = self.config.pdp.clone();
         let loaded = match bytes {
-            Ok(bytes) => {
-                tokio::task::spawn_blocking(move || Pdp::from_bytes(&bytes, config).map_err(|e| e.to_string()))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("the loader stopped: {e}")))
-            }
+            Ok(bytes) => match tokio::task::spawn_blocking(move || Pdp::from_bytes(&bytes, config)).await {
+                Ok(loaded) => loaded.map_err(ReloadError::Load),
+                Err(stopped) => Err(ReloadError::Stopped(stopped)),
+            },
             Err(e) => Err(e),
         };
         self.metrics.reload(loaded.is_ok());
@@ -62,26 +78,30 @@ impl State {
                     Ok(mut c) => *c = pdp,
                     Err(poisoned) => *poisoned.into_inner() = pdp,
                 }
-                log!(
-                    "authz serve: now serving bundle {} ({})",
+                tracing::info!(
+                    digest = %info.digest,
+                    label = info.label.as_deref().unwrap_or_default(),
+                    "now serving bundle {} ({})",
                     info.digest,
                     info.label.as_deref().unwrap_or("no label")
                 );
                 Ok(info)
             }
             Err(e) => {
-                log!("authz serve: reload failed, still serving {}: {e}", self.pdp().bundle_info().digest);
+                let serving = self.pdp().bundle_info().digest.clone();
+                tracing::warn!(serving = %serving, error = %e, "reload failed, still serving {serving}: {e}");
                 Err(e)
             }
         }
     }
 
     /// Reloads from the configured source.
-    pub(crate) async fn reload(self: &Arc<Self>) -> Result<authz_wasmtime::BundleInfo, String> {
+    pub(crate) async fn reload(self: &Arc<Self>) -> Result<authz_wasmtime::BundleInfo, ReloadError> {
         let me = self.clone();
-        let bytes = tokio::task::spawn_blocking(move || me.source.load())
-            .await
-            .unwrap_or_else(|e| Err(format!("the loader stopped: {e}")));
+        let bytes = match tokio::task::spawn_blocking(move || me.source.load()).await {
+            Ok(loaded) => loaded.map_err(ReloadError::Source),
+            Err(stopped) => Err(ReloadError::Stopped(stopped)),
+        };
         self.replace(bytes).await
     }
 }

@@ -30,7 +30,7 @@ pub const KEEP: usize = 32;
 
 /// Compiles the component, or loads the artifact cached for these exact bytes and this engine.
 pub(crate) fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> Result<Component, HostError> {
-    let load_err = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
+    let load_err = |e: wasmtime::Error| HostError::load("compiling", e);
     let Some(dir) = cache_dir else { return Component::new(engine, bytes).map_err(load_err) };
     // `DefaultHasher` may change between Rust releases (and so every key with it): sha256 does not.
     let mut compat = StableHasher(Sha256::new());

@@ -71,7 +71,7 @@ pub struct Pdp {
 impl Pdp {
     /// Loads a baked component from a file.
     pub fn from_file(path: &Path, config: Config) -> Result<Pdp, HostError> {
-        let bytes = std::fs::read(path).map_err(|e| HostError::Load(format!("reading `{}`: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| HostError::load(format!("reading `{}`", path.display()), e))?;
         Pdp::from_bytes(&bytes, config)
     }
 
@@ -80,21 +80,19 @@ impl Pdp {
     pub fn from_bytes(bytes: &[u8], config: Config) -> Result<Pdp, HostError> {
         // Before anything runs: the bytes are the ones baked (and signed by a trusted key,
         // when keys are configured).
-        let seal = crate::seal::verify(bytes, &config.trusted_keys).map_err(|e| HostError::Load(e.to_string()))?;
+        let seal =
+            crate::seal::verify(bytes, &config.trusted_keys).map_err(|e| HostError::load("checking its seal", e))?;
         let engine = engine(&config)?;
         let component = crate::cache::compile(&engine, bytes, config.cache_dir.as_deref())?;
         let linker = Linker::new(&engine);
-        let pre = linker.instantiate_pre(&component).map_err(|e| HostError::Load(format!("{e:#}")))?;
-        let pre = bindings::PdpPre::new(pre).map_err(|e| HostError::Load(format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| HostError::load("linking", e))?;
+        let pre = bindings::PdpPre::new(pre).map_err(|e| HostError::load("type-checking its exports", e))?;
         let globals_json = config.globals.as_ref().map(authz_api::__wit::object_text);
         let mut pdp = Pdp { engine, pre, config, warm: Mutex::new(Vec::new()), info: empty_info(), globals_json };
         // The first instance also type-checks the component's exports against our WIT.
-        let mut instance = pdp.instantiate().map_err(|e| HostError::Load(e.to_string()))?;
-        let details = instance
-            .pdp
-            .authz_pdp_authz()
-            .call_bundle_info(&mut instance.store)
-            .map_err(|e| pdp.trap(&e, &instance))?;
+        let mut instance = pdp.instantiate().map_err(|e| HostError::load("instantiating", e))?;
+        let details =
+            instance.pdp.authz_pdp_authz().call_bundle_info(&mut instance.store).map_err(|e| pdp.trap(e, &instance))?;
         if details.digest.is_empty() {
             // Any call answers why (no bundle baked in, or one that does not decode).
             let defaults = crate::convert::options_to_wit(&authz_api::CheckOptions::default());
@@ -106,7 +104,7 @@ impl Pdp {
         }
         if details.digest != seal.bundle {
             let e = crate::seal::SealError::WrongBundle { sealed: seal.bundle, reported: details.digest };
-            return Err(HostError::Load(e.to_string()));
+            return Err(HostError::load("checking its seal", e));
         }
         let authz_api::BundleDetails { digest, label, policy_count, engine_version, reads_clock } =
             crate::convert::details_from_wit(details);
@@ -214,7 +212,7 @@ impl Pdp {
                 self.release(instance);
                 Ok(r)
             }
-            Err(e) => Err(self.trap(&e, &instance)),
+            Err(e) => Err(self.trap(e, &instance)),
         }
     }
 
@@ -224,7 +222,7 @@ impl Pdp {
             store.set_epoch_deadline(timeout_ticks(timeout));
         }
         if let Some(fuel) = self.config.fuel {
-            store.set_fuel(fuel).map_err(|e| HostError::Trap(format!("{e:#}")))?;
+            store.set_fuel(fuel).map_err(|e| HostError::Trap(e.into()))?;
         }
         Ok(())
     }
@@ -239,7 +237,7 @@ impl Pdp {
             } else if store.data().hit {
                 HostError::MemoryLimit(self.config.max_memory_bytes)
             } else {
-                HostError::Trap(format!("{e:#}"))
+                HostError::Trap(e.into())
             }
         })?;
         Ok(Instance { store, pdp })
@@ -253,7 +251,7 @@ impl Pdp {
         }
     }
 
-    fn trap(&self, e: &wasmtime::Error, instance: &Instance) -> HostError {
+    fn trap(&self, e: wasmtime::Error, instance: &Instance) -> HostError {
         if instance.store.data().hit {
             HostError::MemoryLimit(self.config.max_memory_bytes)
         } else if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
@@ -261,7 +259,7 @@ impl Pdp {
         } else if let (Some(&Trap::Interrupt), Some(timeout)) = (e.downcast_ref::<Trap>(), self.config.timeout) {
             HostError::Timeout(timeout)
         } else {
-            HostError::Trap(format!("{e:#}"))
+            HostError::Trap(e.into())
         }
     }
 }
@@ -319,7 +317,7 @@ fn start_ticker(engine: &Engine) -> Result<(), HostError> {
         std::thread::Builder::new().name("authz-timeout-tick".into()).spawn(tick).map(drop).map_err(|e| e.to_string())
     });
     if let Err(e) = started {
-        return Err(HostError::Load(format!("cannot start the timeout thread: {e}")));
+        return Err(HostError::load("starting the timeout thread", std::io::Error::other(e.clone())));
     }
     let mut engines = TICKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     engines.push(engine.weak());
@@ -356,7 +354,7 @@ fn engine(config: &Config) -> Result<Engine, HostError> {
         }
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    let engine = Engine::new(&c).map_err(|e| HostError::Load(format!("{e:#}")))?;
+    let engine = Engine::new(&c).map_err(|e| HostError::load("configuring wasmtime", e))?;
     if config.timeout.is_some() {
         start_ticker(&engine)?;
     }

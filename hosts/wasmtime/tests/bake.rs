@@ -48,7 +48,7 @@ fn only_the_initializer_decodes_and_the_snapshot_drops_its_code() {
     assert_eq!(plain_digest, "String(\"\")");
     // Unsealed, it is not loaded at all; sealed as it is, it loads and says why it cannot decide.
     match authz_wasmtime::Pdp::from_bytes(&plain, authz_wasmtime::Config::default()) {
-        Err(authz_wasmtime::HostError::Load(m)) => assert!(m.contains("not sealed"), "{m}"),
+        Err(e @ authz_wasmtime::HostError::Load { .. }) => assert!(e.to_string().contains("not sealed"), "{e}"),
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }
     let sealed = authz_wasmtime::seal::seal(&plain, "", None);
