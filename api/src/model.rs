@@ -125,6 +125,20 @@ pub enum SchemaEnforcement {
     Reject,
 }
 
+impl std::str::FromStr for SchemaEnforcement {
+    type Err = String;
+
+    /// `none`, `warn` or `reject` (as in `authzOptions.schemaEnforcement`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(SchemaEnforcement::None),
+            "warn" => Ok(SchemaEnforcement::Warn),
+            "reject" => Ok(SchemaEnforcement::Reject),
+            other => Err(format!("`{other}` is not a schema enforcement: none, warn or reject")),
+        }
+    }
+}
+
 /// The policy version used when neither a request nor its options name one.
 pub const DEFAULT_POLICY_VERSION: &str = "default";
 

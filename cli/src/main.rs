@@ -4,7 +4,7 @@ use anyhow::Context;
 use authz::suite::{is_suite_path, run_suite, Outcome};
 use authz_api::cerbos::{check_json, Limits};
 use authz_engine::{Bundle, CheckOptions, SchemaEnforcement, Source};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -17,13 +17,6 @@ mod serve;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Enforcement {
-    None,
-    Warn,
-    Reject,
 }
 
 #[derive(Subcommand)]
@@ -79,9 +72,9 @@ enum Command {
         /// Search up from scopes that have no policy.
         #[arg(long)]
         lenient_scopes: bool,
-        /// Schema enforcement.
-        #[arg(long, value_enum, default_value = "none")]
-        schema_enforcement: Enforcement,
+        /// Schema enforcement: `none`, `warn` or `reject`.
+        #[arg(long, default_value = "none")]
+        schema_enforcement: SchemaEnforcement,
         /// The time conditions see as `now()` (default: the current time).
         #[arg(long)]
         now: Option<String>,
@@ -251,7 +244,7 @@ struct CheckArgs {
     globals: Option<String>,
     default_policy_version: String,
     lenient_scopes: bool,
-    schema_enforcement: Enforcement,
+    schema_enforcement: SchemaEnforcement,
     now: Option<String>,
 }
 
@@ -273,11 +266,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         globals,
         default_policy_version: a.default_policy_version,
         lenient_scopes: a.lenient_scopes,
-        schema_enforcement: match a.schema_enforcement {
-            Enforcement::None => SchemaEnforcement::None,
-            Enforcement::Warn => SchemaEnforcement::Warn,
-            Enforcement::Reject => SchemaEnforcement::Reject,
-        },
+        schema_enforcement: a.schema_enforcement,
         now: Some(now),
         ..CheckOptions::default()
     };

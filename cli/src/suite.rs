@@ -1,6 +1,7 @@
 //! Cerbos test suites (`*_test.yaml|yml|json`): fixtures, groups, expectations and
 //! results in Cerbos's result vocabulary. Pure: the caller supplies file contents.
 
+use authz_api::cerbos::WireOptions;
 use authz_api::Decider;
 use authz_engine::Effect;
 use authz_engine::{AuxData, CheckInput, CheckOptions, Principal, Resource};
@@ -245,26 +246,27 @@ fn errored(file: &str, name: &str, error: String) -> SuiteResult {
     SuiteResult { file: file.into(), name: name.into(), result: Outcome::Errored, error: Some(error), actions: vec![] }
 }
 
+/// A suite's `options` over `opts`: Cerbos's suite names for the request options
+/// (`lenientScopeSearch`), applied as a request's `authzOptions` are, except that a bad `now`
+/// reads as Cerbos's suite runner words it.
 fn apply(opts: &mut CheckOptions, o: &Options) -> Result<(), String> {
-    if let Some(now) = &o.now {
-        let t =
-            chrono::DateTime::parse_from_rfc3339(now).map_err(|e| format!("invalid timestamp value `{now}`: {e}"))?;
-        opts.now = Some(t);
-    }
-    if let Some(g) = &o.globals {
-        opts.globals = g.clone();
-    }
-    if let Some(v) = &o.default_policy_version {
-        opts.default_policy_version = v.clone();
-    }
-    if let Some(s) = &o.default_scope {
-        opts.default_scope = s.clone();
-    }
-    if let Some(l) = o.lenient_scope_search {
-        opts.lenient_scopes = l;
-    }
-    if let Some(s) = o.strict_evaluation {
-        opts.strict_evaluation = s;
+    let now = o
+        .now
+        .as_deref()
+        .map(|n| chrono::DateTime::parse_from_rfc3339(n).map_err(|e| format!("invalid timestamp value `{n}`: {e}")))
+        .transpose()?;
+    let request_options = WireOptions {
+        now: None,
+        globals: o.globals.clone(),
+        default_policy_version: o.default_policy_version.clone(),
+        default_scope: o.default_scope.clone(),
+        lenient_scopes: o.lenient_scope_search,
+        schema_enforcement: None,
+        strict_evaluation: o.strict_evaluation,
+    };
+    request_options.apply(opts).map_err(|e| e.to_string())?;
+    if now.is_some() {
+        opts.now = now;
     }
     Ok(())
 }

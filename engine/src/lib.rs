@@ -11,7 +11,7 @@ mod check;
 mod compile;
 mod error;
 mod glob;
-pub mod policy;
+mod policy;
 mod schema;
 mod source;
 mod table;

@@ -695,7 +695,10 @@ fn logs_are_text_or_json_lines_at_the_chosen_level() {
     assert!(listening["fields"]["addr"].as_str().is_some_and(|a| a.starts_with("127.0.0.1:")), "{listening}");
     assert!(json_lines.iter().any(|l| l.contains("\"digest\":\"sha256:")), "{json_lines:?}");
     let text_lines = lines(&[]);
-    assert!(text_lines.iter().all(|l| serde_json::from_str::<Value>(l).is_err() && l.contains("INFO")), "{text_lines:?}");
+    assert!(
+        text_lines.iter().all(|l| serde_json::from_str::<Value>(l).is_err() && l.contains("INFO")),
+        "{text_lines:?}"
+    );
     // At `warn`, the start-up lines (info) are not written; a warning after them is (the
     // embedded example has no files for `--watch`).
     let mut quiet = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())

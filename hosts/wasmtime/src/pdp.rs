@@ -3,6 +3,7 @@
 use crate::config::TIMEOUT_TICK;
 use crate::record::CallInfo;
 use crate::{Config, HostError};
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -121,29 +122,33 @@ impl Pdp {
     /// Decides a typed CheckResources request. A missing `now` is the host's current time (when
     /// the bundle reads the time at all) and missing globals are the configured ones.
     pub fn check(&self, request: &api::CheckRequest) -> Result<api::CheckResponse, HostError> {
-        let size = typed_size(request);
+        self.check_typed(Cow::Borrowed(request))
+    }
+
+    /// [`Pdp::check`] of a request that is copied only if the host fills something in (and not
+    /// at all when the caller hands it over).
+    fn check_typed(&self, request: Cow<'_, api::CheckRequest>) -> Result<api::CheckResponse, HostError> {
+        let size = typed_size(&request);
         if size > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size, limit: self.config.max_request_bytes });
         }
-        let filled;
         let needs_now = self.supplies_now() && request.options.now.is_none();
         let needs_globals = request.options.globals_json.is_none() && self.globals_json.is_some();
         let request = if needs_now || needs_globals {
-            let mut r = request.clone();
+            let mut r = request.into_owned();
             if needs_now {
                 r.options.now = Some(now_rfc3339());
             }
-            if r.options.globals_json.is_none() {
+            if needs_globals {
                 r.options.globals_json.clone_from(&self.globals_json);
             }
-            filled = r;
-            &filled
+            Cow::Owned(r)
         } else {
             request
         };
         let start = Instant::now();
         let response = self
-            .call(|pdp, store| pdp.authz_pdp_authz().call_check_resources(store, request))?
+            .call(|pdp, store| pdp.authz_pdp_authz().call_check_resources(store, &request))?
             .map_err(component_error)?;
         if let Some(hook) = &self.config.on_decision {
             self.call_info(&request.request_id, &request.principal.id, start).typed(&response, hook);
@@ -290,7 +295,7 @@ impl authz_api::Decider for Pdp {
         options: &authz_api::CheckOptions,
     ) -> Result<authz_api::Decision, authz_api::DecideError> {
         let typed = crate::convert::request_to_wit(request, options);
-        Ok(crate::convert::response_from_wit(self.check(&typed)?))
+        Ok(crate::convert::response_from_wit(self.check_typed(Cow::Owned(typed))?))
     }
 }
 
