@@ -17,7 +17,9 @@ echo "== wasmtime run --invoke 'bundle-info()' example.wasm"
 wasmtime run --invoke 'bundle-info()' "$OUT"
 echo "== wasmtime run --invoke 'check-json(...)' example.wasm"
 REQUEST="$(python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))' < "$ROOT/policies/example-request.json")"
-wasmtime run --invoke "check-json($REQUEST)" "$OUT"
+# The second argument is the host's default options (WAVE: option fields may be left out; `%none`
+# is the enum case, `none` the absent option).
+wasmtime run --invoke "check-json($REQUEST, {lenient-scopes: false, schema-enforcement: %none, strict-evaluation: false})" "$OUT"
 echo
 echo "== authz serve: the example bundle built into authz, as an HTTP PDP on 127.0.0.1:3592 (Ctrl-C stops it)"
 echo "   in another terminal:"
