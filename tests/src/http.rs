@@ -185,7 +185,9 @@ impl Server {
                 return Err(format!("authz serve exited before listening:\n{}", seen.join("\n")));
             };
             if let Some(a) = line.split("listening on http://").nth(1) {
-                break a.trim().parse::<SocketAddr>().map_err(|e| format!("bad address in `{line}`: {e}"))?;
+                // Text log lines carry the address as a field after the message too.
+                let a = a.split_whitespace().next().unwrap_or_default();
+                break a.parse::<SocketAddr>().map_err(|e| format!("bad address in `{line}`: {e}"))?;
             }
             seen.push(line);
             if Instant::now() > deadline {
