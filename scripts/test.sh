@@ -40,7 +40,14 @@ echo "== cargo test (engine, cli, component, wasmtime host)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
 # The component's engine (`prepared`: only prepare() builds the CEL runtime).
 cargo test -p authz-engine --features prepared --test prepared --locked
-echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve; HTTP tests"
+echo "== the real Cerbos (npm @cerbos/cerbos-linux-x64): it compiles and tests every shipped policy directory"
+source scripts/cerbos.sh
+set -euo pipefail
+for dir in policies/*/; do
+  "$CERBOS_BIN" compile "$dir"
+done
+echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve; HTTP tests;"
+echo "   the differential corpus against cerbos server"
 # The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
 cargo build -p authz --locked
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1

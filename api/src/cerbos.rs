@@ -146,6 +146,12 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError 
     RequestError::Invalid { path: path.into(), message: message.into() }
 }
 
+/// The index of the first item equal to an earlier one (Cerbos refuses repeated roles and
+/// actions). Lists are short (the action limit bounds them): a quadratic scan allocates nothing.
+fn first_repeat(items: &[String]) -> Option<usize> {
+    (1..items.len()).find(|&j| items.get(..j).zip(items.get(j)).is_some_and(|(before, x)| before.contains(x)))
+}
+
 /// Decodes and validates a request; the error names the offending JSON path.
 pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesRequest, RequestError> {
     if text.len() > limits.max_bytes {
@@ -184,6 +190,9 @@ impl CheckResourcesRequest {
         if self.principal.roles.is_empty() {
             return Err(invalid("$.principal.roles", "must contain at least one role"));
         }
+        if let Some(j) = first_repeat(&self.principal.roles) {
+            return Err(invalid(format!("$.principal.roles[{j}]"), "repeated value must contain unique items"));
+        }
         if self.resources.is_empty() {
             return Err(invalid("$.resources", "must contain at least one resource"));
         }
@@ -208,6 +217,12 @@ impl CheckResourcesRequest {
             }
             if let Some(j) = r.actions.iter().position(String::is_empty) {
                 return Err(invalid(format!("$.resources[{i}].actions[{j}]"), "must not be empty"));
+            }
+            if let Some(j) = first_repeat(&r.actions) {
+                return Err(invalid(
+                    format!("$.resources[{i}].actions[{j}]"),
+                    "repeated value must contain unique items",
+                ));
             }
         }
         Ok(())
@@ -296,7 +311,15 @@ pub fn encode_response(
                 res.insert("meta".into(), meta);
             }
             if !out.outputs.is_empty() {
-                let outs = out.outputs.iter().map(|o| serde_json::json!({ "src": o.src, "val": o.val })).collect();
+                let outs = out
+                    .outputs
+                    .iter()
+                    .map(|o| match &o.error {
+                        // As Cerbos answers: the value, or why the expression failed.
+                        None => serde_json::json!({ "src": o.src, "val": o.val, "action": o.action }),
+                        Some(e) => serde_json::json!({ "src": o.src, "action": o.action, "error": e }),
+                    })
+                    .collect();
                 res.insert("outputs".into(), outs);
             }
             serde_json::Value::Object(res)

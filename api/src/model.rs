@@ -200,6 +200,9 @@ pub struct OutputEntry {
     pub val: serde_json::Value,
     /// The action the rule was evaluated for.
     pub action: String,
+    /// Why the output expression failed to evaluate (`val` is then null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A schema violation.

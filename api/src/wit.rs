@@ -271,10 +271,11 @@ macro_rules! wit_conversions {
                             effective_derived_roles,
                             outputs: outputs
                                 .into_iter()
-                                .map(|OutputEntry { src, val, action }| wit::OutputEntry {
+                                .map(|OutputEntry { src, val, action, error }| wit::OutputEntry {
                                     value_json: val.to_string(),
                                     src,
                                     action,
+                                    error,
                                 })
                                 .collect(),
                             validation_errors: validation_errors
@@ -337,10 +338,11 @@ macro_rules! wit_conversions {
                                 .collect(),
                             outputs: outputs
                                 .into_iter()
-                                .map(|wit::OutputEntry { src, action, value_json }| OutputEntry {
+                                .map(|wit::OutputEntry { src, action, value_json, error }| OutputEntry {
                                     src,
                                     action,
                                     val: h::value(value_json),
+                                    error,
                                 })
                                 .collect(),
                             evaluation_errors: evaluation_errors

@@ -229,14 +229,14 @@ impl<'r, 'a> Evaluator<'r, 'a> {
         if self.outputs.iter().any(|o| o.src == src && o.action == action) {
             return;
         }
-        let val = match self.eval(expr, params) {
-            Ok(v) => to_json(&v),
+        let (val, error) = match self.eval(expr, params) {
+            Ok(v) => (to_json(&v), None),
             Err(e) => {
-                self.record(expr, e);
-                serde_json::Value::Null
+                self.record(expr, e.clone());
+                (serde_json::Value::Null, Some(e))
             }
         };
-        self.outputs.push(OutputEntry { src, val, action: action.to_string() });
+        self.outputs.push(OutputEntry { src, val, action: action.to_string(), error });
     }
 }
 
@@ -265,7 +265,7 @@ struct Lookup<'t> {
     table: &'t Table,
     opts: &'t CheckOptions,
     input: &'t CheckInput,
-    pversion: &'t str,
+    /// The version every rule is looked up under (see [`Lookup::decide_role`]).
     rversion: &'t str,
     p_scopes: Vec<&'t str>,
     r_scopes: Vec<&'t str>,
@@ -358,7 +358,6 @@ pub(crate) fn check(
         table,
         opts,
         input,
-        pversion,
         rversion,
         p_key,
         r_key,
@@ -424,10 +423,13 @@ impl<'t> Lookup<'t> {
         parent_roles: &[&str],
         action: &str,
     ) -> EffectInfo {
-        let (main_key, scopes, exists, version) = match pass {
-            PassKind::Principal => (&self.p_key, &self.p_scopes, self.p_exists, self.pversion),
-            PassKind::Resource => (&self.r_key, &self.r_scopes, self.r_exists, self.rversion),
+        let (main_key, scopes, exists) = match pass {
+            PassKind::Principal => (&self.p_key, &self.p_scopes, self.p_exists),
+            PassKind::Resource => (&self.r_key, &self.r_scopes, self.r_exists),
         };
+        // As Cerbos queries its rule index: principal policies' rules too are looked up under
+        // the resource's policy version (the principal's only decides whether its policy exists).
+        let version = self.rversion;
         let policy = if exists { main_key.clone() } else { NO_MATCH.into() };
         let mut pending = PendingAllow::default();
         for &scope in scopes {

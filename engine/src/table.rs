@@ -312,10 +312,60 @@ pub(crate) fn role_key(role: &str, version: &str, scope: &str) -> String {
 }
 
 fn policy_key(kind: &str, name: &str, version: &str, scope: &str) -> String {
+    let (name, version) = (sanitize(name), sanitize(version));
     if scope.is_empty() {
         format!("{kind}.{name}.v{version}")
     } else {
         format!("{kind}.{name}.v{version}/{scope}")
+    }
+}
+
+/// A name as Cerbos writes it in a policy key: a name of the form policies had to have before
+/// Cerbos 0.30 (segments separated by `:`, each a letter followed by word characters, `@`, `.`,
+/// `-` or `/`) has every run of characters other than word characters and `.` replaced by `_`
+/// (`audit-bot` → `audit_bot`); any other name is kept as it is.
+fn sanitize(name: &str) -> std::borrow::Cow<'_, str> {
+    let old_style = name.split(':').all(|segment| {
+        let mut chars = segment.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '.' | '-' | '/'))
+    });
+    if !old_style {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut in_run = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('_');
+            in_run = true;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::sanitize;
+
+    #[test]
+    fn old_style_names_lose_their_punctuation_others_are_kept() {
+        for (name, key) in [
+            ("audit-bot", "audit_bot"),
+            ("leave_request", "leave_request"),
+            ("a@b.c/d", "a_b.c_d"),
+            ("doc:sub-type", "doc_sub_type"),
+            ("x--y", "x_y"),
+            ("20210210", "20210210"),
+            ("spiffe://prod.example.org/ns", "spiffe://prod.example.org/ns"),
+            ("has space", "has space"),
+            ("", ""),
+        ] {
+            assert_eq!(sanitize(name), key, "{name}");
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The conformance harness: locating Cerbos's test data, the committed skip list,
 //! txtar archives, and tallying results so every corpus prints its pass count.
 
+pub mod differential;
 pub mod http;
 pub mod runtime;
 

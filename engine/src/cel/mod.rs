@@ -184,7 +184,11 @@ impl CompiledExpr {
 
     /// Evaluates in `ctx`; an error is a message (the decision treats it as false).
     pub(crate) fn eval(&self, ctx: &Context<'_, '_>) -> Result<Value, String> {
-        Value::resolve(&self.expr, ctx).map_err(|e| e.to_string())
+        Value::resolve(&self.expr, ctx).map_err(|e| match e {
+            // Worded as cel-go words it: Cerbos reports the message in outputs and errors.
+            cel::ExecutionError::NoSuchKey(key) => format!("no such key: {key}"),
+            e => e.to_string(),
+        })
     }
 }
 

@@ -1,0 +1,132 @@
+//! authz against the real Cerbos PDP (`scripts/cerbos.sh` installs it): generated requests sent
+//! to both on the same policies, every field of the answers compared. `AUTHZ_DIFF_REQUESTS`
+//! (default 2,000) requests on Cerbos's test store, a quarter as many on `policies/example`,
+//! from seed `AUTHZ_DIFF_SEED` (default 1). Each kind of mismatch is one case of the
+//! `differential` corpus: known ones are in `tests/skiplist.txt` with a reason; a campaign is
+//! `bash scripts/differential.sh N`.
+
+use authz_conformance::differential::{cerbos_binary, classify, compare, shrink, Cerbos, Pool, Rng};
+use authz_conformance::{corpus, Tally};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Every kind of mismatch `classify` names.
+const CLASSES: [&str; 8] = [
+    "effect",
+    "validation errors",
+    "matched policy or scope",
+    "effective derived roles",
+    "outputs",
+    "resource echo",
+    "request refused by one side",
+    "other",
+];
+
+/// Every YAML or JSON document in `path` (a file, or a directory walked recursively).
+fn yaml_docs(path: &Path, out: &mut Vec<Value>) {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+        Err(_) => vec![path.to_path_buf()],
+    };
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            yaml_docs(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
+            let Ok(text) = std::fs::read_to_string(&p) else { continue };
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                if let Ok(v) = serde_yaml::Value::deserialize(doc) {
+                    if let Ok(j) = serde_json::to_value(v) {
+                        out.push(j);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Run {
+    requests: usize,
+    identical: usize,
+    by_class: BTreeMap<&'static str, (usize, Value, Value, Value)>,
+}
+
+fn run(name: &str, policies: &Path, pool: &Pool, n: usize, seed: u64, bin: &Path) -> Result<Run, String> {
+    let cerbos = Cerbos::start(bin, policies, &[])?;
+    let (authz, _tmp) = authz_conformance::differential::authz_on(policies, &[])?;
+    let (mut c, mut a) = (authz_conformance::http::Client::new(cerbos.addr), authz.client());
+    let mut rng = Rng::new(seed);
+    let mut out = Run { requests: 0, identical: 0, by_class: BTreeMap::new() };
+    for i in 0..n {
+        let request = pool.request(&mut rng, i);
+        out.requests += 1;
+        match compare(&mut c, &mut a, &request)? {
+            None => out.identical += 1,
+            Some((want, got)) => {
+                let class = classify(&want, &got);
+                let entry = out.by_class.entry(class).or_insert((0, Value::Null, Value::Null, Value::Null));
+                if entry.0 == 0 {
+                    let small = shrink(&mut c, &mut a, &request);
+                    let (w, g) = compare(&mut c, &mut a, &small)?.unwrap_or((want, got));
+                    *entry = (0, small, w, g);
+                }
+                entry.0 += 1;
+            }
+        }
+    }
+    println!("differential `{name}`: {} requests, {} identical to cerbos server 0.55", out.requests, out.identical);
+    Ok(out)
+}
+
+#[test]
+fn authz_decides_as_cerbos_does() {
+    let mut tally = Tally::new("differential");
+    let Some(bin) = cerbos_binary() else {
+        eprintln!("\n!!! THE CERBOS BINARY WAS NOT FOUND (bash scripts/cerbos.sh installs it): every differential case is SKIPPED\n");
+        tally.missing("no cerbos binary");
+        tally.finish();
+        return;
+    };
+    let Some(store) = corpus("store") else {
+        tally.missing("no cerbos test store");
+        tally.finish();
+        return;
+    };
+    let n = env_number("AUTHZ_DIFF_REQUESTS", 2000) as usize;
+    let seed = env_number("AUTHZ_DIFF_SEED", 1);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
+    let mut store_docs = Vec::new();
+    yaml_docs(&authz_conformance::testdata_dir().join("engine"), &mut store_docs);
+    yaml_docs(&store.join("tests"), &mut store_docs);
+    let mut example_docs = Vec::new();
+    yaml_docs(&example.join("tests"), &mut example_docs);
+    yaml_docs(&example.with_file_name("example-request.json"), &mut example_docs);
+    for (name, dir, docs, count) in [("store", store, store_docs, n), ("example", example, example_docs, n / 4)] {
+        let pool = Pool::harvest(&docs);
+        assert!(pool.usable(), "{name}: nothing to generate requests from");
+        let result = match run(name, &dir, &pool, count.max(1), seed, &bin) {
+            Ok(r) => r,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        for class in CLASSES {
+            let case = format!("{name}/{class}");
+            match result.by_class.get(class) {
+                None => tally.record(&case, Ok(())),
+                Some((count, small, want, got)) => tally.record(
+                    &case,
+                    Err(format!(
+                        "{count} of {} requests; smallest found:\n    request {small}\n    cerbos  {want}\n    authz   {got}",
+                        result.requests
+                    )),
+                ),
+            }
+        }
+    }
+    tally.finish();
+}
