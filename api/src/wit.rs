@@ -236,12 +236,21 @@ macro_rules! wit_conversions {
             /// The typed response for `req`, taking the request and the decision apart: one
             /// result per resource entry, one action result per action asked, in request order.
             pub fn response_to_wit(req: CheckResourcesRequest, decision: Decision) -> wit::CheckResponse {
+                let entries = req.resources.into_iter().map(|e| (e.actions, e.resource.id, e.resource.kind));
+                results_to_wit(req.request_id, entries, decision)
+            }
+
+            /// [`response_to_wit`] from what it needs of each resource entry (its actions, the
+            /// resource's ID and kind), for callers that took the request apart to decide it.
+            pub fn results_to_wit(
+                request_id: String,
+                entries: impl Iterator<Item = (Vec<String>, String, String)>,
+                decision: Decision,
+            ) -> wit::CheckResponse {
                 let Decision { outputs, bundle_digest, bundle_label } = decision;
-                let results = req
-                    .resources
-                    .into_iter()
+                let results = entries
                     .zip(outputs)
-                    .map(|(entry, out)| {
+                    .map(|((entry_actions, resource_id, resource_kind), out)| {
                         let CheckOutput {
                             request_id: _,
                             resource_id: _,
@@ -254,8 +263,7 @@ macro_rules! wit_conversions {
                         wit::ResourceResult {
                             // An action's policy, scope and rule are copied: a request may name
                             // an action twice.
-                            actions: entry
-                                .actions
+                            actions: entry_actions
                                 .into_iter()
                                 .filter_map(|a| actions.get(&a).map(|e| (a, e)))
                                 .map(|(action, ActionEffect { effect, policy, scope, rule })| wit::ActionResult {
@@ -266,8 +274,8 @@ macro_rules! wit_conversions {
                                     rule: rule.clone(),
                                 })
                                 .collect(),
-                            resource_id: entry.resource.id,
-                            resource_kind: entry.resource.kind,
+                            resource_id,
+                            resource_kind,
                             effective_derived_roles,
                             outputs: outputs
                                 .into_iter()
@@ -296,7 +304,7 @@ macro_rules! wit_conversions {
                         }
                     })
                     .collect();
-                wit::CheckResponse { request_id: req.request_id, results, bundle_digest, bundle_label }
+                wit::CheckResponse { request_id, results, bundle_digest, bundle_label }
             }
 
             /// The decision in a typed response.

@@ -2,7 +2,7 @@
 
 use crate::slot;
 use authz_api::cerbos::Limits;
-use authz_api::{DecideError, Decider};
+use authz_api::DecideError;
 use authz_engine::Bundle;
 use std::sync::OnceLock;
 
@@ -56,8 +56,18 @@ impl api::Guest for Pdp {
         let b = bundle()?;
         let (req, opts) = wit_map::request_from_wit(request).map_err(request_error)?;
         req.validate(&Limits::default()).map_err(request_error)?;
-        let decision = Decider::decide(b, &req, &opts).map_err(decide_error)?;
-        Ok(wit_map::response_to_wit(req, decision))
+        // The request is ours: taken apart into the engine's inputs and then into the response,
+        // never copied (deciding through `Decider` would copy each input's principal).
+        let request_id = req.request_id.clone();
+        let inputs = req.into_inputs();
+        let outputs = b.check(&opts, &inputs);
+        let decision = authz_api::Decision {
+            outputs,
+            bundle_digest: b.digest().to_string(),
+            bundle_label: b.label().map(str::to_string),
+        };
+        let entries = inputs.into_iter().map(|i| (i.actions, i.resource.id, i.resource.kind));
+        Ok(wit_map::results_to_wit(request_id, entries, decision))
     }
 
     fn check_json(request: String, defaults: api::CheckOptions) -> Result<String, api::Error> {

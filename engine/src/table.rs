@@ -330,7 +330,8 @@ fn sanitize(name: &str) -> std::borrow::Cow<'_, str> {
         chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '.' | '-' | '/'))
     });
-    if !old_style {
+    let keeps = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    if !old_style || name.chars().all(keeps) {
         return std::borrow::Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len());
