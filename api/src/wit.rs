@@ -30,10 +30,15 @@ pub fn object_text(object: &Attributes) -> String {
 
 /// A JSON object from `text`, read strictly ([`crate::json::value`]); errors are at `path`.
 pub fn object(text: &str, path: &str) -> Result<Attributes, RequestError> {
+    object_at(text, || path.to_string())
+}
+
+/// [`object`] with the path made only for an error (a resource's path has its index in it).
+pub fn object_at(text: &str, path: impl FnOnce() -> String) -> Result<Attributes, RequestError> {
     match crate::json::value(text) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
-        Ok(_) => Err(invalid(path, "must be a JSON object")),
-        Err(e) => Err(invalid(path, e.to_string())),
+        Ok(_) => Err(invalid(&path(), "must be a JSON object")),
+        Err(e) => Err(invalid(&path(), e.to_string())),
     }
 }
 
@@ -210,7 +215,7 @@ macro_rules! wit_conversions {
                     .enumerate()
                     .map(|(i, wit::ResourceEntry { resource, actions })| {
                         let wit::Resource { kind, id, attr_json, policy_version, scope } = resource;
-                        let attr = h::object(&attr_json, &format!("$.resources[{i}].resource.attr"))?;
+                        let attr = h::object_at(&attr_json, || format!("$.resources[{i}].resource.attr"))?;
                         Ok(ResourceEntry { actions, resource: Resource { kind, id, policy_version, attr, scope } })
                     })
                     .collect::<Result<_, RequestError>>()?;

@@ -87,6 +87,7 @@ fn run(name: &str, policies: &Path, pool: &Pool, n: usize, seed: u64, bin: &Path
 #[test]
 fn authz_decides_as_cerbos_does() {
     let mut tally = Tally::new("differential");
+    tally.through(vec!["http/authz-serve", "cerbos server 0.55"]);
     let Some(bin) = cerbos_binary() else {
         eprintln!("\n!!! THE CERBOS BINARY WAS NOT FOUND (bash scripts/cerbos.sh installs it): every differential case is SKIPPED\n");
         tally.missing("no cerbos binary");
