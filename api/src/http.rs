@@ -200,6 +200,12 @@ impl Handler {
             ));
         }
         let d = decider.decide(&req, &opts)?;
+        if d.outputs.len() != req.resources.len() {
+            // Never a response that silently leaves resources out.
+            let message =
+                format!("the decider answered {} results for {} resources", d.outputs.len(), req.resources.len());
+            return Err(Response::error(500, message, None));
+        }
         Ok(Response::ok(cerbos::encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref())))
     }
 

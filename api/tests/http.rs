@@ -12,6 +12,8 @@ use std::cell::RefCell;
 struct Stub {
     asked: RefCell<Vec<(CheckResourcesRequest, CheckOptions)>>,
     fail: Option<Failure>,
+    /// Answers one result fewer than asked (a broken decider).
+    short: bool,
 }
 
 impl Decider for Stub {
@@ -39,7 +41,8 @@ impl Decider for Stub {
                 outputs: vec![],
                 evaluation_errors: vec![],
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let outputs = if self.short { outputs.into_iter().skip(1).collect() } else { outputs };
         Ok(Decision { outputs, bundle_digest: "sha256:stub".into(), bundle_label: None })
     }
 }
@@ -117,6 +120,15 @@ fn decider_failures_map_to_statuses_by_who_can_act() {
         assert_eq!(r.status, status, "{failure:?}");
         assert_eq!(r.body["message"], json!("stub failure"));
     }
+}
+
+#[test]
+fn a_decider_that_leaves_a_resource_out_is_an_error_not_a_shorter_answer() {
+    let stub = Stub { short: true, ..Stub::default() };
+    let (_, r) =
+        call(&Handler::new(Limits::default(), false), &stub, "POST", "/api/check/resources", cerbos(&["allow"]));
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.get("results").is_none(), "{}", r.body);
 }
 
 #[test]
