@@ -3,7 +3,7 @@
 
 use crate::error::RequestError;
 use crate::model::{AuxData, CheckInput, CheckOptions, CheckOutput, Principal, Resource};
-use crate::{DecideError, Decider};
+use crate::{DecideError, Decider, Decision, Failure};
 use serde::{Deserialize, Serialize};
 
 /// Request limits (Cerbos's defaults).
@@ -344,8 +344,23 @@ pub fn check_json(
     base: &CheckOptions,
 ) -> Result<serde_json::Value, DecideError> {
     let (req, opts) = decode_request_with_options(text, limits, base)?;
-    let d = decider.decide(&req, &opts)?;
+    let d = decide(decider, &req, &opts)?;
     Ok(encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref()))
+}
+
+/// `decider`'s decision on `req`, refused when it has another number of results than `req` has
+/// resources: an answer must never silently leave a resource out.
+pub fn decide(
+    decider: &dyn Decider,
+    req: &CheckResourcesRequest,
+    opts: &CheckOptions,
+) -> Result<Decision, DecideError> {
+    let d = decider.decide(req, opts)?;
+    if d.outputs.len() != req.resources.len() {
+        let message = format!("the decider answered {} results for {} resources", d.outputs.len(), req.resources.len());
+        return Err(DecideError::runtime(Failure::Internal, message));
+    }
+    Ok(d)
 }
 
 /// The CheckResources request (with `includeMeta` and every option in `authzOptions`) that asks
