@@ -95,7 +95,9 @@ impl Decider for Audited<'_> {
         request: &authz_api::cerbos::CheckResourcesRequest,
         options: &CheckOptions,
     ) -> Result<Decision, DecideError> {
-        let (decision, audited) = crate::audit::call_audited(|| self.pdp.decide(request, options));
+        // The call may block briefly: this worker's other tasks move to another thread meanwhile.
+        let (decision, audited) =
+            tokio::task::block_in_place(|| crate::audit::call_audited(|| self.pdp.decide(request, options)));
         let decision = decision?;
         if self.required && !audited {
             return Err(DecideError::runtime(Failure::Unavailable, Unaudited));
@@ -129,7 +131,7 @@ async fn api(Shared(state): S, method: Method, uri: Uri, headers: HeaderMap, bod
         host: headers.get(header::HOST).and_then(|h| h.to_str().ok()),
         body: &bytes,
     };
-    let (endpoint, answer) = tokio::task::block_in_place(|| state.handler.handle(&decider, request));
+    let (endpoint, answer) = state.handler.handle(&decider, request);
     if let Some(e) = endpoint {
         state.metrics.request(e.name(), answer.status, start.elapsed());
     }
