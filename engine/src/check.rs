@@ -22,6 +22,9 @@ enum Outcome {
     NoMatch,
     Allow,
     Deny,
+    /// A condition failed to evaluate under strict evaluation: DENY, and no other role or
+    /// policy kind is searched for the action (Cerbos ends its search there).
+    Failed,
 }
 
 #[derive(Debug, Clone)]
@@ -225,10 +228,9 @@ impl<'r, 'a> Evaluator<'r, 'a> {
         let Some(expr) = (if met { o.rule_activated.as_ref() } else { o.condition_not_met.as_ref() }) else {
             return;
         };
+        // Every evaluation of a rule emits, even a repeat (another of the principal's roles
+        // reaching the same rule): Cerbos lists each.
         let src = src();
-        if self.outputs.iter().any(|o| o.src == src && o.action == action) {
-            return;
-        }
         let (val, error) = match self.eval(expr, params) {
             Ok(v) => (to_json(&v), None),
             Err(e) => {
@@ -319,7 +321,12 @@ pub(crate) fn check(
     let p_key = p_scopes.first().map(|s| principal_key(&p.id, pversion, s)).unwrap_or_default();
     let r_key = r_scopes.first().map(|s| resource_key(&r.kind, rversion, s)).unwrap_or_default();
 
-    if let Some((errors, reject)) = crate::schema::validate(table, &r_key, input, opts.schema_enforcement) {
+    // A scoped resource policy is validated against the schemas of its root-scope policy, the
+    // only ones in effect in Cerbos; a key with no policy (a version the scope does not have)
+    // has none.
+    let schema_key =
+        if table.schemas.contains_key(&r_key) { resource_key(&r.kind, rversion, "") } else { r_key.clone() };
+    if let Some((errors, reject)) = crate::schema::validate(table, &schema_key, input, opts.schema_enforcement) {
         out.validation_errors = errors;
         if reject {
             for e in out.actions.values_mut() {
@@ -399,6 +406,9 @@ impl<'t> Lookup<'t> {
                     break;
                 }
                 let role_effect = self.decide_role(search, pass, parent_roles, action);
+                if role_effect.outcome == Outcome::Failed {
+                    return role_effect;
+                }
                 if decided.outcome == Outcome::NoMatch {
                     decided = role_effect.clone();
                 }
@@ -440,12 +450,14 @@ impl<'t> Lookup<'t> {
                 search.ev.runtime = None;
             }
             let Some(sr) = sr else { continue };
-            let decided =
-                self.rules_in_scope(&mut search.ev, sr, pass, parent_roles, action, &mut pending).or_else(|| {
-                    (pass == PassKind::Resource)
-                        .then(|| self.role_policies(&mut search.ev, sr, parent_roles, action))
-                        .flatten()
-                });
+            // As in Cerbos's rule index, a scope's role policies are consulted before its
+            // resource rules (a role-policy DENY ends the search there, and the resource rules
+            // of that scope are not evaluated), and only in a scope that has some rule for the
+            // resource kind and one of the roles.
+            let decided = (pass == PassKind::Resource && self.has_rules_for(sr, parent_roles))
+                .then(|| self.role_policies(&mut search.ev, sr, parent_roles, action))
+                .flatten()
+                .or_else(|| self.rules_in_scope(&mut search.ev, sr, pass, parent_roles, action, &mut pending));
             if let Some(info) = decided {
                 return EffectInfo {
                     policy: info.policy.unwrap_or(policy),
@@ -518,6 +530,13 @@ impl<'t> Lookup<'t> {
         let (table, strict) = (self.table, self.opts.strict_evaluation);
         let p = &self.input.principal;
         let deny = |row: &Row| Some(Decided { outcome: Outcome::Deny, policy: None, rule: row.rule_name.to_string() });
+        let failure = |row: &Row| {
+            Some(Decided {
+                outcome: Outcome::Failed,
+                policy: Some(row.policy_key.to_string()),
+                rule: row.rule_name.to_string(),
+            })
+        };
         for row in
             sr.rows_for(&self.input.resource.kind).filter(|row| row_matches(row, pass, action, parent_roles, &p.id))
         {
@@ -526,7 +545,7 @@ impl<'t> Lookup<'t> {
                 let (holds, failed) = ev.derived_role_holds(*dr);
                 if !holds {
                     if strict && failed {
-                        return deny(row);
+                        return failure(row);
                     }
                     continue;
                 }
@@ -536,7 +555,7 @@ impl<'t> Lookup<'t> {
                 None => true,
             };
             if strict && ev.failures > failures {
-                return deny(row);
+                return failure(row);
             }
             let src = || format!("{}#{}", row.policy_key, row.rule_name);
             ev.emit(row.output.as_ref(), met, table.params(row.params), src, action);
@@ -554,9 +573,22 @@ impl<'t> Lookup<'t> {
         None
     }
 
-    /// The scope's role policies for the principal's role and its parents: their
-    /// `allowActions` are exhaustive, so no rule for the action, or a rule whose condition
-    /// fails, denies it.
+    /// Whether the scope has a resource rule or a role-policy rule for the resource kind and one
+    /// of the roles (a role policy that covers other kinds only does not decide here).
+    fn has_rules_for(&self, sr: &ScopeRows, parent_roles: &[&str]) -> bool {
+        let kind = &self.input.resource.kind;
+        let has_role = |role: &str| role == "*" || parent_roles.contains(&role);
+        sr.rows_for(kind).any(|row| row.kind == PassKind::Resource && has_role(&row.role))
+            || sr
+                .role_policies
+                .iter()
+                .any(|rp| has_role(&rp.role) && rp.rules.iter().any(|rr| rr.resource.matches(kind)))
+    }
+
+    /// The scope's role policies for the principal's role and its parents, in that order:
+    /// their `allowActions` are exhaustive, so a role policy with no rule for the resource kind
+    /// or the action denies it, and so does a covering rule whose condition is not met (the
+    /// first such rule decides; later rules are not evaluated).
     fn role_policies(
         &self,
         ev: &mut Evaluator<'_, '_>,
@@ -565,29 +597,34 @@ impl<'t> Lookup<'t> {
         action: &str,
     ) -> Option<Decided> {
         let (table, kind) = (self.table, &self.input.resource.kind);
+        let strict = self.opts.strict_evaluation;
         for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr)) {
-            let mut deny = true;
-            // The rule that failed, or none when no rule covers the action.
-            let mut deciding = "";
-            let hits = rp
-                .rules
-                .iter()
-                .filter(|rr| rr.resource.matches(kind) && rr.allow_actions.iter().any(|a| a.matches(action)));
-            for (n, rr) in hits.enumerate() {
+            let decided = |outcome, rule: &str| {
+                Some(Decided { outcome, policy: Some(rp.policy_key.to_string()), rule: rule.to_string() })
+            };
+            let deny = |rule: &str| decided(Outcome::Deny, rule);
+            let mut for_kind = rp.rules.iter().filter(|rr| rr.resource.matches(kind)).peekable();
+            if for_kind.peek().is_none() {
+                return deny("");
+            }
+            let mut covering = for_kind.filter(|rr| rr.allow_actions.iter().any(|a| a.matches(action))).peekable();
+            if covering.peek().is_none() {
+                return deny("");
+            }
+            for rr in covering {
+                let failures = ev.failures;
                 let met = match &rr.condition {
                     Some(c) => ev.satisfies(c, table.params(rp.params)),
                     None => true,
                 };
+                if strict && ev.failures > failures {
+                    return decided(Outcome::Failed, &rr.rule_name);
+                }
                 let src = || format!("{}#{}", rp.policy_key, rr.rule_name);
                 ev.emit(rr.output.as_ref(), met, table.params(rp.params), src, action);
-                if !met && (n == 0 || !deny) {
-                    deciding = &rr.rule_name;
+                if !met {
+                    return deny(&rr.rule_name);
                 }
-                deny = if n == 0 { !met } else { deny || !met };
-            }
-            if deny {
-                let policy = Some(rp.policy_key.to_string());
-                return Some(Decided { outcome: Outcome::Deny, policy, rule: deciding.to_string() });
             }
         }
         None

@@ -149,7 +149,8 @@ impl Validator<'_> {
         }
         if let Some(Value::Array(options)) = s.get("enum") {
             if !options.contains(v) {
-                let list: Vec<String> = options.iter().map(|o| o.to_string().replace('"', "'")).collect();
+                // JSON-encoded, as Cerbos's validator writes them: `value must be one of "a", "b"`.
+                let list: Vec<String> = options.iter().map(Value::to_string).collect();
                 self.err(path, format!("value must be one of {}", list.join(", ")));
             }
         }

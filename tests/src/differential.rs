@@ -331,9 +331,13 @@ pub fn normalize(status: u16, body: &Value) -> Value {
                     })
                     .collect();
                 let mut out = out;
-                // Cerbos collects derived roles in a Go map: their order is not part of the answer.
-                if let Some(Value::Array(roles)) = out.get_mut("effectiveDerivedRoles") {
-                    roles.sort_by_key(Value::to_string);
+                // Cerbos collects derived roles in a Go map, and its schema validator visits a
+                // schema's properties in Go map order (the same request gets its validation
+                // errors in varying orders): neither order is part of the answer.
+                for key in ["effectiveDerivedRoles", "validationErrors"] {
+                    if let Some(Value::Array(items)) = out.get_mut(key) {
+                        items.sort_by_key(Value::to_string);
+                    }
                 }
                 (!out.is_empty()).then_some(Value::Object(out))
             }
@@ -373,13 +377,62 @@ pub fn classify(want: &Value, got: &Value) -> &'static str {
 }
 
 /// Sends `request` to both and compares; `Ok(None)` when they agree.
-pub fn compare(cerbos: &mut Client, authz: &mut Client, request: &Value) -> Result<Option<(Value, Value)>, String> {
-    let body = request.to_string();
-    let c = cerbos.post_json("/api/check/resources", &body)?;
-    let a = authz.post_json("/api/check/resources", &body)?;
-    let want = normalize(c.status, &c.json().unwrap_or(Value::Null));
-    let got = normalize(a.status, &a.json().unwrap_or(Value::Null));
-    Ok((want != got).then_some((want, got)))
+/// The two PDPs under comparison, and the `authzOptions` that give authz the configuration
+/// Cerbos was started with (`None`: both on their defaults).
+pub struct Pdps {
+    /// `cerbos server`.
+    pub cerbos: Client,
+    /// `authz serve` (with `--allow-request-options` when `options` is set).
+    pub authz: Client,
+    /// Sent to authz only, as the request's `authzOptions`.
+    pub options: Option<Value>,
+}
+
+impl Pdps {
+    /// Sends `request` to both; their normalized answers when they differ.
+    pub fn compare(&mut self, request: &Value) -> Result<Option<(Value, Value)>, String> {
+        let c = self.cerbos.post_json("/api/check/resources", &request.to_string())?;
+        let mut for_authz = request.clone();
+        if let (Some(o), Some(m)) = (&self.options, for_authz.as_object_mut()) {
+            m.insert("authzOptions".into(), o.clone());
+        }
+        let a = self.authz.post_json("/api/check/resources", &for_authz.to_string())?;
+        let want = normalize(c.status, &c.json().unwrap_or(Value::Null));
+        let got = normalize(a.status, &a.json().unwrap_or(Value::Null));
+        Ok((want != got).then_some((want, got)))
+    }
+
+    /// Removes parts of `request` while the PDPs still disagree: resources, actions, roles,
+    /// attributes, versions and scopes (never the last resource, action or role).
+    pub fn shrink(&mut self, request: &Value) -> Value {
+        let mut best = request.clone();
+        loop {
+            let mut candidates: Vec<Value> = Vec::new();
+            let resources = items(&best, "/resources");
+            let mut removable = |at: String, keep_one: bool, only: Option<&[&str]>| {
+                let all = items(&best, &at);
+                if keep_one && all.len() < 2 {
+                    return;
+                }
+                for item in all.iter().filter(|i| only.is_none_or(|o| o.contains(&i.as_str()))) {
+                    candidates.extend(without(&best, &at, item));
+                }
+            };
+            removable("/resources".into(), true, None);
+            for r in &resources {
+                removable(format!("/resources/{r}/actions"), true, None);
+                removable(format!("/resources/{r}/resource/attr"), false, None);
+                removable(format!("/resources/{r}/resource"), false, Some(&["policyVersion", "scope"]));
+            }
+            removable("/principal/attr".into(), false, None);
+            removable("/principal/roles".into(), true, None);
+            removable("/principal".into(), false, Some(&["policyVersion", "scope"]));
+            match candidates.into_iter().find(|c| matches!(self.compare(c), Ok(Some(_)))) {
+                Some(smaller) => best = smaller,
+                None => return best,
+            }
+        }
+    }
 }
 
 /// `v` without the element `item` (an array index or an object key) of the container at
@@ -405,38 +458,6 @@ fn items(v: &Value, at: &str) -> Vec<String> {
         Some(Value::Array(a)) => (0..a.len()).map(|i| i.to_string()).collect(),
         Some(Value::Object(m)) => m.keys().cloned().collect(),
         _ => Vec::new(),
-    }
-}
-
-/// Removes parts of `request` while the PDPs still disagree: resources, actions, roles,
-/// attributes, versions and scopes (never the last resource, action or role).
-pub fn shrink(cerbos: &mut Client, authz: &mut Client, request: &Value) -> Value {
-    let mut best = request.clone();
-    loop {
-        let mut candidates: Vec<Value> = Vec::new();
-        let resources = items(&best, "/resources");
-        let mut removable = |at: String, keep_one: bool, only: Option<&[&str]>| {
-            let all = items(&best, &at);
-            if keep_one && all.len() < 2 {
-                return;
-            }
-            for item in all.iter().filter(|i| only.is_none_or(|o| o.contains(&i.as_str()))) {
-                candidates.extend(without(&best, &at, item));
-            }
-        };
-        removable("/resources".into(), true, None);
-        for r in &resources {
-            removable(format!("/resources/{r}/actions"), true, None);
-            removable(format!("/resources/{r}/resource/attr"), false, None);
-            removable(format!("/resources/{r}/resource"), false, Some(&["policyVersion", "scope"]));
-        }
-        removable("/principal/attr".into(), false, None);
-        removable("/principal/roles".into(), true, None);
-        removable("/principal".into(), false, Some(&["policyVersion", "scope"]));
-        match candidates.into_iter().find(|c| matches!(compare(cerbos, authz, c), Ok(Some(_)))) {
-            Some(smaller) => best = smaller,
-            None => return best,
-        }
     }
 }
 

@@ -106,6 +106,7 @@ impl Client {
             .ok_or_else(|| format!("bad status line `{}`", line.trim()))?;
         let mut headers = Vec::new();
         let mut length = 0usize;
+        let mut chunked = false;
         let mut close = false;
         loop {
             line.clear();
@@ -118,14 +119,20 @@ impl Client {
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
             match k.as_str() {
                 "content-length" => length = v.parse().map_err(|_| format!("bad content-length `{v}`"))?,
+                "transfer-encoding" if v.eq_ignore_ascii_case("chunked") => chunked = true,
                 "transfer-encoding" => return Err(format!("unsupported transfer-encoding `{v}`")),
                 "connection" => close = v.eq_ignore_ascii_case("close"),
                 _ => {}
             }
             headers.push((k, v));
         }
-        let mut buf = vec![0; length];
-        conn.read_exact(&mut buf).map_err(err)?;
+        let buf = if chunked {
+            read_chunked(conn)?
+        } else {
+            let mut buf = vec![0; length];
+            conn.read_exact(&mut buf).map_err(err)?;
+            buf
+        };
         if close {
             self.conn = None;
         }
@@ -236,5 +243,33 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A `Transfer-Encoding: chunked` body (Cerbos sends some answers so): chunks up to the empty
+/// one, then the (ignored) trailers.
+fn read_chunked(conn: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
+    let err = |e: std::io::Error| e.to_string();
+    let mut body = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).map_err(err)?;
+        let size = line.trim_end().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size.trim(), 16).map_err(|_| format!("bad chunk size `{}`", line.trim()))?;
+        if size == 0 {
+            break;
+        }
+        let mut chunk = vec![0; size];
+        conn.read_exact(&mut chunk).map_err(err)?;
+        body.extend_from_slice(&chunk);
+        line.clear();
+        conn.read_line(&mut line).map_err(err)?;
+    }
+    loop {
+        line.clear();
+        if conn.read_line(&mut line).map_err(err)? == 0 || line.trim_end().is_empty() {
+            return Ok(body);
+        }
     }
 }

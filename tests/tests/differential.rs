@@ -1,11 +1,13 @@
 //! authz against the real Cerbos PDP (`scripts/cerbos.sh` installs it): generated requests sent
 //! to both on the same policies, every field of the answers compared. `AUTHZ_DIFF_REQUESTS`
-//! (default 2,000) requests on Cerbos's test store, a quarter as many on `policies/example`,
-//! from seed `AUTHZ_DIFF_SEED` (default 1). Each kind of mismatch is one case of the
+//! (default 2,000) requests on Cerbos's test store, a quarter as many on `policies/example` and
+//! on the store in each other configuration (schema enforcement warn and reject, strict
+//! evaluation), from seed `AUTHZ_DIFF_SEED` (default 1). Each kind of mismatch is one case of the
 //! `differential` corpus: known ones are in `tests/skiplist.txt` with a reason; a campaign is
-//! `bash scripts/differential.sh N`.
+//! `bash scripts/differential.sh N`. The smallest request of every kind found and fixed is kept
+//! in `tests/differential-regressions.json` and sent first, whatever the seed.
 
-use authz_conformance::differential::{cerbos_binary, classify, compare, shrink, Cerbos, Pool, Rng};
+use authz_conformance::differential::{cerbos_binary, classify, Cerbos, Pdps, Pool, Rng};
 use authz_conformance::{corpus, Tally};
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,30 +59,71 @@ struct Run {
     by_class: BTreeMap<&'static str, (usize, Value, Value, Value)>,
 }
 
-fn run(name: &str, policies: &Path, pool: &Pool, n: usize, seed: u64, bin: &Path) -> Result<Run, String> {
-    let cerbos = Cerbos::start(bin, policies, &[])?;
-    let (authz, _tmp) = authz_conformance::differential::authz_on(policies, &[])?;
-    let (mut c, mut a) = (authz_conformance::http::Client::new(cerbos.addr), authz.client());
+/// The requests of `tests/differential-regressions.json` for the policy set `name`: one per
+/// kind of mismatch found and fixed, sent to both before the generated ones.
+fn regressions(name: &str) -> Result<Vec<Value>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("differential-regressions.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let all: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    all.into_iter()
+        .filter(|r| r.get("policies").and_then(Value::as_str) == Some(name))
+        .map(|r| r.get("request").cloned().ok_or_else(|| format!("{}: an entry without `request`", path.display())))
+        .collect()
+}
+
+/// A configuration both PDPs are run in: Cerbos's `--set` overrides and the `authzOptions`
+/// that configure authz the same way.
+struct Mode {
+    name: &'static str,
+    cerbos: &'static [&'static str],
+    authz: Option<&'static str>,
+}
+
+/// Defaults first; then schema enforcement warn and reject (Cerbos's default is none) and
+/// strict evaluation, each with a quarter of the requests.
+const STORE_MODES: [Mode; 4] = [
+    Mode { name: "", cerbos: &[], authz: None },
+    Mode { name: "schema warn", cerbos: &["schema.enforcement=warn"], authz: Some(r#"{"schemaEnforcement":"warn"}"#) },
+    Mode {
+        name: "schema reject",
+        cerbos: &["schema.enforcement=reject"],
+        authz: Some(r#"{"schemaEnforcement":"reject"}"#),
+    },
+    Mode { name: "strict", cerbos: &["engine.strictEvaluation=true"], authz: Some(r#"{"strictEvaluation":true}"#) },
+];
+
+fn run(name: &str, mode: &Mode, policies: &Path, pool: &Pool, n: usize, seed: u64, bin: &Path) -> Result<Run, String> {
+    let sets: Vec<String> = mode.cerbos.iter().map(|s| s.to_string()).collect();
+    let cerbos = Cerbos::start(bin, policies, &sets)?;
+    let options = mode.authz.map(|o| serde_json::from_str::<Value>(o).map_err(|e| e.to_string())).transpose()?;
+    let extra: &[&str] = if options.is_some() { &["--allow-request-options"] } else { &[] };
+    let (authz, _tmp) = authz_conformance::differential::authz_on(policies, extra)?;
+    let mut pdps = Pdps { cerbos: authz_conformance::http::Client::new(cerbos.addr), authz: authz.client(), options };
     let mut rng = Rng::new(seed);
     let mut out = Run { requests: 0, identical: 0, by_class: BTreeMap::new() };
-    for i in 0..n {
-        let request = pool.request(&mut rng, i);
+    let fixed = regressions(name)?;
+    for i in 0..fixed.len() + n {
+        let request = match fixed.get(i) {
+            Some(r) => r.clone(),
+            None => pool.request(&mut rng, i - fixed.len()),
+        };
         out.requests += 1;
-        match compare(&mut c, &mut a, &request)? {
+        match pdps.compare(&request)? {
             None => out.identical += 1,
             Some((want, got)) => {
                 let class = classify(&want, &got);
                 let entry = out.by_class.entry(class).or_insert((0, Value::Null, Value::Null, Value::Null));
                 if entry.0 == 0 {
-                    let small = shrink(&mut c, &mut a, &request);
-                    let (w, g) = compare(&mut c, &mut a, &small)?.unwrap_or((want, got));
+                    let small = pdps.shrink(&request);
+                    let (w, g) = pdps.compare(&small)?.unwrap_or((want, got));
                     *entry = (0, small, w, g);
                 }
                 entry.0 += 1;
             }
         }
     }
-    println!("differential `{name}`: {} requests, {} identical to cerbos server 0.55", out.requests, out.identical);
+    let label = if mode.name.is_empty() { name.to_string() } else { format!("{name}, {}", mode.name) };
+    println!("differential `{label}`: {} requests, {} identical to cerbos server 0.55", out.requests, out.identical);
     Ok(out)
 }
 
@@ -108,24 +151,34 @@ fn authz_decides_as_cerbos_does() {
     let mut example_docs = Vec::new();
     yaml_docs(&example.join("tests"), &mut example_docs);
     yaml_docs(&example.with_file_name("example-request.json"), &mut example_docs);
-    for (name, dir, docs, count) in [("store", store, store_docs, n), ("example", example, example_docs, n / 4)] {
+    let default = [Mode { name: "", cerbos: &[], authz: None }];
+    for (name, dir, docs, count, modes) in
+        [("store", store, store_docs, n, &STORE_MODES[..]), ("example", example, example_docs, n / 4, &default[..])]
+    {
         let pool = Pool::harvest(&docs);
         assert!(pool.usable(), "{name}: nothing to generate requests from");
-        let result = match run(name, &dir, &pool, count.max(1), seed, &bin) {
-            Ok(r) => r,
-            Err(e) => panic!("{name}: {e}"),
-        };
-        for class in CLASSES {
-            let case = format!("{name}/{class}");
-            match result.by_class.get(class) {
-                None => tally.record(&case, Ok(())),
-                Some((count, small, want, got)) => tally.record(
-                    &case,
-                    Err(format!(
-                        "{count} of {} requests; smallest found:\n    request {small}\n    cerbos  {want}\n    authz   {got}",
-                        result.requests
-                    )),
-                ),
+        for mode in modes {
+            let count = if mode.name.is_empty() { count } else { n / 4 };
+            let result = match run(name, mode, &dir, &pool, count.max(1), seed, &bin) {
+                Ok(r) => r,
+                Err(e) => panic!("{name}: {e}"),
+            };
+            for class in CLASSES {
+                let case = if mode.name.is_empty() {
+                    format!("{name}/{class}")
+                } else {
+                    format!("{name}/{}/{class}", mode.name)
+                };
+                match result.by_class.get(class) {
+                    None => tally.record(&case, Ok(())),
+                    Some((count, small, want, got)) => tally.record(
+                        &case,
+                        Err(format!(
+                            "{count} of {} requests; smallest found:\n    request {small}\n    cerbos  {want}\n    authz   {got}",
+                            result.requests
+                        )),
+                    ),
+                }
             }
         }
     }
