@@ -83,3 +83,75 @@ fn cerbos_compile_cases() {
     }
     tally.finish();
 }
+
+/// Copies the files under `from` into `to`, keeping their relative paths.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `cerbos compile` accepts the case's store (written out with the schema fixtures).
+fn cerbos_accepts(bin: &std::path::Path, input: &str) -> Result<bool, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    if let Some(fixtures) = corpus("schema/fs") {
+        copy_tree(&fixtures, dir.path()).map_err(|e| e.to_string())?;
+    }
+    for (path, text) in txtar(input) {
+        let target = dir.path().join(&path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&target, text).map_err(|e| format!("{path}: {e}"))?;
+    }
+    let out = std::process::Command::new(bin)
+        .arg("compile")
+        .arg(dir.path())
+        .env("CERBOS_NO_TELEMETRY", "1")
+        .output()
+        .map_err(|e| format!("running cerbos compile: {e}"))?;
+    Ok(out.status.success())
+}
+
+/// The same cases through the real `cerbos compile` (0.55): it accepts exactly the stores
+/// authz builds.
+#[test]
+fn cerbos_compile_agrees() {
+    let mut tally = Tally::new("compile-vs-cerbos");
+    tally.through(vec!["native", "cerbos compile 0.55"]);
+    let Some(bin) = authz_conformance::differential::cerbos_binary() else {
+        eprintln!(
+            "\n!!! THE CERBOS BINARY WAS NOT FOUND (bash scripts/cerbos.sh installs it): every case is SKIPPED\n"
+        );
+        tally.missing("no cerbos binary");
+        tally.finish();
+        return;
+    };
+    let Some(dir) = corpus("compile") else {
+        tally.missing("compile/*.yaml");
+        tally.finish();
+        return;
+    };
+    for path in files(&dir, "yaml") {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let input = std::fs::read_to_string(path.with_extension("yaml.input")).unwrap_or_default();
+        let mut sources: Vec<Source> = txtar(&input).into_iter().map(|(p, t)| Source::new(p, t)).collect();
+        sources.extend(schema_fixtures());
+        let ours = Bundle::build(sources, None).is_ok();
+        let result = cerbos_accepts(&bin, &input).and_then(|theirs| match (ours, theirs) {
+            (a, b) if a == b => Ok(()),
+            (true, _) => Err("authz builds this store; cerbos compile rejects it".into()),
+            (false, _) => Err("cerbos compile accepts this store; authz rejects it".into()),
+        });
+        tally.record(&name, result);
+    }
+    tally.finish();
+}
