@@ -44,8 +44,9 @@ pub struct CheckResourcesRequest {
     pub principal: Principal,
     /// What.
     pub resources: Vec<ResourceEntry>,
-    /// Verified JWT claims (`auxData.jwt` is the claims object: authz verifies no tokens).
-    #[serde(default)]
+    /// Cerbos's `auxData`: `{"jwt": {"token", "keySetId"}}` or `{"jwts": {name: {...}}}`,
+    /// held as the tokens the engine verifies.
+    #[serde(default, with = "wire_aux")]
     pub aux_data: Option<AuxData>,
     /// Include matched policy and scope per action.
     #[serde(default)]
@@ -377,4 +378,51 @@ pub fn encode_request(opts: &CheckOptions, req: &CheckResourcesRequest) -> serde
     };
     let req = CheckResourcesRequest { include_meta: true, authz_options: Some(options), ..req.clone() };
     serde_json::to_value(req).unwrap_or_default()
+}
+
+/// `auxData` as Cerbos's API writes it: signed tokens, in the model's [`AuxData::tokens`].
+mod wire_aux {
+    use crate::model::{Attributes, AuxData, Token};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize, Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Wire {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jwt: Option<Token>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        jwts: BTreeMap<String, Token>,
+        /// authz's own: what an AuthZEN request carried beyond Cerbos's model.
+        #[serde(
+            default,
+            skip_serializing_if = "Attributes::is_empty",
+            deserialize_with = "crate::json::strict_object"
+        )]
+        authzen: Attributes,
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AuxData>, D::Error> {
+        let Some(w) = Option::<Wire>::deserialize(d)? else { return Ok(None) };
+        // As Cerbos: a `jwt` token is the only one read; an empty token is no token.
+        let tokens: BTreeMap<String, Token> = match w.jwt {
+            Some(t) => [(String::new(), t)].into_iter().collect(),
+            None => w.jwts,
+        };
+        let tokens = tokens.into_iter().filter(|(_, t)| !t.token.is_empty()).collect();
+        Ok(Some(AuxData { tokens, authzen: w.authzen, ..AuxData::default() }))
+    }
+
+    pub(super) fn serialize<S: Serializer>(aux: &Option<AuxData>, s: S) -> Result<S::Ok, S::Error> {
+        let Some(aux) = aux else { return s.serialize_none() };
+        let mut w = Wire { authzen: aux.authzen.clone(), ..Wire::default() };
+        for (name, t) in &aux.tokens {
+            if name.is_empty() {
+                w.jwt = Some(t.clone());
+            } else {
+                w.jwts.insert(name.clone(), t.clone());
+            }
+        }
+        w.serialize(s)
+    }
 }

@@ -77,11 +77,23 @@ pub struct Resource {
     pub scope: String,
 }
 
-/// Auxiliary data: verified JWT claims.
+/// A signed JWT as Cerbos's API takes it (`auxData.jwt`), verified by the engine against the
+/// bundle's key sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Token {
+    /// The compact JWS.
+    pub token: String,
+    /// Which configured key set verifies it (empty: the only one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_set_id: String,
+}
+
+/// Auxiliary data: JWT claims (verified), and tokens still to verify.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuxData {
-    /// Claims of the (already verified) JWT.
+    /// Claims of the verified JWT (or, in test suites and engine cases, given as they are).
     #[serde(default, deserialize_with = "crate::json::strict_object")]
     pub jwt: Attributes,
     /// Several named tokens: `name → {claims: {...}}`.
@@ -91,6 +103,10 @@ pub struct AuxData {
     /// other `context` keys), visible to conditions as `request.auxData.authzen`.
     #[serde(default, skip_serializing_if = "Attributes::is_empty", deserialize_with = "crate::json::strict_object")]
     pub authzen: Attributes,
+    /// Signed tokens the engine verifies before deciding, whose claims then become `jwt` (the
+    /// token named `""`, Cerbos's `auxData.jwt`) and `jwts` (Cerbos's `auxData.jwts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tokens: BTreeMap<String, Token>,
 }
 
 /// One principal, one resource, several actions.

@@ -28,6 +28,10 @@ enum Command {
         /// Skip the test suites.
         #[arg(long)]
         skip_tests: bool,
+        /// A Cerbos configuration file whose `auxData.jwt` key sets (and their key files) go
+        /// into the bundle, so requests can carry signed tokens (`auxData.jwt.token`).
+        #[arg(long, value_name = "FILE")]
+        cerbos_config: Option<PathBuf>,
     },
     /// Build and test the bundle in DIR like `compile`, then write a component with it baked in.
     Bake {
@@ -50,6 +54,10 @@ enum Command {
         /// given the public key (`serve --trusted-key`) then accept it and refuse others.
         #[arg(long, value_name = "KEY")]
         sign: Option<PathBuf>,
+        /// A Cerbos configuration file whose `auxData.jwt` key sets (and their key files) go
+        /// into the bundle, so requests can carry signed tokens (`auxData.jwt.token`).
+        #[arg(long, value_name = "FILE")]
+        cerbos_config: Option<PathBuf>,
     },
     /// Write a new Ed25519 signing key to OUT and its public key to OUT.pub (for `bake --sign`
     /// and `serve --trusted-key`).
@@ -88,15 +96,28 @@ enum Command {
 /// CI requires the same bytes): every authz binary can bake, however it was built.
 const GENERIC_COMPONENT: &[u8] = include_bytes!("../../component/authz-pdp-generic.wasm");
 
-fn load(dir: &Path, label: Option<String>) -> anyhow::Result<(Vec<Source>, Result<Bundle, authz_engine::BuildErrors>)> {
-    let sources = authz::store::load_dir(dir).with_context(|| format!("reading policies from {}", dir.display()))?;
+fn load(
+    dir: &Path,
+    label: Option<String>,
+    cerbos_config: Option<&Path>,
+) -> anyhow::Result<(Vec<Source>, Result<Bundle, authz_engine::BuildErrors>)> {
+    let mut sources =
+        authz::store::load_dir(dir).with_context(|| format!("reading policies from {}", dir.display()))?;
+    if let Some(config) = cerbos_config {
+        sources.push(authz::store::cerbos_aux_config(config)?);
+    }
     let bundle = Bundle::build(sources.clone(), label);
     Ok((sources, bundle))
 }
 
 /// Builds the bundle and runs its suites, reporting on stdout/stderr; `None` if anything failed.
-fn compile(dir: &Path, skip_tests: bool, label: Option<String>) -> anyhow::Result<Option<Bundle>> {
-    let (sources, bundle) = load(dir, label)?;
+fn compile(
+    dir: &Path,
+    skip_tests: bool,
+    label: Option<String>,
+    cerbos_config: Option<&Path>,
+) -> anyhow::Result<Option<Bundle>> {
+    let (sources, bundle) = load(dir, label, cerbos_config)?;
     let bundle = match bundle {
         Ok(b) => b,
         Err(errors) => {
@@ -173,6 +194,7 @@ struct BakeArgs {
     skip_tests: bool,
     component: Option<PathBuf>,
     sign: Option<PathBuf>,
+    cerbos_config: Option<PathBuf>,
 }
 
 /// Reads a signing key file.
@@ -213,7 +235,7 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
         None => GENERIC_COMPONENT.to_vec(),
     };
     let key = a.sign.as_deref().map(signing_key).transpose()?;
-    let Some(bundle) = compile(&a.policies, a.skip_tests, a.label)? else {
+    let Some(bundle) = compile(&a.policies, a.skip_tests, a.label, a.cerbos_config.as_deref())? else {
         eprintln!("nothing baked: fix the errors above");
         return Ok(ExitCode::FAILURE);
     };
@@ -249,7 +271,7 @@ struct CheckArgs {
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_, bundle) = load(&a.policies, None)?;
+    let (_, bundle) = load(&a.policies, None, None)?;
     let bundle = match bundle {
         Ok(b) => b,
         Err(errors) => {
@@ -286,11 +308,17 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Compile { dir, skip_tests } => {
-            compile(&dir, skip_tests, None).map(|b| if b.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        Command::Compile { dir, skip_tests, cerbos_config } => {
+            compile(&dir, skip_tests, None, cerbos_config.as_deref()).map(|b| {
+                if b.is_some() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            })
         }
-        Command::Bake { policies, out, label, skip_tests, component, sign } => {
-            bake(BakeArgs { policies, out, label, skip_tests, component, sign })
+        Command::Bake { policies, out, label, skip_tests, component, sign, cerbos_config } => {
+            bake(BakeArgs { policies, out, label, skip_tests, component, sign, cerbos_config })
         }
         Command::Keygen { out } => keygen(&out),
         Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {

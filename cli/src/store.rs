@@ -216,3 +216,58 @@ mod tests {
         assert!(matches!(load_dir(dir.path()), Err(StoreError::Io { .. })));
     }
 }
+
+/// Why a Cerbos configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file (or a key file it names) could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path that could not be read.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The file is not YAML, or its `auxData` section is not as Cerbos reads it.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The configuration file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The `auxData` section of a Cerbos configuration file (`.cerbos.yaml`) as the bundle source
+/// [`authz_engine::AUX_DATA_CONFIG_PATH`]: every key set's `local.file` (relative to the
+/// configuration's directory, as Cerbos resolves it from its working directory: give absolute
+/// paths to be sure) is read now and carried inline as `local.data`, so the bundle holds its
+/// keys and the engine never reads a file.
+pub fn cerbos_aux_config(path: &Path) -> Result<Source, ConfigError> {
+    use base64::Engine as _;
+    let shown = path.display().to_string();
+    let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let Some(aux) = config.get_mut("auxData") else {
+        return Err(invalid("no `auxData` section (JWT key sets are configured under auxData.jwt.keySets)".into()));
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let sets = aux.get_mut("jwt").and_then(|j| j.get_mut("keySets")).and_then(|k| k.as_sequence_mut());
+    for ks in sets.into_iter().flatten() {
+        let Some(local) = ks.get_mut("local").and_then(|l| l.as_mapping_mut()) else { continue };
+        let Some(file) = local.remove("file") else { continue };
+        let Some(file) = file.as_str() else {
+            return Err(invalid("auxData.jwt.keySets[].local.file is not a path".into()));
+        };
+        let key_path = base.join(file);
+        let bytes = std::fs::read(&key_path)
+            .map_err(|source| ConfigError::Io { path: key_path.display().to_string(), source })?;
+        if local.contains_key("data") {
+            return Err(invalid("only one of 'local.data' or 'local.file' must be defined".into()));
+        }
+        local.insert("data".into(), base64::engine::general_purpose::STANDARD.encode(bytes).into());
+    }
+    let section = serde_yaml::to_string(aux).map_err(|e| invalid(e.to_string()))?;
+    Ok(Source::new(authz_engine::AUX_DATA_CONFIG_PATH, section))
+}

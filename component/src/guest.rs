@@ -54,8 +54,11 @@ fn decide_error(e: DecideError) -> api::Error {
 impl api::Guest for Pdp {
     fn check_resources(request: api::CheckRequest) -> Result<api::CheckResponse, api::Error> {
         let b = bundle()?;
-        let (req, opts) = wit_map::request_from_wit(request).map_err(request_error)?;
+        let (mut req, opts) = wit_map::request_from_wit(request).map_err(request_error)?;
         req.validate(&Limits::default()).map_err(request_error)?;
+        if let Some(aux) = req.aux_data.as_mut() {
+            b.verify_tokens(aux, opts.now.as_ref()).map_err(request_error)?;
+        }
         // The request is ours: taken apart into the engine's inputs and then into the response,
         // never copied (deciding through `Decider` would copy each input's principal).
         let request_id = req.request_id.clone();

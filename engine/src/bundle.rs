@@ -5,17 +5,23 @@ use crate::cel::runtime;
 use crate::check::check;
 use crate::compile::compile;
 use crate::error::{BuildError, BuildErrors, Location};
+use crate::jwt::JwtConfig;
 use crate::source::{is_policy_path, parse, Source};
 use crate::table::Table;
-use authz_api::model::{CheckInput, CheckOptions, CheckOutput};
+use authz_api::model::{AuxData, CheckInput, CheckOptions, CheckOutput, Timestamp};
+use authz_api::RequestError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 
-/// Bytes a serialized bundle starts with (format version 4: compiled table with time zones and
-/// whether it reads the clock).
-const MAGIC: &[u8; 8] = b"AUTHZB04";
+/// Bytes a serialized bundle starts with (format version 5: compiled table with time zones and
+/// whether it reads the clock; JWT key sets).
+const MAGIC: &[u8; 8] = b"AUTHZB05";
+
+/// The source that carries Cerbos's `auxData` configuration section (JWT key sets with their
+/// keys inline): `authz` writes it from a Cerbos configuration file (`--cerbos-config`).
+pub const AUX_DATA_CONFIG_PATH: &str = "_authz/auxdata.yaml";
 
 /// A compiled policy bundle; cheap to share (`Send + Sync`), evaluated many times.
 pub struct Bundle {
@@ -23,6 +29,7 @@ pub struct Bundle {
     digest: String,
     label: Option<String>,
     policy_count: usize,
+    jwt: JwtConfig,
 }
 
 impl fmt::Debug for Bundle {
@@ -52,6 +59,7 @@ struct WireRef<'a> {
     label: &'a Option<String>,
     policy_count: usize,
     table: &'a Table,
+    jwt: &'a JwtConfig,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +68,7 @@ struct Wire {
     label: Option<String>,
     policy_count: usize,
     table: Table,
+    jwt: JwtConfig,
 }
 
 fn is_schema_path(path: &str) -> bool {
@@ -86,8 +95,10 @@ impl Bundle {
     /// Test suites, `testdata/` and hidden files are ignored; `_schemas/*.json` are schemas.
     /// Every problem is reported, each with file:line:col.
     pub fn build(files: Vec<Source>, label: Option<String>) -> Result<Bundle, BuildErrors> {
-        let mut sources: Vec<Source> =
-            files.into_iter().filter(|s| is_policy_path(s.path()) || is_schema_path(s.path())).collect();
+        let mut sources: Vec<Source> = files
+            .into_iter()
+            .filter(|s| is_policy_path(s.path()) || is_schema_path(s.path()) || s.path() == AUX_DATA_CONFIG_PATH)
+            .collect();
         sources.sort_by(|a, b| a.path().cmp(b.path()));
         sources.dedup_by(|a, b| a.path() == b.path());
         let rt = crate::cel::prepare_runtime()
@@ -95,7 +106,15 @@ impl Bundle {
         let mut errors = Vec::new();
         let mut docs = Vec::new();
         let mut schemas: HashMap<String, String> = HashMap::new();
+        let mut jwt = JwtConfig::default();
         for s in &sources {
+            if s.path() == AUX_DATA_CONFIG_PATH {
+                match JwtConfig::from_section(s.text()) {
+                    Ok(c) => jwt = c,
+                    Err(e) => errors.push(BuildError::new(Location::new(s.path(), 1, 1), format!("auxData: {e}"))),
+                }
+                continue;
+            }
             if is_schema_path(s.path()) {
                 let rel = s.path().get("_schemas/".len()..).unwrap_or_default().to_string();
                 schemas.insert(rel, s.text().to_string());
@@ -119,7 +138,7 @@ impl Bundle {
         };
         let digest = digest_of(&sources);
         let policy_count = docs.iter().filter(|d| !d.doc.disabled).count();
-        Ok(Bundle { table, digest, label, policy_count })
+        Ok(Bundle { table, digest, label, policy_count, jwt })
     }
 
     /// Decides every input.
@@ -127,7 +146,18 @@ impl Bundle {
         match runtime() {
             Ok(rt) => {
                 let globals = crate::activation::globals_val(&opts.globals);
-                inputs.iter().map(|i| check(&self.table, rt, opts, globals.as_ref(), i)).collect()
+                // A token nobody verified ([`Bundle::verify_tokens`]) decides nothing.
+                let unverified = |i: &CheckInput| i.aux_data.as_ref().is_some_and(|a| !a.tokens.is_empty());
+                inputs
+                    .iter()
+                    .map(|i| {
+                        if unverified(i) {
+                            crate::check::deny_all(i)
+                        } else {
+                            check(&self.table, rt, opts, globals.as_ref(), i)
+                        }
+                    })
+                    .collect()
             }
             Err(_) => inputs.iter().map(crate::check::deny_all).collect(),
         }
@@ -169,15 +199,49 @@ impl Bundle {
     /// `timeSince()`). When none does, `now` cannot change a decision and a host need not
     /// supply it.
     pub fn reads_clock(&self) -> bool {
-        self.table.reads_clock
+        self.table.reads_clock || self.jwt.is_configured()
+    }
+
+    /// Verifies the request's signed tokens against the bundle's JWT key sets (Cerbos's
+    /// `auxData.jwt` configuration) and replaces them with their claims (`jwt`, `jwts`), as
+    /// Cerbos does before deciding. A token that does not verify, has expired or cannot be
+    /// checked (no key sets, no time) is a request error: nothing is decided.
+    pub fn verify_tokens(&self, aux: &mut AuxData, now: Option<&Timestamp>) -> Result<(), RequestError> {
+        let now = now.map(|t| t.timestamp());
+        for (name, t) in std::mem::take(&mut aux.tokens) {
+            let at = if name.is_empty() { "$.auxData.jwt".to_string() } else { format!("$.auxData.jwts.{name}") };
+            if !self.jwt.is_configured() {
+                return Err(RequestError::Invalid {
+                    path: at,
+                    message: "failed to extract JWT: this bundle has no JWT key sets (bake it with --cerbos-config)"
+                        .into(),
+                });
+            }
+            let token = crate::jwt::TokenRef { token: &t.token, key_set_id: &t.key_set_id };
+            let claims = crate::jwt::claims(&self.jwt, &token, now).map_err(|e| RequestError::Invalid {
+                path: at.clone(),
+                message: format!("failed to extract JWT: {e}"),
+            })?;
+            if name.is_empty() {
+                aux.jwt = claims;
+            } else {
+                aux.jwts.insert(name, serde_json::json!({ "claims": claims }));
+            }
+        }
+        Ok(())
     }
 
     /// Serializes the compiled bundle: `AUTHZB04`, a sha256 of the payload, then the
     /// payload (digest, label and the compiled rule table with parsed conditions), so
     /// loading runs neither the YAML nor the CEL parser.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let wire =
-            WireRef { digest: &self.digest, label: &self.label, policy_count: self.policy_count, table: &self.table };
+        let wire = WireRef {
+            digest: &self.digest,
+            label: &self.label,
+            policy_count: self.policy_count,
+            table: &self.table,
+            jwt: &self.jwt,
+        };
         let payload = postcard::to_stdvec(&wire).unwrap_or_default();
         let mut out = Vec::with_capacity(payload.len() + 40);
         out.extend_from_slice(MAGIC);
@@ -198,7 +262,13 @@ impl Bundle {
             return Err(LoadError::Checksum);
         }
         let wire: Wire = postcard::from_bytes(payload).map_err(|e| LoadError::Format(e.to_string()))?;
-        Ok(Bundle { table: wire.table, digest: wire.digest, label: wire.label, policy_count: wire.policy_count })
+        Ok(Bundle {
+            table: wire.table,
+            digest: wire.digest,
+            label: wire.label,
+            policy_count: wire.policy_count,
+            jwt: wire.jwt,
+        })
     }
 }
 
@@ -209,8 +279,15 @@ impl authz_api::Decider for Bundle {
         request: &authz_api::cerbos::CheckResourcesRequest,
         options: &CheckOptions,
     ) -> Result<authz_api::Decision, authz_api::DecideError> {
+        let mut inputs = request.inputs();
+        if let Some(mut aux) = request.aux_data.clone().filter(|a| !a.tokens.is_empty()) {
+            self.verify_tokens(&mut aux, options.now.as_ref()).map_err(authz_api::DecideError::Request)?;
+            for i in &mut inputs {
+                i.aux_data = Some(aux.clone());
+            }
+        }
         Ok(authz_api::Decision {
-            outputs: self.check(options, &request.inputs()),
+            outputs: self.check(options, &inputs),
             bundle_digest: self.digest.clone(),
             bundle_label: self.label().map(str::to_string),
         })

@@ -11,12 +11,13 @@ mod check;
 mod compile;
 mod error;
 mod glob;
+mod jwt;
 mod policy;
 mod schema;
 mod source;
 mod table;
 
-pub use bundle::{Bundle, LoadError};
+pub use bundle::{Bundle, LoadError, AUX_DATA_CONFIG_PATH};
 pub use error::{BuildError, BuildErrors, Location};
 // The request/response model is authz-api's: re-exported so that engine users need one import.
 pub use authz_api::{

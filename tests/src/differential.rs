@@ -135,6 +135,8 @@ pub struct Pool {
     values: Vec<Value>,
     /// Attribute names seen anywhere.
     keys: Vec<String>,
+    /// Signed tokens seen in requests' `auxData` (Cerbos's server cases).
+    tokens: Vec<String>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
@@ -194,6 +196,12 @@ impl Pool {
                         if self.values.len() < 400 {
                             push_unique(&mut self.values, a.clone());
                         }
+                    }
+                }
+                for t in ["jwt", "jwts"].iter().filter_map(|k| m.get("auxData").and_then(|a| a.get(*k))) {
+                    let tokens = std::iter::once(t).chain(t.as_object().into_iter().flat_map(|o| o.values()));
+                    for t in tokens.filter_map(|t| t.get("token").and_then(Value::as_str)) {
+                        push_unique(&mut self.tokens, t.to_string());
                     }
                 }
                 if let Some(actions) = m.get("actions").and_then(Value::as_array) {
@@ -300,11 +308,41 @@ impl Pool {
                 json!({ "actions": actions, "resource": r })
             })
             .collect();
-        json!({
+        let mut request = json!({
             "requestId": format!("diff-{n}"),
             "principal": self.principal(rng),
             "resources": resources,
             "includeMeta": true,
+        });
+        if let (Some(aux), Some(m)) = (self.aux_data(rng), request.as_object_mut()) {
+            m.insert("auxData".into(), aux);
+        }
+        request
+    }
+
+    /// Now and then, signed tokens as Cerbos's API takes them: one (`jwt`) or two named ones
+    /// (`jwts`, under the names the store's policies read), with or without the key set's ID,
+    /// sometimes naming an unknown key set or with a signature that no longer verifies.
+    fn aux_data(&self, rng: &mut Rng) -> Option<Value> {
+        if self.tokens.is_empty() || !rng.chance(25) {
+            return None;
+        }
+        let token = |rng: &mut Rng| {
+            let mut t = rng.pick(&self.tokens).cloned().unwrap_or_default();
+            if rng.chance(10) {
+                t.truncate(t.len().saturating_sub(4));
+                t.push_str("AAAA");
+            }
+            match rng.below(10) {
+                0..=3 => json!({ "token": t, "keySetId": DIFF_KEY_SET }),
+                4 => json!({ "token": t, "keySetId": "unknown" }),
+                _ => json!({ "token": t }),
+            }
+        };
+        Some(if rng.chance(60) {
+            json!({ "jwt": token(rng) })
+        } else {
+            json!({ "jwts": { "token_a": token(rng), "token_b": token(rng) } })
         })
     }
 }
@@ -352,6 +390,30 @@ pub fn normalize(status: u16, body: &Value) -> Value {
     }
 }
 
+/// Every `matchedPolicy` of a principal policy (`principal.id.vversion[/scope]`) without its
+/// version.
+fn versionless_principal_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match x {
+                    Value::String(s) if k == "matchedPolicy" && s.starts_with("principal.") => {
+                        let (key, scope) = s.split_once('/').map_or((s.as_str(), None), |(k, sc)| (k, Some(sc)));
+                        let bare = key.rsplit_once(".v").map_or(key, |(b, _)| b);
+                        *s = match scope {
+                            Some(sc) => format!("{bare}/{sc}"),
+                            None => bare.to_string(),
+                        };
+                    }
+                    _ => versionless_principal_keys(x),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(versionless_principal_keys),
+        _ => {}
+    }
+}
+
 /// What a mismatch is about: the first field (in this order) whose values differ.
 pub fn classify(want: &Value, got: &Value) -> &'static str {
     if want.get("refused").is_some() || got.get("refused").is_some() {
@@ -386,6 +448,9 @@ pub struct Pdps {
     pub authz: Client,
     /// Sent to authz only, as the request's `authzOptions`.
     pub options: Option<Value>,
+    /// Compare principal policies' keys without their version (strict evaluation: which key
+    /// Cerbos reports there depends on Go map order, see `tests/divergences.md`).
+    pub principal_key_versionless: bool,
 }
 
 impl Pdps {
@@ -397,8 +462,12 @@ impl Pdps {
             m.insert("authzOptions".into(), o.clone());
         }
         let a = self.authz.post_json("/api/check/resources", &for_authz.to_string())?;
-        let want = normalize(c.status, &c.json().unwrap_or(Value::Null));
-        let got = normalize(a.status, &a.json().unwrap_or(Value::Null));
+        let mut want = normalize(c.status, &c.json().unwrap_or(Value::Null));
+        let mut got = normalize(a.status, &a.json().unwrap_or(Value::Null));
+        if self.principal_key_versionless {
+            versionless_principal_keys(&mut want);
+            versionless_principal_keys(&mut got);
+        }
         Ok((want != got).then_some((want, got)))
     }
 
@@ -461,18 +530,44 @@ fn items(v: &Value, at: &str) -> Vec<String> {
     }
 }
 
+/// The ID of the key set both PDPs verify tokens with (Cerbos's test key, `auxdata/keys`).
+pub const DIFF_KEY_SET: &str = "ks1";
+
+/// `auxData.jwt.keySets` with Cerbos's test verification key: as `--set` overrides for
+/// `cerbos server`, and a Cerbos configuration file (written into `dir`) for `authz bake`.
+pub fn key_set_config(dir: &Path) -> Result<(Vec<String>, PathBuf), String> {
+    let key = crate::testdata_dir().join("auxdata/keys/verify_key.jwk");
+    if !key.is_file() {
+        return Err(format!("{} is missing", key.display()));
+    }
+    let sets = vec![
+        format!("auxData.jwt.keySets[0].id={DIFF_KEY_SET}"),
+        format!("auxData.jwt.keySets[0].local.file={}", key.display()),
+    ];
+    let config = dir.join("cerbos.yaml");
+    let text = format!(
+        "auxData:\n  jwt:\n    keySets:\n      - id: {DIFF_KEY_SET}\n        local:\n          file: {}\n",
+        key.display()
+    );
+    std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
+    Ok((sets, config))
+}
+
 /// `authz serve` on a component baked from `dir` without running its suites (the store's
 /// suites are Cerbos's; whether they pass is another test's question).
-pub fn authz_on(dir: &Path, extra: &[&str]) -> Result<(Server, tempfile::TempDir), String> {
+pub fn authz_on(
+    dir: &Path,
+    cerbos_config: Option<&Path>,
+    extra: &[&str],
+) -> Result<(Server, tempfile::TempDir), String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out = tmp.path().join("store.wasm");
-    let bake = Command::new(crate::http::authz_binary()?)
-        .args(["bake", "--skip-tests", "--policies"])
-        .arg(dir)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let mut bake = Command::new(crate::http::authz_binary()?);
+    bake.args(["bake", "--skip-tests", "--policies"]).arg(dir).arg("--out").arg(&out);
+    if let Some(config) = cerbos_config {
+        bake.arg("--cerbos-config").arg(config);
+    }
+    let bake = bake.output().map_err(|e| e.to_string())?;
     if !bake.status.success() {
         return Err(format!("authz bake {}: {}", dir.display(), String::from_utf8_lossy(&bake.stderr)));
     }
