@@ -33,6 +33,10 @@ pub(crate) struct ServeArgs {
     /// Label for a bundle baked from --policies.
     #[arg(long)]
     label: Option<String>,
+    /// With --policies: a Cerbos configuration file whose `auxData.jwt` key sets go into the
+    /// bundle (read again on every reload; watched too).
+    #[arg(long, value_name = "FILE", requires = "policies")]
+    cerbos_config: Option<PathBuf>,
     /// Address to listen on (port 0: any free port; the address is printed on stderr).
     #[arg(long, default_value = "127.0.0.1:3592")]
     addr: SocketAddr,
@@ -151,6 +155,7 @@ struct ReloadLimits {
 struct PolicyDir {
     dir: PathBuf,
     label: Option<String>,
+    cerbos_config: Option<PathBuf>,
     limits: ReloadLimits,
 }
 
@@ -182,6 +187,9 @@ impl BundleSource for PolicyDir {
         if let Some(label) = &self.label {
             cmd.arg("--label").arg(label);
         }
+        if let Some(config) = &self.cerbos_config {
+            cmd.arg("--cerbos-config").arg(config);
+        }
         let output = run_bounded(cmd, self.limits.time)?;
         if !output.status.success() {
             let text =
@@ -201,7 +209,7 @@ impl BundleSource for PolicyDir {
     }
 
     fn watch_paths(&self) -> Vec<PathBuf> {
-        vec![self.dir.clone()]
+        std::iter::once(self.dir.clone()).chain(self.cerbos_config.clone()).collect()
     }
 }
 
@@ -298,6 +306,7 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         (None, Some(dir)) => Box::new(PolicyDir {
             dir,
             label: a.label,
+            cerbos_config: a.cerbos_config,
             limits: ReloadLimits {
                 time: Duration::from_millis(a.reload_timeout_ms.max(1)),
                 memory_mb: a.reload_memory_mb.max(1),
