@@ -231,7 +231,7 @@ impl Bundle {
         Ok(())
     }
 
-    /// Serializes the compiled bundle: `AUTHZB04`, a sha256 of the payload, then the
+    /// Serializes the compiled bundle: `AUTHZB05`, a sha256 of the payload, then the
     /// payload (digest, label and the compiled rule table with parsed conditions), so
     /// loading runs neither the YAML nor the CEL parser.
     pub fn to_bytes(&self) -> Vec<u8> {

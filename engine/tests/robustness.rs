@@ -178,7 +178,7 @@ fn bundle_round_trips_through_bytes() {
 #[test]
 fn into_inputs_takes_the_request_apart_into_what_inputs_copies() {
     let text = r#"{"requestId":"r","principal":{"id":"p","roles":["u"],"attr":{"a":1}},
-      "auxData":{"jwt":{"sub":"p"}},
+      "auxData":{"jwt":{"token":"a.b.c","keySetId":"ks"}},
       "resources":[{"resource":{"kind":"k","id":"1"},"actions":["a"]},
                    {"resource":{"kind":"k","id":"2","attr":{"b":[1]}},"actions":["a","b"]},
                    {"resource":{"kind":"j","id":"3"},"actions":["c"]}]}"#;

@@ -116,6 +116,23 @@ impl Tally {
         self.skipped.push(("<all>".into(), format!("corpus missing ({count_hint})")));
     }
 
+    /// Records `run` on every `*.yaml` case of the corpus directory `sub` (by file name, with
+    /// its path and text), or the corpus as missing; then prints the summary ([`Tally::finish`]).
+    pub fn run_yaml_cases(mut self, sub: &str, mut run: impl FnMut(&Path, &str) -> Result<(), String>) {
+        match corpus(sub) {
+            None => self.missing(&format!("{sub}/*.yaml")),
+            Some(dir) => {
+                for path in files(&dir, "yaml") {
+                    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let result = run(&path, &text);
+                    self.record(&name, result);
+                }
+            }
+        }
+        self.finish();
+    }
+
     /// Prints the summary and panics on failures.
     pub fn finish(self) {
         let total = self.passed + self.failed.len() + self.skipped.len();

@@ -5,7 +5,7 @@
 //! expected response says, and a token that does not verify is refused everywhere.
 
 use authz_conformance::runtime::Matrix;
-use authz_conformance::{corpus, files, Tally};
+use authz_conformance::{corpus, Tally};
 use authz_engine::{Bundle, Source, AUX_DATA_CONFIG_PATH};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -48,18 +48,7 @@ fn run_case(text: &str) -> Result<(), String> {
 
 #[test]
 fn cerbos_auxdata_cases() {
-    let mut tally = Tally::new("auxdata");
-    let Some(dir) = corpus("auxdata") else {
-        tally.missing("auxdata/*.yaml");
-        tally.finish();
-        return;
-    };
-    for path in files(&dir, "yaml") {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        tally.record(&name, run_case(&text));
-    }
-    tally.finish();
+    Tally::new("auxdata").run_yaml_cases("auxdata", |_, text| run_case(text));
 }
 
 /// The store with Cerbos's test verification key; the first server case with a signed token.

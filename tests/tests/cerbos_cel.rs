@@ -2,7 +2,7 @@
 //! one-rule policy through the full engine, with Cerbos's fixed test clock.
 
 use authz_conformance::runtime::{runtimes, Matrix};
-use authz_conformance::{corpus, files, Tally};
+use authz_conformance::Tally;
 use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Principal, Resource, Source};
 use serde::Deserialize;
 
@@ -81,15 +81,5 @@ fn cerbos_cel_cases() {
         Ok(r) => tally.through(r.iter().map(|r| r.name()).collect()),
         Err(e) => panic!("{e}"),
     }
-    let Some(dir) = corpus("cel_eval") else {
-        tally.missing("cel_eval/*.yaml");
-        tally.finish();
-        return;
-    };
-    for path in files(&dir, "yaml") {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        tally.record(&name, run_case(&text));
-    }
-    tally.finish();
+    tally.run_yaml_cases("cel_eval", |_, text| run_case(text));
 }

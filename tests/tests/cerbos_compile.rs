@@ -2,7 +2,7 @@
 //! each file Cerbos names (and at Cerbos's line where it gives one); a valid store
 //! must build.
 
-use authz_conformance::{corpus, files, txtar, Tally};
+use authz_conformance::{corpus, txtar, Tally};
 use authz_engine::{Bundle, Source};
 use serde::Deserialize;
 
@@ -66,22 +66,13 @@ fn run_case(case_text: &str, input: &str) -> Result<(), String> {
 
 #[test]
 fn cerbos_compile_cases() {
-    let mut tally = Tally::new("compile");
-    let Some(dir) = corpus("compile") else {
-        tally.missing("compile/*.yaml");
-        tally.finish();
-        return;
-    };
-    for path in files(&dir, "yaml") {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let case_text = std::fs::read_to_string(&path).unwrap_or_default();
+    Tally::new("compile").run_yaml_cases("compile", |path, case_text| {
         let input = std::fs::read_to_string(path.with_extension("yaml.input")).unwrap_or_default();
-        tally.record(&name, run_case(&case_text, &input));
-    }
+        run_case(case_text, &input)
+    });
     if let Ok(lines) = LINES.lock() {
         println!("cerbos corpus `compile`: error lines equal to Cerbos's: {} of {}", lines.0, lines.1);
     }
-    tally.finish();
 }
 
 /// Copies the files under `from` into `to`, keeping their relative paths.
@@ -135,23 +126,15 @@ fn cerbos_compile_agrees() {
         tally.finish();
         return;
     };
-    let Some(dir) = corpus("compile") else {
-        tally.missing("compile/*.yaml");
-        tally.finish();
-        return;
-    };
-    for path in files(&dir, "yaml") {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    tally.run_yaml_cases("compile", |path, _| {
         let input = std::fs::read_to_string(path.with_extension("yaml.input")).unwrap_or_default();
         let mut sources: Vec<Source> = txtar(&input).into_iter().map(|(p, t)| Source::new(p, t)).collect();
         sources.extend(schema_fixtures());
         let ours = Bundle::build(sources, None).is_ok();
-        let result = cerbos_accepts(&bin, &input).and_then(|theirs| match (ours, theirs) {
+        cerbos_accepts(&bin, &input).and_then(|theirs| match (ours, theirs) {
             (a, b) if a == b => Ok(()),
             (true, _) => Err("authz builds this store; cerbos compile rejects it".into()),
             (false, _) => Err("cerbos compile accepts this store; authz rejects it".into()),
-        });
-        tally.record(&name, result);
-    }
-    tally.finish();
+        })
+    });
 }
