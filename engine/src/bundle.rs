@@ -280,7 +280,7 @@ impl authz_api::Decider for Bundle {
         options: &CheckOptions,
     ) -> Result<authz_api::Decision, authz_api::DecideError> {
         let mut inputs = request.inputs();
-        if let Some(mut aux) = request.aux_data.clone().filter(|a| !a.tokens.is_empty()) {
+        if let Some(mut aux) = request.aux_data.as_ref().filter(|a| !a.tokens.is_empty()).cloned() {
             self.verify_tokens(&mut aux, options.now.as_ref()).map_err(authz_api::DecideError::Request)?;
             for i in &mut inputs {
                 i.aux_data = Some(aux.clone());

@@ -452,9 +452,8 @@ impl<'t> Lookup<'t> {
             let Some(sr) = sr else { continue };
             // As in Cerbos's rule index, a scope's role policies are consulted before its
             // resource rules (a role-policy DENY ends the search there, and the resource rules
-            // of that scope are not evaluated), and only in a scope that has some rule for the
-            // resource kind and one of the roles.
-            let decided = (pass == PassKind::Resource && self.has_rules_for(sr, parent_roles))
+            // of that scope are not evaluated).
+            let decided = (pass == PassKind::Resource)
                 .then(|| self.role_policies(&mut search.ev, sr, parent_roles, action))
                 .flatten()
                 .or_else(|| self.rules_in_scope(&mut search.ev, sr, pass, parent_roles, action, &mut pending));
@@ -585,10 +584,11 @@ impl<'t> Lookup<'t> {
                 .any(|rp| has_role(&rp.role) && rp.rules.iter().any(|rr| rr.resource.matches(kind)))
     }
 
-    /// The scope's role policies for the principal's role and its parents, in that order:
-    /// their `allowActions` are exhaustive, so a role policy with no rule for the resource kind
-    /// or the action denies it, and so does a covering rule whose condition is not met (the
-    /// first such rule decides; later rules are not evaluated).
+    /// The scope's role policies for the principal's role and its parents, in that order,
+    /// consulted only where the scope has some rule for the resource kind and one of the roles
+    /// ([`Lookup::has_rules_for`]): their `allowActions` are exhaustive, so a role policy with
+    /// no rule for the resource kind or the action denies it, and so does a covering rule whose
+    /// condition is not met (the first such rule decides; later rules are not evaluated).
     fn role_policies(
         &self,
         ev: &mut Evaluator<'_, '_>,
@@ -598,7 +598,13 @@ impl<'t> Lookup<'t> {
     ) -> Option<Decided> {
         let (table, kind) = (self.table, &self.input.resource.kind);
         let strict = self.opts.strict_evaluation;
-        for rp in parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr)) {
+        let mut policies = parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr));
+        // Most scopes have no role policy for these roles: the gate's scan is only paid where one does.
+        let first = policies.next()?;
+        if !self.has_rules_for(sr, parent_roles) {
+            return None;
+        }
+        for rp in std::iter::once(first).chain(policies) {
             let decided = |outcome, rule: &str| {
                 Some(Decided { outcome, policy: Some(rp.policy_key.to_string()), rule: rule.to_string() })
             };

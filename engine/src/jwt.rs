@@ -307,6 +307,17 @@ macro_rules! rsa_verify {
     }};
 }
 
+/// An ECDSA signature check on the curve of the crate `$curve` (`p256` or `p384`).
+macro_rules! ecdsa_verify {
+    ($curve:ident, $point:expr, $message:expr, $sig:expr) => {{
+        use rsa::signature::Verifier;
+        match ($curve::ecdsa::VerifyingKey::from_sec1_bytes($point), $curve::ecdsa::Signature::from_slice($sig)) {
+            (Ok(k), Ok(s)) => k.verify($message, &s).is_ok(),
+            _ => false,
+        }
+    }};
+}
+
 /// Every algorithm a key may name.
 const SUPPORTED: [&str; 12] =
     ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256", "HS384", "HS512"];
@@ -346,7 +357,6 @@ impl Key {
     }
 
     fn verify(&self, alg: &str, message: &[u8], sig: &[u8]) -> bool {
-        use rsa::signature::Verifier;
         match (&self.material, alg) {
             (Material::Rsa { n, e }, _) => {
                 let Ok(k) = rsa_key(n, e) else { return false };
@@ -360,22 +370,8 @@ impl Key {
                     _ => false,
                 }
             }
-            (Material::P256(p), "ES256") => {
-                let (Ok(k), Ok(s)) =
-                    (p256::ecdsa::VerifyingKey::from_sec1_bytes(p), p256::ecdsa::Signature::from_slice(sig))
-                else {
-                    return false;
-                };
-                k.verify(message, &s).is_ok()
-            }
-            (Material::P384(p), "ES384") => {
-                let (Ok(k), Ok(s)) =
-                    (p384::ecdsa::VerifyingKey::from_sec1_bytes(p), p384::ecdsa::Signature::from_slice(sig))
-                else {
-                    return false;
-                };
-                k.verify(message, &s).is_ok()
-            }
+            (Material::P256(p), "ES256") => ecdsa_verify!(p256, p, message, sig),
+            (Material::P384(p), "ES384") => ecdsa_verify!(p384, p, message, sig),
             (Material::Ed25519(x), "EdDSA") => {
                 let (Ok(k), Ok(s)) = (ed25519_key(x), ed25519_dalek::Signature::from_slice(sig)) else { return false };
                 k.verify_strict(message, &s).is_ok()
@@ -442,7 +438,13 @@ pub(crate) fn claims(config: &JwtConfig, t: &TokenRef<'_>, now: Option<i64>) -> 
         verify_signature(config, t.key_set_id, &header, &format!("{h}.{p}"), &b64url(s)?)?;
     }
     validate_times(&payload, now, config.skew_seconds)?;
-    Ok(payload.into_iter().map(|(k, v)| (k.clone(), cerbos_claim(&k, v))).collect())
+    Ok(payload
+        .into_iter()
+        .map(|(k, v)| {
+            let v = cerbos_claim(&k, v);
+            (k, v)
+        })
+        .collect())
 }
 
 fn verify_signature(
