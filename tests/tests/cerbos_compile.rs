@@ -35,11 +35,16 @@ fn schema_fixtures() -> Vec<Source> {
 /// Lines Cerbos gives that we report too, and lines it gives (informational).
 static LINES: std::sync::Mutex<(usize, usize)> = std::sync::Mutex::new((0, 0));
 
-fn run_case(case_text: &str, input: &str) -> Result<(), String> {
-    let case: Case = serde_yaml::from_str(case_text).map_err(|e| format!("unreadable case: {e}"))?;
+/// A case's store (its txtar input) with the shared schema fixtures.
+fn case_sources(input: &str) -> Vec<Source> {
     let mut sources: Vec<Source> = txtar(input).into_iter().map(|(p, t)| Source::new(p, t)).collect();
     sources.extend(schema_fixtures());
-    match (Bundle::build(sources, None), case.want_errors.is_empty()) {
+    sources
+}
+
+fn run_case(case_text: &str, input: &str) -> Result<(), String> {
+    let case: Case = serde_yaml::from_str(case_text).map_err(|e| format!("unreadable case: {e}"))?;
+    match (Bundle::build(case_sources(input), None), case.want_errors.is_empty()) {
         (Ok(_), true) => Ok(()),
         (Ok(_), false) => Err("built, but Cerbos rejects this store".into()),
         (Err(e), true) => Err(format!("valid store rejected: {e}")),
@@ -128,9 +133,7 @@ fn cerbos_compile_agrees() {
     };
     tally.run_yaml_cases("compile", |path, _| {
         let input = std::fs::read_to_string(path.with_extension("yaml.input")).unwrap_or_default();
-        let mut sources: Vec<Source> = txtar(&input).into_iter().map(|(p, t)| Source::new(p, t)).collect();
-        sources.extend(schema_fixtures());
-        let ours = Bundle::build(sources, None).is_ok();
+        let ours = Bundle::build(case_sources(&input), None).is_ok();
         cerbos_accepts(&bin, &input).and_then(|theirs| match (ours, theirs) {
             (a, b) if a == b => Ok(()),
             (true, _) => Err("authz builds this store; cerbos compile rejects it".into()),

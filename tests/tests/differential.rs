@@ -37,12 +37,21 @@ fn yaml_docs(path: &Path, out: &mut Vec<Value>) {
         if p.is_dir() {
             yaml_docs(&p, out);
         } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
-            let Ok(text) = std::fs::read_to_string(&p) else { continue };
+            // A file left out only narrows what requests are made of; still, never silently.
+            let text = match std::fs::read_to_string(&p) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("differential: not harvested: {}: {e}", p.display());
+                    continue;
+                }
+            };
             for doc in serde_yaml::Deserializer::from_str(&text) {
-                if let Ok(v) = serde_yaml::Value::deserialize(doc) {
-                    if let Ok(j) = serde_json::to_value(v) {
-                        out.push(j);
-                    }
+                match serde_yaml::Value::deserialize(doc)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| serde_json::to_value(v).map_err(|e| e.to_string()))
+                {
+                    Ok(j) => out.push(j),
+                    Err(e) => eprintln!("differential: a document not harvested: {}: {e}", p.display()),
                 }
             }
         }
