@@ -117,7 +117,7 @@ fn run(name: &str, mode: &Mode, policies: &Path, pool: &Pool, n: usize, seed: u6
         cerbos: authz_conformance::http::Client::new(cerbos.addr),
         authz: authz.client(),
         options,
-        principal_key_versionless: mode.name == "strict",
+        principal_key_by_id: mode.name == "strict",
     };
     let mut rng = Rng::new(seed);
     let mut out = Run { requests: 0, identical: 0, with_tokens: 0, by_class: BTreeMap::new() };
