@@ -169,14 +169,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `authz serve --addr 127.0.0.1:0 ARGS...` and waits until it listens.
+    /// Starts `authz serve --addr 127.0.0.1:0 ARGS...` and waits until it listens; with a
+    /// compile cache of its own (`--cache-dir`, beside the harness's: each keeps
+    /// [`authz_wasmtime::CACHE_KEEP`] artifacts) unless `args` name one, so a component compiled
+    /// once, in this run or an earlier one, is not compiled again.
     pub fn start(args: &[&str]) -> Result<Server, String> {
-        let mut child = Command::new(authz_binary()?)
+        let mut command = Command::new(authz_binary()?);
+        command
             .arg("serve")
             // The pipe closes when this process ends, however it ends (the servers shared by a
             // test binary live in statics, which are never dropped): the server then exits.
             .args(["--addr", "127.0.0.1:0", "--exit-on-stdin-close"])
-            .args(args)
+            .args(args);
+        if !args.contains(&"--cache-dir") {
+            command.arg("--cache-dir").arg(crate::runtime::wasm_dir().join("compiled-servers"));
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -35,7 +35,11 @@ pub fn bake_signed(generic: &[u8], bundle: &[u8], key: Option<&SigningKey>) -> R
 /// its initialized memory as data and without the initializer export.
 fn preinitialize(module: Vec<u8>) -> Result<Vec<u8>, String> {
     let err = |e: wasmtime::Error| format!("pre-initializing: {e:#}");
-    let engine = Engine::new(&wasmtime::Config::new()).map_err(err)?;
+    // The initializer runs once, so code quality does not matter here: unoptimized code
+    // compiles in less time, and the snapshot (memory and globals) is the same.
+    let mut config = wasmtime::Config::new();
+    config.cranelift_opt_level(wasmtime::OptLevel::None);
+    let engine = Engine::new(&config).map_err(err)?;
     let mut store = Store::new(&engine, ());
     let mut wizer = wasmtime_wizer::Wizer::new();
     wizer.init_func(INITIALIZER);
