@@ -22,8 +22,23 @@ cargo build --profile wasm --target wasm32-unknown-unknown -p authz-component --
 CORE="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/authz_component.wasm"
 OPT="$WORK/authz_component.opt.wasm"
 # Rust 1.95's wasm32 output uses these features; --all-features would emit instructions hosts reject.
-wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-  --enable-mutable-globals --enable-multivalue --enable-reference-types "$CORE" -o "$OPT"
+WASM_OPT_ARGS=(-Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int
+  --enable-mutable-globals --enable-multivalue --enable-reference-types)
+# wasm-opt takes ~40 s here and its output depends only on its input, its version and its
+# arguments: kept in a cache under that key, so a core module cargo rebuilt to the same bytes
+# (a fresh clone, a change elsewhere) is not optimized again.
+OPT_CACHE="$WORK/wasm-opt-cache"
+key="$( { sha256sum < "$CORE"; wasm-opt --version; echo "${WASM_OPT_ARGS[*]}"; } | sha256sum | cut -c1-64)"
+if [ -f "$OPT_CACHE/$key.wasm" ]; then
+  cp "$OPT_CACHE/$key.wasm" "$OPT"
+  echo "wasm-opt: output cached for this core module ($OPT_CACHE/$key.wasm)"
+else
+  wasm-opt "${WASM_OPT_ARGS[@]}" "$CORE" -o "$OPT"
+  mkdir -p "$OPT_CACHE"
+  # The eight most recent outputs are kept.
+  cp "$OPT" "$OPT_CACHE/$key.tmp" && mv "$OPT_CACHE/$key.tmp" "$OPT_CACHE/$key.wasm"
+  ls -t "$OPT_CACHE"/*.wasm | tail -n +9 | xargs -r rm -f
+fi
 wasm-tools component new "$OPT" -o "$WORK/generic.tmp.wasm"
 wasm-tools validate "$WORK/generic.tmp.wasm"
 mv "$WORK/generic.tmp.wasm" "$OUT"

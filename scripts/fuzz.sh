@@ -8,9 +8,12 @@
 # bookkeeping was the largest cost in a profile of the CEL target; `address` to turn it on).
 # The CEL seeds name no time zone: a bundle carrying zone tables builds ~30x slower (3.5 ms),
 # which would make the fuzzer spend its time there.
-# Corpora are kept in ~/.cache/authz-fuzz/corpus/<target> between runs, seeded from the repo;
-# a crash, a hang (an input over 10 s) or running out of memory (2 GB) fails the run, and
-# libFuzzer writes the input to fuzz/artifacts/<target>/ to become a regression test.
+# A campaign (--runs) keeps its corpora in ~/.cache/authz-fuzz/corpus/<target> between runs,
+# seeded from the repo; a timed run (CI) starts from the repo's seeds in a directory of its own:
+# libFuzzer first replays a whole corpus, which grew past 10,000 inputs per target and then
+# took a timed run's whole time. A crash, a hang (an input over 10 s) or running out of memory
+# (2 GB) fails the run, and libFuzzer writes the input to fuzz/artifacts/<target>/ to become a
+# regression test.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -29,6 +32,10 @@ fi
 export PATH="$TOOLS/bin:$PATH"
 export CARGO_TARGET_DIR="$HOME/.cache/authz-fuzz/target"
 CORPUS="$HOME/.cache/authz-fuzz/corpus"
+if [ "${1:-}" != "--runs" ]; then
+  CORPUS="$(mktemp -d "${TMPDIR:-/tmp}/authz-fuzz-corpus.XXXXXX")"
+  trap 'rm -rf "$CORPUS"' EXIT
+fi
 mkdir -p "$CORPUS"/{policy_load,cel_eval,request_decode,bundle_decode}
 cp policies/*/*.yaml "$CORPUS/policy_load/" 2>/dev/null || true
 cp policies/*.json "$CORPUS/request_decode/"

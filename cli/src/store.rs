@@ -269,5 +269,26 @@ pub fn cerbos_aux_config(path: &Path) -> Result<Source, ConfigError> {
         local.insert("data".into(), base64::engine::general_purpose::STANDARD.encode(bytes).into());
     }
     let section = serde_yaml::to_string(aux).map_err(|e| invalid(e.to_string()))?;
-    Ok(Source::new(authz_engine::AUX_DATA_CONFIG_PATH, section))
+    let source = Source::new(authz_engine::AUX_DATA_CONFIG_PATH, section);
+    // Checked here, so that a mistake is reported in the user's file (at the key set it names)
+    // rather than at the bundle's own copy of the section.
+    if let Err(errors) = authz_engine::Bundle::build(vec![source.clone()], None) {
+        let messages: Vec<&str> = errors.errors().iter().map(|e| e.message()).collect();
+        let line = messages.first().map_or(1, |m| key_set_line(&text, m));
+        return Err(ConfigError::Invalid { path: format!("{shown}:{line}"), message: messages.join("; ") });
+    }
+    Ok(source)
+}
+
+/// The line (1-based) of `text` where the key set a message names (`keyset 'ID': ...`) is
+/// declared (`id: ID`), else the `auxData:` line.
+fn key_set_line(text: &str, message: &str) -> usize {
+    let named = message.split("keyset '").nth(1).and_then(|rest| rest.split('\'').next());
+    let declares = |line: &str, id: &str| {
+        let line = line.trim_start().trim_start_matches("- ").trim_start();
+        line.strip_prefix("id:").is_some_and(|v| v.trim().trim_matches(|c| c == '"' || c == '\'') == id)
+    };
+    let found = named.and_then(|id| text.lines().position(|l| declares(l, id)));
+    let found = found.or_else(|| text.lines().position(|l| l.trim_start().starts_with("auxData:")));
+    found.map_or(1, |i| i + 1)
 }

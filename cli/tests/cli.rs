@@ -101,3 +101,26 @@ fn malformed_request_exits_2_naming_the_path() {
     let out = authz(&["check", "--policies", example().to_str().expect("utf8")], "not json");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_bad_key_set_in_a_cerbos_config_is_reported_in_that_file_at_its_key_set() {
+    let dir = scratch(
+        "keyset",
+        &[
+            ("keys/bad.jwk", "this is no JWK"),
+            (
+                "cerbos.yaml",
+                "server:\n  httpListenAddr: \":3592\"\nauxData:\n  jwt:\n    keySets:\n      - id: ks1\n        local:\n          file: keys/bad.jwk\n",
+            ),
+        ],
+    );
+    let config = dir.path().join("cerbos.yaml");
+    let example = example();
+    let args = ["compile", example.to_str().expect("utf8"), "--cerbos-config", config.to_str().expect("utf8")];
+    let out = authz(&args, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a key set that cannot be read must fail the build: {stderr}");
+    assert!(stderr.contains(&format!("{}:6: ", config.display())), "not located at `- id: ks1` (line 6): {stderr}");
+    assert!(stderr.contains("keyset 'ks1'"), "{stderr}");
+    assert!(!stderr.contains("_authz/auxdata.yaml"), "{stderr}");
+}

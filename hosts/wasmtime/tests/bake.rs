@@ -47,12 +47,12 @@ fn only_the_initializer_decodes_and_the_snapshot_drops_its_code() {
     let (_, plain_digest) = fuel_for_bundle_info(&plain);
     assert_eq!(plain_digest, "String(\"\")");
     // Unsealed, it is not loaded at all; sealed as it is, it loads and says why it cannot decide.
-    match authz_wasmtime::Pdp::from_bytes(&plain, authz_wasmtime::Config::default()) {
+    match authz_wasmtime::Pdp::from_bytes(&plain, common::config()) {
         Err(e @ authz_wasmtime::HostError::Load { .. }) => assert!(e.to_string().contains("not sealed"), "{e}"),
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }
     let sealed = authz_wasmtime::seal::seal(&plain, "", None);
-    match authz_wasmtime::Pdp::from_bytes(&sealed, authz_wasmtime::Config::default()) {
+    match authz_wasmtime::Pdp::from_bytes(&sealed, common::config()) {
         Err(authz_wasmtime::HostError::BundleUnavailable(m)) => assert!(m.contains("no bundle is baked"), "{m}"),
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }
@@ -87,7 +87,7 @@ fn the_snapshot_keeps_the_pdp_world_and_answers_as_the_engine_does() {
     let request = r#"{"requestId":"r","principal":{"id":"alice","roles":["user"]},"includeMeta":true,
       "resources":[{"resource":{"kind":"document","id":"d1","attr":{"owner":"alice"}},"actions":["view","delete"]}],
       "authzOptions":{"now":"2026-01-01T00:00:00Z"}}"#;
-    let config = authz_wasmtime::Config { supply_now: false, ..Default::default() };
+    let config = authz_wasmtime::Config { supply_now: false, ..common::config() };
     let pdp = authz_wasmtime::Pdp::from_bytes(&preinitialized, config).unwrap();
     let from_component: serde_json::Value = serde_json::from_str(&pdp.check_json(request).unwrap()).unwrap();
     let limits = authz_api::cerbos::Limits::default();
@@ -100,7 +100,7 @@ fn the_snapshot_keeps_the_pdp_world_and_answers_as_the_engine_does() {
 fn a_corrupt_bundle_survives_baking_and_fails_closed_at_load() {
     // Pre-initialization decodes the bundle: a bad one is kept as the guest's error, not a trap.
     let baked = authz_wasmtime::bake::bake(&common::generic_component(), b"AUTHZB05 not a bundle").unwrap();
-    match authz_wasmtime::Pdp::from_bytes(&baked, authz_wasmtime::Config::default()) {
+    match authz_wasmtime::Pdp::from_bytes(&baked, common::config()) {
         Err(authz_wasmtime::HostError::BundleUnavailable(message)) => {
             assert!(message.contains("too short"), "{message}")
         }

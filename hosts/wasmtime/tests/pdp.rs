@@ -11,7 +11,7 @@ const REQUEST: &str = r#"{"requestId":"r1","principal":{"id":"alice","roles":["u
 #[test]
 fn loads_a_baked_component_and_answers_with_its_digest() {
     let (bundle, baked) = common::example_component(Some("v1"));
-    let pdp = Pdp::from_bytes(&baked, Config::default()).unwrap();
+    let pdp = Pdp::from_bytes(&baked, common::config()).unwrap();
     assert_eq!(pdp.bundle_info().digest, bundle.digest());
     assert_eq!(pdp.bundle_info().label.as_deref(), Some("v1"));
     assert_eq!(pdp.bundle_info().policy_count as usize, bundle.policy_count());
@@ -27,7 +27,7 @@ fn loads_a_baked_component_and_answers_with_its_digest() {
 #[test]
 fn refuses_unbaked_and_foreign_components() {
     let generic = common::generic_component();
-    match Pdp::from_bytes(&generic, Config::default()) {
+    match Pdp::from_bytes(&generic, common::config()) {
         Err(HostError::Load { source, .. }) => {
             // The seal's own error, typed, is the cause.
             let seal = source.get().downcast_ref::<authz_wasmtime::seal::SealError>();
@@ -37,17 +37,17 @@ fn refuses_unbaked_and_foreign_components() {
     }
     // Even sealed, it has nothing to decide with.
     let sealed = authz_wasmtime::seal::seal(&generic, "", None);
-    match Pdp::from_bytes(&sealed, Config::default()) {
+    match Pdp::from_bytes(&sealed, common::config()) {
         Err(HostError::BundleUnavailable(message)) => assert!(message.contains("authz bake"), "{message}"),
         other => panic!("{:?}", other.map(|p| p.bundle_info().clone())),
     }
-    assert!(matches!(Pdp::from_bytes(b"not wasm", Config::default()), Err(HostError::Load { .. })));
+    assert!(matches!(Pdp::from_bytes(b"not wasm", common::config()), Err(HostError::Load { .. })));
 }
 
 #[test]
 fn malformed_and_oversized_requests_are_typed_errors() {
     let (_, baked) = common::example_component(None);
-    let pdp = Pdp::from_bytes(&baked, Config { max_request_bytes: 4096, ..Config::default() }).unwrap();
+    let pdp = Pdp::from_bytes(&baked, Config { max_request_bytes: 4096, ..common::config() }).unwrap();
     match pdp.check_json(r#"{"principal":{"id":"a","roles":[]},"resources":[]}"#) {
         Err(HostError::Request(e)) => assert_eq!(e.path(), "$.principal.roles"),
         other => panic!("{other:?}"),
@@ -61,10 +61,10 @@ fn malformed_and_oversized_requests_are_typed_errors() {
 fn fuel_exhaustion_is_a_typed_error() {
     let (_, baked) = common::example_component(None);
     // Pre-initialized, loading (`bundle-info`) takes a few hundred instructions; a decision more.
-    let pdp = Pdp::from_bytes(&baked, Config { fuel: Some(1_000), ..Config::default() }).unwrap();
+    let pdp = Pdp::from_bytes(&baked, Config { fuel: Some(1_000), ..common::config() }).unwrap();
     assert!(matches!(pdp.check_json(REQUEST), Err(HostError::OutOfFuel)));
     assert!(matches!(
-        Pdp::from_bytes(&baked, Config { fuel: Some(10), ..Config::default() }),
+        Pdp::from_bytes(&baked, Config { fuel: Some(10), ..common::config() }),
         Err(HostError::OutOfFuel)
     ));
 }
@@ -86,13 +86,13 @@ fn a_decision_over_the_time_limit_fails_closed_and_the_next_one_is_clean() {
         )
     };
     let timeout = std::time::Duration::from_millis(50);
-    let pdp = Pdp::from_bytes(&baked, Config { timeout: Some(timeout), ..Config::default() }).unwrap();
+    let pdp = Pdp::from_bytes(&baked, Config { timeout: Some(timeout), ..common::config() }).unwrap();
     // 25 million comparisons: far beyond 50 ms in any interpreter.
     assert!(matches!(pdp.check_json(&request(5_000)), Err(HostError::Timeout(t)) if t == timeout));
     let small: serde_json::Value = serde_json::from_str(&pdp.check_json(&request(3)).unwrap()).unwrap();
     assert_eq!(small["results"][0]["actions"]["view"], "EFFECT_ALLOW", "the next decision runs in a clean instance");
     // Without a limit the same decision completes (here on a list small enough to wait for).
-    let unlimited = Pdp::from_bytes(&baked, Config { timeout: None, ..Config::default() }).unwrap();
+    let unlimited = Pdp::from_bytes(&baked, Config { timeout: None, ..common::config() }).unwrap();
     let done: serde_json::Value = serde_json::from_str(&unlimited.check_json(&request(300)).unwrap()).unwrap();
     assert_eq!(done["results"][0]["actions"]["view"], "EFFECT_ALLOW");
 }
@@ -100,7 +100,7 @@ fn a_decision_over_the_time_limit_fails_closed_and_the_next_one_is_clean() {
 #[test]
 fn a_decision_over_the_memory_limit_fails_closed_and_the_next_one_is_clean() {
     let (_, baked) = common::example_component(None);
-    let pdp = Pdp::from_bytes(&baked, Config { max_memory_bytes: 24 << 20, ..Config::default() }).unwrap();
+    let pdp = Pdp::from_bytes(&baked, Config { max_memory_bytes: 24 << 20, ..common::config() }).unwrap();
     let ok = pdp.check_json(REQUEST).unwrap();
     // 8 MB of attributes: the copy into the guest alone is within the limit, parsing it is not.
     let attr = format!("{{{}}}", (0..200_000).map(|i| format!(r#""k{i}":[{i},{i}]"#)).collect::<Vec<_>>().join(","));
@@ -139,7 +139,7 @@ fn the_host_supplies_now_only_when_asked() {
     let baked = authz_wasmtime::bake::bake(&common::generic_component(), &bundle.to_bytes()).unwrap();
     let request = r#"{"principal":{"id":"p","roles":["u"]},"resources":[{"resource":{"kind":"clock","id":"1"},"actions":["tick"]}]}"#;
     for (supply_now, want) in [(true, "EFFECT_ALLOW"), (false, "EFFECT_DENY")] {
-        let pdp = Pdp::from_bytes(&baked, Config { supply_now, ..Config::default() }).unwrap();
+        let pdp = Pdp::from_bytes(&baked, Config { supply_now, ..common::config() }).unwrap();
         assert!(pdp.bundle_info().reads_clock, "the component reports that the bundle reads the time");
         let response: serde_json::Value = serde_json::from_str(&pdp.check_json(request).unwrap()).unwrap();
         assert_eq!(response["results"][0]["actions"]["tick"], want, "supply_now = {supply_now}");
@@ -154,7 +154,7 @@ fn the_decision_hook_sees_every_decision_with_rule_and_digest() {
     let seen: Arc<Mutex<Vec<DecisionRecord>>> = Arc::default();
     let sink = seen.clone();
     let hook = DecisionHook::new(move |r| sink.lock().unwrap().push(r.clone()));
-    let config = Config { on_decision: Some(hook), runtime_name: "test-runtime".into(), ..Config::default() };
+    let config = Config { on_decision: Some(hook), runtime_name: "test-runtime".into(), ..common::config() };
     let pdp = Pdp::from_bytes(&baked, config).unwrap();
 
     // Typed: policy, rule and scope come from the component.
@@ -188,7 +188,7 @@ fn the_decision_hook_sees_every_decision_with_rule_and_digest() {
 #[test]
 fn typed_requests_are_validated_like_json_ones_with_the_same_paths() {
     let (_, baked) = common::example_component(None);
-    let pdp = Pdp::from_bytes(&baked, Config::default()).unwrap();
+    let pdp = Pdp::from_bytes(&baked, common::config()).unwrap();
     let req = authz_api::cerbos::decode_request(REQUEST, &Default::default()).unwrap();
     let valid = authz_wasmtime::convert::request_to_wit(&req, &Default::default());
     assert!(pdp.check(&valid).is_ok());

@@ -21,17 +21,17 @@ fn load_error(bytes: &[u8], config: Config) -> String {
 #[test]
 fn an_edited_snapshot_is_refused() {
     let (_, baked) = common::example_component(None);
-    assert!(load(&baked, Config::default()).is_ok());
+    assert!(load(&baked, common::config()).is_ok());
     // The role `admin` renamed in the snapshot's data: the policies it decides with change,
     // the digest it reports does not. Refused for what it is.
     let at = baked.windows(5).position(|w| w == b"admin").unwrap();
     let mut edited = baked.clone();
     edited[at..at + 5].copy_from_slice(b"guest");
-    let err = load_error(&edited, Config::default());
+    let err = load_error(&edited, common::config());
     assert!(err.contains("do not match its seal"), "{err}");
     // Without its seal, not loaded at all.
     let unsealed = &baked[..baked.len() - 200];
-    assert!(load(unsealed, Config::default()).is_err());
+    assert!(load(unsealed, common::config()).is_err());
 }
 
 #[test]
@@ -42,7 +42,7 @@ fn random_bit_flips_are_all_refused() {
         let bit = (i * 7_919_993 + 12_345) % (baked.len() * 8);
         let mut flipped = baked.clone();
         flipped[bit / 8] ^= 1 << (bit % 8);
-        assert!(load(&flipped, Config::default()).is_err(), "bit {bit} flipped and loaded");
+        assert!(load(&flipped, common::config()).is_err(), "bit {bit} flipped and loaded");
     }
 }
 
@@ -54,7 +54,7 @@ fn trusted_keys_require_a_signature_by_one_of_them() {
     let other = SigningKey::from_seed([43; 32]);
     let generic = common::generic_component();
     let signed = authz_wasmtime::bake::bake_signed(&generic, &bundle.to_bytes(), Some(&key)).unwrap();
-    let trusting = |k: &SigningKey| Config { trusted_keys: vec![k.public()], ..Config::default() };
+    let trusting = |k: &SigningKey| Config { trusted_keys: vec![k.public()], ..common::config() };
     let pdp = load(&signed, trusting(&key)).unwrap();
     let signature = pdp.bundle_info().signature.clone().unwrap();
     assert_eq!(signature.key_id, key.public().id());
@@ -65,5 +65,5 @@ fn trusted_keys_require_a_signature_by_one_of_them() {
     // Unsigned, where signatures are required; accepted where none are.
     let (_, unsigned) = common::example_component(None);
     assert!(load_error(&unsigned, trusting(&key)).contains("not signed"));
-    assert_eq!(load(&unsigned, Config::default()).unwrap().bundle_info().signature, None);
+    assert_eq!(load(&unsigned, common::config()).unwrap().bundle_info().signature, None);
 }

@@ -22,3 +22,16 @@ pub fn example_component(label: Option<&str>) -> (authz_engine::Bundle, Vec<u8>)
     let baked = authz_wasmtime::bake::bake(&generic_component(), &bundle.to_bytes()).unwrap();
     (bundle, baked)
 }
+
+/// The default host configuration with a compile cache in the build's target directory
+/// (`<target>/authz-wasm/compiled-host-tests`): a component compiled once, by an earlier test
+/// or an earlier run, is read back instead of compiled again.
+pub fn config() -> authz_wasmtime::Config {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/<test binary>
+    let target = exe.ancestors().nth(3).unwrap();
+    authz_wasmtime::Config {
+        cache_dir: Some(target.join("authz-wasm/compiled-host-tests")),
+        ..authz_wasmtime::Config::default()
+    }
+}
