@@ -6,6 +6,7 @@
 //!   formats, mapped to and from the model, with JSON paths in errors and size limits;
 //! - [`Decider`]: the seam to "something that decides" (the engine, the component run by
 //!   wasmtime, the component's imported interface inside a wasm gateway);
+//! - [`audit`]: the decision record every host writes, and its audit-log line;
 //! - [`http`]: one transport-neutral request handler (routes, limits, error bodies, the AuthZEN
 //!   batch loop) that every HTTP host (axum, a `wasi:http` gateway) wraps;
 //! - [`wit_conversions!`]: the WIT records ↔ model mapping, instantiated by each side of the
@@ -14,6 +15,7 @@
 //! Neither wasmtime nor the CEL engine is in this crate's dependency tree: it builds for native
 //! hosts and for `wasm32-wasip2` guests alike.
 
+pub mod audit;
 pub mod authzen;
 pub mod cerbos;
 mod decide;

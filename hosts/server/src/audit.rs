@@ -29,7 +29,7 @@ impl AuditLog {
     /// server counts it, and fails the decision under `--audit-required`), and marks the
     /// decision being made on this thread as unaudited (see [`call_audited`]).
     pub fn write(&self, record: &DecisionRecord) -> std::io::Result<()> {
-        let line = json_line(&record.to_json());
+        let line = record.to_line();
         let result = match self.0.lock() {
             Ok(mut w) => writeln!(w, "{line}"),
             Err(_) => Err(std::io::Error::other("the audit log's lock is poisoned")),
@@ -55,32 +55,8 @@ pub(crate) fn call_audited<T>(decide: impl FnOnce() -> T) -> (T, bool) {
     (out, !UNAUDITED.with(|u| u.replace(false)))
 }
 
-/// `value` as one JSON line that every JSON-lines reader splits where we do: U+2028 and
-/// U+2029, which JSON allows raw inside strings, are escaped (JavaScript readers split on them).
-fn json_line(value: &serde_json::Value) -> String {
-    let line = value.to_string();
-    if line.contains(['\u{2028}', '\u{2029}']) {
-        line.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029")
-    } else {
-        line
-    }
-}
-
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AuditLog(..)")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json_line;
-
-    #[test]
-    fn line_separators_are_escaped() {
-        let line = json_line(&serde_json::json!({"id": "a\u{2028}b\u{2029}c"}));
-        assert_eq!(line, r#"{"id":"a\u2028b\u2029c"}"#);
-        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(back["id"], "a\u{2028}b\u{2029}c");
     }
 }

@@ -1,78 +1,11 @@
-//! Decision records: one per (resource, action) decided, handed to the configured hook (audit
-//! logs, metrics) after every successful call.
+//! Decision records ([`DecisionRecord`], authz-api's, the same in every host): one per
+//! (resource, action) decided, handed to the configured hook (audit logs, metrics) after every
+//! successful call.
 
 use crate::types as wit;
+pub use authz_api::audit::DecisionRecord;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// One decision, with the evidence of which bundle and rule made it.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct DecisionRecord {
-    /// The request's ID.
-    pub request_id: String,
-    /// The principal's ID.
-    pub principal_id: String,
-    /// The resource's kind.
-    pub resource_kind: String,
-    /// The resource's ID.
-    pub resource_id: String,
-    /// The action decided.
-    pub action: String,
-    /// Whether it was allowed.
-    pub allowed: bool,
-    /// Key of the deciding policy, or `NO_MATCH`.
-    pub policy: String,
-    /// Name of the deciding rule; empty when none decided (JSON calls without `includeMeta`
-    /// carry no rule, and no policy unless the response has meta).
-    pub rule: String,
-    /// Scope of the deciding rule.
-    pub scope: String,
-    /// Digest of the bundle that decided.
-    pub bundle_digest: String,
-    /// The bundle's label.
-    pub bundle_label: Option<String>,
-    /// Who signed the component that decided, when it is signed.
-    pub bundle_signature: Option<crate::seal::Signature>,
-    /// Which runtime decided (for example `wasmtime`).
-    pub runtime: String,
-    /// Time the whole call took (all of its decisions).
-    pub duration: Duration,
-}
-
-impl DecisionRecord {
-    /// `EFFECT_ALLOW` or `EFFECT_DENY`, as Cerbos writes effects.
-    pub fn effect(&self) -> &'static str {
-        if self.allowed {
-            "EFFECT_ALLOW"
-        } else {
-            "EFFECT_DENY"
-        }
-    }
-
-    /// The record as one JSON object (an audit log line).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "requestId": self.request_id,
-            "principalId": self.principal_id,
-            "resourceKind": self.resource_kind,
-            "resourceId": self.resource_id,
-            "action": self.action,
-            "effect": self.effect(),
-            "policy": self.policy,
-            "rule": self.rule,
-            "scope": self.scope,
-            "bundleDigest": self.bundle_digest,
-            "bundleLabel": self.bundle_label,
-            "bundleSignature": self.bundle_signature.as_ref().map(|s| serde_json::json!({
-                "keyId": s.key_id,
-                "value": s.value,
-            })),
-            "runtime": self.runtime,
-            "durationMicros": self.duration.as_secs_f64() * 1e6,
-        })
-    }
-}
 
 /// A callback that receives every [`DecisionRecord`]; it runs on the deciding thread, so it
 /// should be quick (queue, count, write a line).
@@ -109,22 +42,9 @@ pub(crate) struct CallInfo<'a> {
 
 impl CallInfo<'_> {
     fn record(&self, kind: &str, id: &str, action: &str, allowed: bool) -> DecisionRecord {
-        DecisionRecord {
-            request_id: self.request_id.to_string(),
-            principal_id: self.principal_id.to_string(),
-            resource_kind: kind.to_string(),
-            resource_id: id.to_string(),
-            action: action.to_string(),
-            allowed,
-            policy: String::new(),
-            rule: String::new(),
-            scope: String::new(),
-            bundle_digest: self.bundle_digest.to_string(),
-            bundle_label: self.bundle_label.map(str::to_string),
-            bundle_signature: self.bundle_signature.cloned(),
-            runtime: self.runtime.to_string(),
-            duration: self.duration,
-        }
+        let bundle = (self.bundle_digest, self.bundle_label, self.bundle_signature);
+        let (request, principal) = (self.request_id, self.principal_id);
+        DecisionRecord::new(request, principal, (kind, id), action, allowed, bundle, self.runtime, self.duration)
     }
 
     /// Records of a typed response.

@@ -57,14 +57,8 @@ pub enum SealError {
     Key(String),
 }
 
-/// Who signed a sealed component.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signature {
-    /// The signing key's id: the first 16 hex digits of the sha256 of its public key.
-    pub key_id: String,
-    /// The Ed25519 signature, hex.
-    pub value: String,
-}
+/// Who signed a sealed component (authz-api's type: decision records carry it).
+pub use authz_api::audit::Signature;
 
 /// A verified seal.
 #[derive(Debug, Clone, PartialEq, Eq)]
