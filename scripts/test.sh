@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: the component rebuilt (same bytes as committed) and its world,
-# formatting, lints (native, wasm32, authz-api's purity), unit and host tests, the conformance
-# corpus through every runtime (native, component in wasmtime, authz serve over HTTP), HTTP
-# server tests, a short fuzzing run, `cargo install` as a user does it, example suites.
+# The whole test suite: the component and the wasi:http gateway rebuilt (same bytes as
+# committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
+# unit and host tests, the conformance corpus through every runtime (native, component in
+# wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve), HTTP server tests, a
+# short fuzzing run, `cargo install` as a user does it, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -17,6 +18,13 @@ if ! git diff --quiet -- component/authz-pdp-generic.wasm; then
   echo "component/authz-pdp-generic.wasm differs from the committed one: the component's sources changed" >&2
   echo "without it being rebuilt, or the build is not reproducible here; rebuilt with this tree, commit it" >&2
   echo "(git add component/authz-pdp-generic.wasm) if the change is meant" >&2
+  exit 1
+fi
+echo "== the wasi:http gateway (spin-app/; rebuilt: it must be the committed bytes)"
+bash scripts/build-gateway.sh
+if ! git diff --quiet -- spin-app/authz-gateway.wasm; then
+  echo "spin-app/authz-gateway.wasm differs from the committed one: the gateway's sources changed without it" >&2
+  echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
   exit 1
 fi
 echo "== the component's world (imports nothing) matches component/tests/world.golden.wit"
@@ -36,6 +44,7 @@ echo "== cargo clippy (native, and the component for wasm32)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p authz-engine --features prepared --all-targets --locked -- -D warnings
 CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --locked -- -D warnings
 echo "== cargo test (engine, cli, component, wasmtime host)"
 cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
 # The component's engine (`prepared`: only prepare() builds the CEL runtime).
@@ -46,7 +55,8 @@ set -euo pipefail
 for dir in policies/*/; do
   "$CERBOS_BIN" compile "$dir"
 done
-echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve; HTTP tests;"
+echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve ="
+echo "   the wasi:http app under wasmtime serve (Spin); HTTP tests;"
 echo "   the differential corpus against cerbos server"
 # The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
 cargo build -p authz --locked

@@ -12,6 +12,24 @@ use crate::model::CheckOptions;
 use crate::{authzen, DecideError, Decider, Failure};
 use serde_json::{json, Value};
 
+/// `GET /healthz`: the process answers.
+pub fn health() -> Value {
+    json!({ "status": "ok" })
+}
+
+/// `GET /readyz`: the bundle being served, and who signed it when it is signed.
+pub fn readiness(details: &crate::BundleDetails, signature: Option<&crate::audit::Signature>) -> Value {
+    json!({
+        "status": "ready",
+        "bundleDigest": details.digest,
+        "bundleLabel": details.label,
+        "policyCount": details.policy_count,
+        "engineVersion": details.engine_version,
+        "readsClock": details.reads_clock,
+        "signature": signature.map(|s| json!({ "keyId": s.key_id, "value": s.value })),
+    })
+}
+
 /// The routes [`Handler`] answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {

@@ -1,5 +1,6 @@
 //! The `authz` command line as a library, so tests and other tools reuse it:
 //! reading policy directories and running Cerbos test suites.
 
+pub mod compose;
 pub mod store;
 pub mod suite;

@@ -58,6 +58,10 @@ enum Command {
         /// into the bundle, so requests can carry signed tokens (`auxData.jwt.token`).
         #[arg(long, value_name = "FILE")]
         cerbos_config: Option<PathBuf>,
+        /// Write one `wasi:http` component instead: the HTTP gateway (authz's HTTP API, built
+        /// into this binary) composed with the baked PDP, for `wasmtime serve`, Spin and SpinKube.
+        #[arg(long)]
+        http: bool,
     },
     /// Write a new Ed25519 signing key to OUT and its public key to OUT.pub (for `bake --sign`
     /// and `serve --trusted-key`).
@@ -195,6 +199,7 @@ struct BakeArgs {
     component: Option<PathBuf>,
     sign: Option<PathBuf>,
     cerbos_config: Option<PathBuf>,
+    http: bool,
 }
 
 /// Reads a signing key file.
@@ -239,11 +244,15 @@ fn bake(a: BakeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("nothing baked: fix the errors above");
         return Ok(ExitCode::FAILURE);
     };
-    let baked = authz_wasmtime::bake::bake_signed(&generic, &bundle.to_bytes(), key.as_ref())?;
+    let mut baked = authz_wasmtime::bake::bake_signed(&generic, &bundle.to_bytes(), key.as_ref())?;
+    if a.http {
+        baked = authz::compose::http_app(authz::compose::GATEWAY, &baked)?;
+    }
     std::fs::write(&a.out, &baked).with_context(|| format!("writing {}", a.out.display()))?;
     println!(
-        "baked {} ({} bytes, bundle {}, label {}, {})",
+        "baked {}{} ({} bytes, bundle {}, label {}, {})",
         a.out.display(),
+        if a.http { " (wasi:http: gateway + PDP)" } else { "" },
         baked.len(),
         bundle.digest(),
         bundle.label().unwrap_or("-"),
@@ -317,8 +326,8 @@ fn main() -> ExitCode {
                 }
             })
         }
-        Command::Bake { policies, out, label, skip_tests, component, sign, cerbos_config } => {
-            bake(BakeArgs { policies, out, label, skip_tests, component, sign, cerbos_config })
+        Command::Bake { policies, out, label, skip_tests, component, sign, cerbos_config, http } => {
+            bake(BakeArgs { policies, out, label, skip_tests, component, sign, cerbos_config, http })
         }
         Command::Keygen { out } => keygen(&out),
         Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {

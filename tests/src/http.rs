@@ -184,12 +184,18 @@ impl Server {
         if !args.contains(&"--cache-dir") {
             command.arg("--cache-dir").arg(crate::runtime::wasm_dir().join("compiled-servers"));
         }
+        Server::spawn(command, "listening on http://")
+    }
+
+    /// Starts `command` (a server that prints `MARKER<address>` on stderr once it listens,
+    /// `MARKER` ending in `http://`) and waits until it listens.
+    pub fn spawn(mut command: Command, marker: &str) -> Result<Server, String> {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("starting authz serve: {e}"))?;
+            .map_err(|e| format!("starting {:?}: {e}", command.get_program()))?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
         let mut lines = BufReader::new(stderr).lines();
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -197,17 +203,17 @@ impl Server {
         let addr = loop {
             let Some(Ok(line)) = lines.next() else {
                 let _ = child.kill();
-                return Err(format!("authz serve exited before listening:\n{}", seen.join("\n")));
+                return Err(format!("{:?} exited before listening:\n{}", command.get_program(), seen.join("\n")));
             };
-            if let Some(a) = line.split("listening on http://").nth(1) {
+            if let Some(a) = line.split(marker).nth(1) {
                 // Text log lines carry the address as a field after the message too.
-                let a = a.split_whitespace().next().unwrap_or_default();
+                let a = a.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default();
                 break a.parse::<SocketAddr>().map_err(|e| format!("bad address in `{line}`: {e}"))?;
             }
             seen.push(line);
             if Instant::now() > deadline {
                 let _ = child.kill();
-                return Err("authz serve did not start in time".into());
+                return Err(format!("{:?} did not start in time", command.get_program()));
             }
         };
         let collected = std::sync::Arc::new(std::sync::Mutex::new(seen));
@@ -221,6 +227,19 @@ impl Server {
         });
         let stdout = child.stdout.take();
         Ok(Server { child, addr, stdout, stderr: collected })
+    }
+
+    /// [`Server::spawn`] for a server with no way to stop when its stdin closes (`wasmtime
+    /// serve`): run under `sh`, which stops it when the pipe closes, however this process ends.
+    pub fn spawn_until_stdin_closes(program: &std::path::Path, args: &[&str], marker: &str) -> Result<Server, String> {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#""$@" </dev/null & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p""#)
+            .arg("sh")
+            .arg(program)
+            .args(args);
+        Server::spawn(command, marker)
     }
 
     /// The server's process ID.
@@ -248,7 +267,17 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Closes the server's stdin, which stops it (`--exit-on-stdin-close`, or the wrapper of
+    /// [`Server::spawn_until_stdin_closes`]), then kills it if it is still running 10 s later.
     fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

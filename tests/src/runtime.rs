@@ -246,14 +246,7 @@ impl Loaded for HttpLoaded {
     }
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
-        let r = self.post("/api/check/resources", Some(request))?;
-        let body = r.json()?;
-        if r.status == 200 {
-            Ok(body)
-        } else {
-            // The other runtimes' request errors carry the same message.
-            Err(body.get("message").and_then(|m| m.as_str()).unwrap_or(&r.body).to_string())
-        }
+        json_answer(self.post("/api/check/resources", Some(request))?)
     }
 }
 
@@ -264,9 +257,118 @@ pub struct Matrix {
     loaded: Vec<(&'static str, Box<dyn Loaded>)>,
 }
 
-/// The runtimes every corpus runs through. A missing generic component is an error, never a skip.
+/// The `wasi:http` app Spin and SpinKube run (`authz bake --http`: the gateway composed with the
+/// baked PDP) under `wasmtime serve`, the `wasi:http` host Spin embeds: a fresh instance per
+/// request, as in Spin. One server per test process, restarted with each bundle's app.
+pub struct SpinApp {
+    wasmtime: PathBuf,
+}
+
+/// The shared `wasmtime serve` and the digest of the app it serves.
+static SPIN: std::sync::Mutex<Option<(crate::http::Server, String)>> = std::sync::Mutex::new(None);
+
+impl SpinApp {
+    /// Finds the `wasmtime` CLI (`AUTHZ_WASMTIME`, else on `PATH`: `source scripts/wasm-tools.sh`).
+    pub fn new() -> Result<Self, String> {
+        let wasmtime = match std::env::var_os("AUTHZ_WASMTIME") {
+            Some(p) => PathBuf::from(p),
+            None => std::env::var_os("PATH")
+                .map(|path| std::env::split_paths(&path).map(|d| d.join("wasmtime")).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .find(|p| p.is_file())
+                .ok_or("the wasmtime CLI is not on PATH: `source scripts/wasm-tools.sh` installs it (or set AUTHZ_WASMTIME)")?,
+        };
+        Ok(SpinApp { wasmtime })
+    }
+}
+
+struct SpinLoaded {
+    app: Vec<u8>,
+    digest: String,
+    wasmtime: PathBuf,
+}
+
+impl Runtime for SpinApp {
+    fn name(&self) -> &'static str {
+        "spin/wasmtime-serve"
+    }
+
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let app = authz::compose::http_app(authz::compose::GATEWAY, artifact.baked()?).map_err(|e| e.to_string())?;
+        let loaded =
+            SpinLoaded { app, digest: artifact.bundle().digest().to_string(), wasmtime: self.wasmtime.clone() };
+        loaded.post("/healthz", None)?;
+        Ok(Box::new(loaded))
+    }
+}
+
+impl SpinLoaded {
+    /// Sends `body` (or GETs `path`) to the shared `wasmtime serve`, restarting it with this
+    /// app if it serves another.
+    fn post(&self, path: &str, body: Option<&str>) -> Result<crate::http::Response, String> {
+        let mut guard = SPIN.lock().map_err(|_| "server lock poisoned")?;
+        if guard.as_ref().is_none_or(|(_, serving)| *serving != self.digest) {
+            *guard = None;
+            std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
+            let file = wasm_dir().join(format!("spin-app-{}.wasm", std::process::id()));
+            std::fs::write(&file, &self.app).map_err(|e| e.to_string())?;
+            let file_arg = file.to_string_lossy();
+            let args = [
+                "serve",
+                "-Scli",
+                "--addr",
+                "127.0.0.1:0",
+                // As the other runtimes: the corpus sets each case's `now`, globals and options.
+                "--env",
+                "AUTHZ_ALLOW_REQUEST_OPTIONS=1",
+                "--env",
+                "AUTHZ_NO_HOST_CLOCK=1",
+                &file_arg,
+            ];
+            let server =
+                crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://")?;
+            *guard = Some((server, self.digest.clone()));
+        }
+        let Some((server, _)) = guard.as_mut() else { return Err("no server".into()) };
+        let mut client = server.client();
+        match body {
+            Some(b) => client.post_json(path, b),
+            None => client.get(path),
+        }
+    }
+}
+
+impl Loaded for SpinLoaded {
+    fn decide(&self, _: &CheckResourcesRequest, _: &CheckOptions) -> Option<Result<Decision, String>> {
+        None
+    }
+
+    fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        json_answer(self.post("/api/check/resources", Some(request))?)
+    }
+}
+
+/// A Cerbos JSON answer over HTTP: the body, or the error's message (the other runtimes'
+/// request errors carry the same message).
+fn json_answer(r: crate::http::Response) -> Result<serde_json::Value, String> {
+    let body = r.json()?;
+    if r.status == 200 {
+        Ok(body)
+    } else {
+        Err(body.get("message").and_then(|m| m.as_str()).unwrap_or(&r.body).to_string())
+    }
+}
+
+/// The runtimes every corpus runs through. A missing generic component or `wasmtime` CLI is an
+/// error, never a skip.
 pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
-    Ok(vec![Box::new(Native), Box::new(ComponentInWasmtime::new()?), Box::new(HttpServer::new()?)])
+    Ok(vec![
+        Box::new(Native),
+        Box::new(ComponentInWasmtime::new()?),
+        Box::new(HttpServer::new()?),
+        Box::new(SpinApp::new()?),
+    ])
 }
 
 impl Matrix {

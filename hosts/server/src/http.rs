@@ -146,22 +146,20 @@ async fn metrics(Shared(state): S) -> Response {
 }
 
 async fn healthz() -> Response {
-    axum::Json(json!({ "status": "ok" })).into_response()
+    axum::Json(authz_api::http::health()).into_response()
 }
 
 async fn readyz(Shared(state): S) -> Response {
     let pdp = state.pdp();
     let info = pdp.bundle_info();
-    axum::Json(json!({
-        "status": "ready",
-        "bundleDigest": info.digest,
-        "bundleLabel": info.label,
-        "policyCount": info.policy_count,
-        "engineVersion": info.engine_version,
-        "readsClock": info.reads_clock,
-        "signature": info.signature.as_ref().map(|s| json!({ "keyId": s.key_id, "value": s.value })),
-    }))
-    .into_response()
+    let details = authz_api::BundleDetails {
+        digest: info.digest.clone(),
+        label: info.label.clone(),
+        policy_count: info.policy_count,
+        engine_version: info.engine_version.clone(),
+        reads_clock: info.reads_clock,
+    };
+    axum::Json(authz_api::http::readiness(&details, info.signature.as_ref())).into_response()
 }
 
 fn authorize(state: &State, headers: &HeaderMap) -> Result<(), Answer> {

@@ -1,0 +1,202 @@
+//! The `wasi:http` handler: HTTP in, authz-api's handler with the imported PDP as decider,
+//! HTTP out.
+
+use authz_api::audit::DecisionRecord;
+use authz_api::cerbos::{CheckResourcesRequest, Limits};
+use authz_api::http::{Handler, Request, Response};
+use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure};
+use std::time::Instant;
+use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
+
+wit_bindgen::generate!({ path: "../wit", world: "gateway" });
+
+authz_api::wit_conversions!(super::authz::pdp::authz);
+
+use authz::pdp::authz as pdp;
+
+/// The runtime named in decision records.
+const RUNTIME: &str = "spin";
+
+/// Bytes read from the body stream at a time.
+const CHUNK: u64 = 64 * 1024;
+
+struct Gateway;
+
+wasi::http::proxy::export!(Gateway);
+
+impl wasi::exports::http::incoming_handler::Guest for Gateway {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let config = Config::from_env();
+        let answer = answer(&config, &request);
+        respond(out, &answer);
+    }
+}
+
+/// What the environment configures (see the crate's documentation).
+struct Config {
+    handler: Handler,
+    host_clock: bool,
+    globals_json: Option<String>,
+    /// Why the configuration is unusable: every request is then answered 500 with it.
+    error: Option<String>,
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let flag = |name: &str| var(name).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let mut errors = Vec::new();
+        let mut number = |name: &str, default: usize| match var(name).map(|v| v.parse::<usize>()) {
+            None => default,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                errors.push(format!("{name}: {e}"));
+                default
+            }
+        };
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_resources: number("AUTHZ_MAX_RESOURCES", defaults.max_resources),
+            max_actions: number("AUTHZ_MAX_ACTIONS", defaults.max_actions),
+            max_bytes: number("AUTHZ_MAX_BODY_BYTES", defaults.max_bytes),
+        };
+        let globals_json = var("AUTHZ_GLOBALS");
+        if let Some(g) = &globals_json {
+            if let Err(e) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(g) {
+                errors.push(format!("AUTHZ_GLOBALS is not a JSON object: {e}"));
+            }
+        }
+        Config {
+            handler: Handler::new(limits, flag("AUTHZ_ALLOW_REQUEST_OPTIONS")),
+            host_clock: !flag("AUTHZ_NO_HOST_CLOCK"),
+            globals_json,
+            error: (!errors.is_empty()).then(|| format!("the gateway's configuration: {}", errors.join("; "))),
+        }
+    }
+}
+
+/// The answer to one HTTP request.
+fn answer(config: &Config, request: &IncomingRequest) -> Response {
+    if let Some(e) = &config.error {
+        return Response::error(500, e.clone(), None);
+    }
+    let method = match request.method() {
+        Method::Get => "GET".to_string(),
+        Method::Post => "POST".to_string(),
+        Method::Put => "PUT".to_string(),
+        Method::Delete => "DELETE".to_string(),
+        Method::Head => "HEAD".to_string(),
+        Method::Options => "OPTIONS".to_string(),
+        Method::Patch => "PATCH".to_string(),
+        Method::Connect => "CONNECT".to_string(),
+        Method::Trace => "TRACE".to_string(),
+        Method::Other(m) => m,
+    };
+    let path_and_query = request.path_with_query().unwrap_or_default();
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    match (method.as_str(), path) {
+        ("GET", "/healthz") => return Response { status: 200, body: authz_api::http::health() },
+        ("GET", "/readyz") => {
+            let details = wit_map::details_from_wit(pdp::bundle_info());
+            return Response { status: 200, body: authz_api::http::readiness(&details, None) };
+        }
+        _ => {}
+    }
+    let body = if method == "POST" {
+        match read_body(request, config.handler.limits().max_bytes) {
+            Ok(b) => b,
+            Err(answer) => return answer,
+        }
+    } else {
+        Vec::new()
+    };
+    let authority = request.authority();
+    let decider = Imported { host_clock: config.host_clock, globals_json: config.globals_json.as_deref() };
+    let request = Request { method: &method, path, host: authority.as_deref(), body: &body };
+    config.handler.handle(&decider, request).1
+}
+
+/// The request body, at most `limit` bytes (then a 413).
+fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, Response> {
+    let failed = |what: &str| Response::error(400, format!("the request body could not be read ({what})"), None);
+    let body = request.consume().map_err(|()| failed("consumed"))?;
+    let stream = body.stream().map_err(|()| failed("no stream"))?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(CHUNK) {
+            Ok(chunk) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > limit {
+                    let message = format!("the request body is over {limit} bytes");
+                    return Err(Response::error(413, message, Some("$".into())));
+                }
+            }
+            Err(wasi::io::streams::StreamError::Closed) => break,
+            Err(wasi::io::streams::StreamError::LastOperationFailed(e)) => {
+                return Err(failed(&e.to_debug_string()));
+            }
+        }
+    }
+    drop(stream);
+    let _trailers = wasi::http::types::IncomingBody::finish(body);
+    Ok(bytes)
+}
+
+/// Writes `answer` as the response.
+fn respond(out: ResponseOutparam, answer: &Response) {
+    let headers = Fields::new();
+    let _ = headers.set("content-type", &[Response::CONTENT_TYPE.as_bytes().to_vec()]);
+    let response = OutgoingResponse::new(headers);
+    let _ = response.set_status_code(answer.status);
+    let Ok(body) = response.body() else {
+        return;
+    };
+    ResponseOutparam::set(out, Ok(response));
+    let Ok(stream) = body.write() else {
+        return;
+    };
+    let bytes = answer.body_bytes();
+    // `blocking_write_and_flush` takes at most 4096 bytes at a time.
+    for chunk in bytes.chunks(4096) {
+        if stream.blocking_write_and_flush(chunk).is_err() {
+            return;
+        }
+    }
+    drop(stream);
+    let _ = OutgoingBody::finish(body, None);
+}
+
+/// The imported PDP, as authz-api's decider: fills in what the request leaves to the host (its
+/// clock, its configured globals), as `authz serve` does, and writes one audit line per
+/// decision on stderr.
+struct Imported<'a> {
+    host_clock: bool,
+    globals_json: Option<&'a str>,
+}
+
+impl Decider for Imported<'_> {
+    fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError> {
+        let start = Instant::now();
+        let mut typed = wit_map::request_to_wit(request, options);
+        if typed.options.now.is_none() && self.host_clock && pdp::bundle_info().reads_clock {
+            let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+            typed.options.now = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        }
+        if typed.options.globals_json.is_none() {
+            typed.options.globals_json = self.globals_json.map(str::to_string);
+        }
+        let decision = match pdp::check_resources(&typed) {
+            Ok(response) => wit_map::response_from_wit(response),
+            Err(e) => {
+                return Err(match wit_map::error_from_wit(e) {
+                    Ok(request_error) => DecideError::Request(request_error),
+                    Err(reason) => DecideError::runtime(Failure::Unavailable, reason),
+                })
+            }
+        };
+        for record in DecisionRecord::of_decision(request, &decision, RUNTIME, start.elapsed()) {
+            eprintln!("{}", record.to_line());
+        }
+        Ok(decision)
+    }
+}
