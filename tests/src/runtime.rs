@@ -281,6 +281,18 @@ impl SpinApp {
         };
         Ok(SpinApp { wasmtime })
     }
+
+    /// `wasmtime serve` on the app in `file` (on loopback, any free port), with the gateway's
+    /// environment `env` (`NAME=VALUE`: see `spin-app/src/lib.rs`).
+    pub fn serve(&self, file: &std::path::Path, env: &[&str]) -> Result<crate::http::Server, String> {
+        let mut args = vec!["serve".to_string(), "-Scli".into(), "--addr".into(), "127.0.0.1:0".into()];
+        for e in env {
+            args.extend(["--env".to_string(), e.to_string()]);
+        }
+        args.push(file.to_string_lossy().into_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://")
+    }
 }
 
 struct SpinLoaded {
@@ -313,21 +325,9 @@ impl SpinLoaded {
             std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
             let file = wasm_dir().join(format!("spin-app-{}.wasm", std::process::id()));
             std::fs::write(&file, &self.app).map_err(|e| e.to_string())?;
-            let file_arg = file.to_string_lossy();
-            let args = [
-                "serve",
-                "-Scli",
-                "--addr",
-                "127.0.0.1:0",
-                // As the other runtimes: the corpus sets each case's `now`, globals and options.
-                "--env",
-                "AUTHZ_ALLOW_REQUEST_OPTIONS=1",
-                "--env",
-                "AUTHZ_NO_HOST_CLOCK=1",
-                &file_arg,
-            ];
-            let server =
-                crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://")?;
+            // As the other runtimes: the corpus sets each case's `now`, globals and options.
+            let env = ["AUTHZ_ALLOW_REQUEST_OPTIONS=1", "AUTHZ_NO_HOST_CLOCK=1"];
+            let server = SpinApp { wasmtime: self.wasmtime.clone() }.serve(&file, &env)?;
             *guard = Some((server, self.digest.clone()));
         }
         let Some((server, _)) = guard.as_mut() else { return Err("no server".into()) };

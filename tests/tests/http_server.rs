@@ -1,5 +1,7 @@
 //! `authz serve` as a real process on loopback: both APIs, batch semantics, errors, limits,
-//! metrics, the audit log, and hot swap under concurrent load.
+//! metrics, the audit log, and hot swap under concurrent load. The API tests (both APIs, batch
+//! semantics, errors, limits) run against the `wasi:http` app under `wasmtime serve` (Spin's
+//! model) too: one HTTP API, whichever host serves it.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -17,6 +19,71 @@ fn example_request() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example-request.json")).unwrap()
 }
 
+/// The hosts that serve the HTTP API.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Host {
+    /// `authz serve` with the embedded example.
+    Serve,
+    /// `authz bake --http` of the example under `wasmtime serve`.
+    Spin,
+}
+
+const HOSTS: [Host; 2] = [Host::Serve, Host::Spin];
+
+/// Request limits, as `authz serve` flags or the gateway's environment.
+#[derive(Default)]
+struct Limits {
+    max_resources: Option<&'static str>,
+    max_body_bytes: Option<&'static str>,
+}
+
+/// The example app (`authz bake --http`), baked once per test process.
+fn example_app() -> &'static Path {
+    static APP: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = APP.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("app.wasm");
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
+        let status = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())
+            .args(["bake", "--skip-tests", "--http", "--policies", example.to_str().unwrap(), "--out"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "authz bake --http failed");
+        (dir, out)
+    });
+    path
+}
+
+impl Host {
+    fn start(self, limits: &Limits) -> Server {
+        match self {
+            Host::Serve => {
+                let mut args = Vec::new();
+                if let Some(n) = limits.max_resources {
+                    args.extend(["--max-resources", n]);
+                }
+                if let Some(n) = limits.max_body_bytes {
+                    args.extend(["--max-body-bytes", n]);
+                }
+                Server::start(&args).unwrap()
+            }
+            Host::Spin => {
+                let mut env = Vec::new();
+                if let Some(n) = limits.max_resources {
+                    env.push(format!("AUTHZ_MAX_RESOURCES={n}"));
+                }
+                if let Some(n) = limits.max_body_bytes {
+                    env.push(format!("AUTHZ_MAX_BODY_BYTES={n}"));
+                }
+                let env: Vec<&str> = env.iter().map(String::as_str).collect();
+                authz_conformance::runtime::SpinApp::new().unwrap().serve(example_app(), &env).unwrap()
+            }
+        }
+    }
+}
+
 fn ok_json(r: authz_conformance::http::Response) -> Value {
     assert_eq!(r.status, 200, "{}", r.body);
     r.json().unwrap()
@@ -24,7 +91,13 @@ fn ok_json(r: authz_conformance::http::Response) -> Value {
 
 #[test]
 fn embedded_example_answers_cerbos_requests_with_the_digest() {
-    let server = Server::start(&[]).unwrap();
+    for host in HOSTS {
+        example_answers_cerbos_requests_with_the_digest(host);
+    }
+}
+
+fn example_answers_cerbos_requests_with_the_digest(host: Host) {
+    let server = host.start(&Limits::default());
     let mut c = server.client();
     let ready = ok_json(c.get("/readyz").unwrap());
     let digest = ready["bundleDigest"].as_str().unwrap().to_string();
@@ -41,6 +114,10 @@ fn embedded_example_answers_cerbos_requests_with_the_digest() {
     assert_eq!(doc["actions"]["edit"], "EFFECT_DENY");
     assert_eq!(doc["actions"]["approve"], "EFFECT_ALLOW");
     assert_eq!(doc["meta"]["actions"]["view"]["matchedPolicy"], "resource.document.vdefault");
+    if host == Host::Spin {
+        // Metrics are `authz serve`'s; the gateway writes decisions to its log only.
+        return;
+    }
 
     let metrics = c.get("/metrics").unwrap();
     assert_eq!(metrics.status, 200);
@@ -65,7 +142,13 @@ fn document(owner: &str, status: &str) -> Value {
 
 #[test]
 fn authzen_evaluation_and_configuration() {
-    let server = Server::start(&[]).unwrap();
+    for host in HOSTS {
+        authzen_evaluation_and_configuration_on(host);
+    }
+}
+
+fn authzen_evaluation_and_configuration_on(host: Host) {
+    let server = host.start(&Limits::default());
     let mut c = server.client();
     let digest = ok_json(c.get("/readyz").unwrap())["bundleDigest"].clone();
     let config = ok_json(c.get("/.well-known/authzen-configuration").unwrap());
@@ -95,7 +178,13 @@ fn authzen_evaluation_and_configuration() {
 
 #[test]
 fn authzen_batches_follow_their_semantics() {
-    let server = Server::start(&[]).unwrap();
+    for host in HOSTS {
+        authzen_batches_follow_their_semantics_on(host);
+    }
+}
+
+fn authzen_batches_follow_their_semantics_on(host: Host) {
+    let server = host.start(&Limits::default());
     let mut c = server.client();
     let mut batch = |semantic: Option<&str>| {
         let mut body = json!({
@@ -127,7 +216,13 @@ fn authzen_batches_follow_their_semantics() {
 
 #[test]
 fn bad_input_is_a_4xx_json_error_naming_the_field() {
-    let server = Server::start(&["--max-resources", "2", "--max-body-bytes", "20000"]).unwrap();
+    for host in HOSTS {
+        bad_input_is_a_4xx_json_error_naming_the_field_on(host);
+    }
+}
+
+fn bad_input_is_a_4xx_json_error_naming_the_field_on(host: Host) {
+    let server = host.start(&Limits { max_resources: Some("2"), max_body_bytes: Some("20000") });
     let mut c = server.client();
     let cases: Vec<(&str, String, u16, Option<&str>)> = vec![
         ("/api/check/resources", "{not json".into(), 400, Some("$")),
@@ -222,10 +317,10 @@ fn bad_input_is_a_4xx_json_error_naming_the_field() {
     ]);
     for (path, body, status, field) in cases {
         let r = c.post_json(path, &body).unwrap();
-        assert_eq!(r.status, status, "{path} {body}: {}", r.body);
+        assert_eq!(r.status, status, "{host:?} {path} {body}: {}", r.body);
         let err = r.json().unwrap();
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.body);
-        assert_eq!(err["path"].as_str(), field, "{path} {body}: {}", r.body);
+        assert_eq!(err["path"].as_str(), field, "{host:?} {path} {body}: {}", r.body);
     }
     let r = c.get("/no/such/thing").unwrap();
     assert_eq!(r.status, 404);
@@ -236,6 +331,9 @@ fn bad_input_is_a_4xx_json_error_naming_the_field() {
         200,
         "two resources are within the limit"
     );
+    if host == Host::Spin {
+        return;
+    }
     let metrics = c.get("/metrics").unwrap().body;
     assert!(!metrics.contains("status=\"5"), "{metrics}");
 }
