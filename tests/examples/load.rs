@@ -1,11 +1,14 @@
-//! Bounded load generator for `authz serve`: a fixed number of requests over keep-alive
+//! Bounded load generator for the HTTP PDPs: a fixed number of requests over keep-alive
 //! loopback connections, reporting requests/s, decisions/s and p50/p99 latency for the Cerbos
 //! and AuthZEN endpoints with 1 and 50 resources per request.
 //!
 //! ```text
-//! cargo build --release -p authz && cargo run --release -p authz-conformance --example load -- [REQUESTS] [CONNECTIONS]
+//! cargo build --release -p authz && cargo run --release -p authz-conformance --example load -- [REQUESTS] [CONNECTIONS] [HOSTS]
 //! ```
-//! Starts `authz serve` (the embedded example bundle) from the same target directory.
+//! HOSTS is `serve` (default), `spin`, or `serve,spin` (side by side in one run, scenario by
+//! scenario): `authz serve` with the embedded example bundle, and `authz bake --http` of the
+//! example under `wasmtime serve` (Spin's model: a fresh instance per request), both from the
+//! same target directory.
 
 use authz_conformance::http::Server;
 use serde_json::json;
@@ -42,17 +45,44 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(i).copied().unwrap_or_default()
 }
 
+/// `authz bake --http` of the example, for `wasmtime serve`.
+fn spin_app(dir: &std::path::Path) -> Result<Server, String> {
+    let out = dir.join("app.wasm");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
+    let status = std::process::Command::new(authz_conformance::http::authz_binary()?)
+        .args(["bake", "--skip-tests", "--http", "--policies"])
+        .arg(&example)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("authz bake --http failed".into());
+    }
+    authz_conformance::runtime::SpinApp::new()?.serve(&out, &[])
+}
+
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let requests: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let connections: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(8);
-    let server = Server::start(&[])?;
-    println!(
-        "authz serve on {} (embedded example bundle); {requests} requests per scenario over {connections} connections",
-        server.addr
-    );
-    println!("| endpoint | decisions/request | requests/s | decisions/s | p50 | p99 |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    let hosts = args.get(3).map_or("serve", String::as_str);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut servers = Vec::new();
+    for host in hosts.split(',') {
+        match host {
+            "serve" => servers.push(("authz serve", Server::start(&[])?)),
+            "spin" => servers.push(("wasmtime serve (spin app)", spin_app(dir.path())?)),
+            other => return Err(format!("unknown host `{other}`: serve or spin")),
+        }
+    }
+    for (name, server) in &servers {
+        println!("{name} on {} (example bundle)", server.addr);
+    }
+    println!("{requests} requests per scenario over {connections} connections");
+    println!("| host | endpoint | decisions/request | requests/s | decisions/s | p50 | p99 |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     let scenarios = [
         ("/api/check/resources", 1, cerbos(1)),
         ("/api/check/resources", 50, cerbos(50)),
@@ -60,12 +90,30 @@ fn main() -> Result<(), String> {
         ("/access/v1/evaluations", 50, authzen(50)),
     ];
     for (path, per_request, body) in scenarios {
+        for (name, server) in &servers {
+            run(name, server, path, per_request, &body, requests, connections)?;
+        }
+    }
+    Ok(())
+}
+
+/// One scenario against one server; prints its row.
+fn run(
+    name: &str,
+    server: &Server,
+    path: &'static str,
+    per_request: usize,
+    body: &str,
+    requests: usize,
+    connections: usize,
+) -> Result<(), String> {
+    {
         // Fewer of the big requests: the run stays bounded.
         let n = if per_request > 1 { (requests / 10).max(connections) } else { requests };
         // Warm up: instances, connections, caches.
         let mut warm = server.client();
         for _ in 0..200 {
-            let r = warm.post_json(path, &body)?;
+            let r = warm.post_json(path, body)?;
             if r.status != 200 {
                 return Err(format!("{path}: {} {}", r.status, r.body));
             }
@@ -74,7 +122,7 @@ fn main() -> Result<(), String> {
         let threads: Vec<_> = (0..connections)
             .map(|t| {
                 let mut client = server.client();
-                let body = body.clone();
+                let body = body.to_string();
                 let count = n / connections + usize::from(t < n % connections);
                 std::thread::spawn(move || -> Result<Vec<Duration>, String> {
                     let mut lat = Vec::with_capacity(count);
@@ -98,7 +146,7 @@ fn main() -> Result<(), String> {
         all.sort();
         let rps = all.len() as f64 / elapsed;
         println!(
-            "| `{path}` | {per_request} | {rps:.0} | {:.0} | {:.0} µs | {:.0} µs |",
+            "| {name} | `{path}` | {per_request} | {rps:.0} | {:.0} | {:.0} µs | {:.0} µs |",
             rps * per_request as f64,
             percentile(&all, 0.50).as_secs_f64() * 1e6,
             percentile(&all, 0.99).as_secs_f64() * 1e6,
