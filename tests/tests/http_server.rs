@@ -37,20 +37,26 @@ struct Limits {
     max_body_bytes: Option<&'static str>,
 }
 
+/// `authz bake --skip-tests --policies policies/example EXTRA... --out OUT`.
+fn bake_example(out: &Path, extra: &[&str]) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
+    let status = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())
+        .args(["bake", "--skip-tests", "--policies", example.to_str().unwrap(), "--out"])
+        .arg(out)
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "authz bake {extra:?} failed");
+}
+
 /// The example app (`authz bake --http`), baked once per test process.
 fn example_app() -> &'static Path {
     static APP: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
     let (_, path) = APP.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("app.wasm");
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
-        let status = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())
-            .args(["bake", "--skip-tests", "--http", "--policies", example.to_str().unwrap(), "--out"])
-            .arg(&out)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "authz bake --http failed");
+        bake_example(&out, &["--http"]);
         (dir, out)
     });
     path
@@ -361,6 +367,50 @@ fn audit_log_has_one_record_per_decision() {
     assert!(approve["durationMicros"].as_f64().is_some_and(|d| d > 0.0));
     let edit = records.iter().find(|r| r["action"] == "edit").unwrap();
     assert_eq!(edit["effect"], "EFFECT_DENY");
+}
+
+/// Every record but its runtime and timing.
+fn record_without_runtime(mut r: Value) -> Value {
+    let m = r.as_object_mut().unwrap();
+    m.remove("runtime");
+    m.remove("durationMicros");
+    r
+}
+
+#[test]
+fn the_spin_app_writes_the_audit_records_authz_serve_writes() {
+    let dir = temp_dir("audit-spin");
+    let (pdp, app) = (dir.path().join("pdp.wasm"), dir.path().join("app.wasm"));
+    bake_example(&pdp, &["--label", "audit"]);
+    bake_example(&app, &["--label", "audit", "--http"]);
+    let log = dir.path().join("audit.jsonl");
+    let serve = Server::start(&["--component", pdp.to_str().unwrap(), "--audit-log", log.to_str().unwrap()]).unwrap();
+    ok_json(serve.client().post_json("/api/check/resources", &example_request()).unwrap());
+    let want: Vec<Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+
+    let spin = authz_conformance::runtime::SpinApp::new().unwrap().serve(&app, &[]).unwrap();
+    ok_json(spin.client().post_json("/api/check/resources", &example_request()).unwrap());
+    // The gateway writes each record as one line on stderr (`wasmtime serve` prefixes the
+    // lines it relays); the server's lines are collected as they come.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let got: Vec<Value> = loop {
+        let lines = spin.stderr.lock().unwrap().clone();
+        let records: Vec<Value> = lines
+            .iter()
+            .filter_map(|l| l.find("{\"requestId\"").map(|i| serde_json::from_str(&l[i..]).unwrap()))
+            .collect();
+        if records.len() >= want.len() || Instant::now() > deadline {
+            break records;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(got.len(), 4, "one record per decision: {got:?}");
+    assert!(got.iter().all(|r| r["bundleLabel"] == "audit"), "{got:?}");
+    assert!(got.iter().all(|r| r["runtime"] == "spin"), "{got:?}");
+    assert!(got.iter().all(|r| r["durationMicros"].as_f64().is_some_and(|d| d > 0.0)), "{got:?}");
+    let strip = |v: Vec<Value>| v.into_iter().map(record_without_runtime).collect::<Vec<_>>();
+    assert_eq!(strip(got), strip(want), "the same records (rule, policy, bundle digest and label) as authz serve");
 }
 
 #[test]
