@@ -8,7 +8,7 @@
 //! HOSTS is `serve` (default), `spin`, or `serve,spin` (side by side in one run, scenario by
 //! scenario): `authz serve` with the embedded example bundle, and `authz bake --http` of the
 //! example under `wasmtime serve` (Spin's model: a fresh instance per request), both from the
-//! same target directory.
+//! same target directory. `AUTHZ_WASMTIME_SERVE_OPTIONS` adds `wasmtime serve` options.
 
 use authz_conformance::http::Server;
 use serde_json::json;
@@ -60,7 +60,10 @@ fn spin_app(dir: &std::path::Path) -> Result<Server, String> {
     if !status.success() {
         return Err("authz bake --http failed".into());
     }
-    authz_conformance::runtime::SpinApp::new()?.serve(&out, &[])
+    // More `wasmtime serve` options, for comparing its settings (e.g. `-O pooling-allocator`).
+    let options = std::env::var("AUTHZ_WASMTIME_SERVE_OPTIONS").unwrap_or_default();
+    let options: Vec<&str> = options.split_whitespace().collect();
+    authz_conformance::runtime::SpinApp::new()?.serve_with(&out, &[], &options)
 }
 
 fn main() -> Result<(), String> {

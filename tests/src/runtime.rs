@@ -285,7 +285,18 @@ impl SpinApp {
     /// `wasmtime serve` on the app in `file` (on loopback, any free port), with the gateway's
     /// environment `env` (`NAME=VALUE`: see `spin-app/src/lib.rs`).
     pub fn serve(&self, file: &std::path::Path, env: &[&str]) -> Result<crate::http::Server, String> {
+        self.serve_with(file, env, &[])
+    }
+
+    /// [`SpinApp::serve`] with more `wasmtime serve` options (`-O pooling-allocator`, ...).
+    pub fn serve_with(
+        &self,
+        file: &std::path::Path,
+        env: &[&str],
+        options: &[&str],
+    ) -> Result<crate::http::Server, String> {
         let mut args = vec!["serve".to_string(), "-Scli".into(), "--addr".into(), "127.0.0.1:0".into()];
+        args.extend(options.iter().map(|o| o.to_string()));
         for e in env {
             args.extend(["--env".to_string(), e.to_string()]);
         }
