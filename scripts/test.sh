@@ -3,8 +3,8 @@
 # committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
 # unit and host tests, the conformance corpus through every runtime (native, component in
 # wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve), HTTP server tests, a
-# short fuzzing run, `cargo install` as a user does it, the Spin/SpinKube manifests, example
-# suites.
+# short fuzzing run, the JS package in Node, `cargo install` as a user does it, the
+# Spin/SpinKube manifests, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -26,6 +26,13 @@ bash scripts/build-gateway.sh
 if ! git diff --quiet -- spin-app/authz-gateway.wasm; then
   echo "spin-app/authz-gateway.wasm differs from the committed one: the gateway's sources changed without it" >&2
   echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
+  exit 1
+fi
+echo "== the JS package's bindings (js/glue: jco on the generic component; regenerated: the same files)"
+bash scripts/build-js.sh
+if ! git diff --quiet -- js/glue || [ -n "$(git status --porcelain -- js/glue)" ]; then
+  echo "js/glue differs from the committed bindings: the component's world changed without" >&2
+  echo "bash scripts/build-js.sh being run, or jco's output is not reproducible here" >&2
   exit 1
 fi
 echo "== the component's world (imports nothing) matches component/tests/world.golden.wit"
@@ -64,6 +71,8 @@ cargo build -p authz --locked
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 # The benchmarks are compiled (type-checked) by clippy --all-targets above; timings are never
 # asserted: run them with `cargo bench` (BENCHMARKS.md).
+echo "== the JS package in Node (node --test): the example's answers equal the native engine's"
+bash scripts/js-test.sh
 echo "== fuzzing: each target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N)"
 bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
 echo "== cargo install --path cli: a user's build bakes and serves --policies"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The JS package's tests in Node (node --test), on the example bundle baked by this tree's authz.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+"$AUTHZ" bake --policies policies/example --skip-tests --out "$WORK/example.wasm" > /dev/null
+AUTHZ_BIN="$AUTHZ" AUTHZ_JS_COMPONENT="$WORK/example.wasm" node --test js/test/
