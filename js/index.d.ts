@@ -67,6 +67,7 @@ export declare function coreModuleBytes(component: Uint8Array | ArrayBuffer): Ui
 export declare class PDP {
   static create(options: PDPOptions): Promise<PDP>;
   bundleInfo(): BundleDetails;
+  checkJson(request: string): string;
   checkResources(request: CheckResourcesRequest): CheckResourcesResponse;
   checkResource(query: {
     principal: Principal;

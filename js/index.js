@@ -132,19 +132,23 @@ export class PDP {
     return this.info;
   }
 
-  /** A Cerbos CheckResources request (its JSON shape) → `CheckResourcesResponse`. */
-  checkResources(request) {
+  /** A Cerbos CheckResources request as JSON text → the response as JSON text, both exactly
+   * as the component reads and writes them. */
+  checkJson(text) {
     const defaults = { ...this.defaults };
     if (this.now && this.bundleInfo().readsClock) {
       defaults.now = this.now().toISOString();
     }
-    let text;
     try {
-      text = this.exports.checkJson(JSON.stringify(request), defaults);
+      return this.exports.checkJson(text, defaults);
     } catch (e) {
       throw new PDPError(e?.payload ?? e);
     }
-    return new CheckResourcesResponse(JSON.parse(text));
+  }
+
+  /** A Cerbos CheckResources request (its JSON shape) → `CheckResourcesResponse`. */
+  checkResources(request) {
+    return new CheckResourcesResponse(JSON.parse(this.checkJson(JSON.stringify(request))));
   }
 
   /** One resource: `{ principal, resource, actions, auxData?, requestId? }` → `CheckResult`. */

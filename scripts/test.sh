@@ -64,7 +64,7 @@ for dir in policies/*/; do
   "$CERBOS_BIN" compile "$dir"
 done
 echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve ="
-echo "   the wasi:http app under wasmtime serve (Spin); HTTP tests;"
+echo "   the wasi:http app under wasmtime serve (Spin) = the JS package in Node; HTTP tests;"
 echo "   the differential corpus against cerbos server"
 # The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
 cargo build -p authz --locked

@@ -360,6 +360,123 @@ impl Loaded for SpinLoaded {
     }
 }
 
+/// The JS package (`js/`) in Node: one `node tests/node/runtime.mjs` per test process, fed
+/// each baked component and each Cerbos JSON request over JSON lines. It speaks JSON only.
+pub struct NodeJs;
+
+/// The Node process: its stdin, its stdout, and the digest it has loaded.
+struct NodeProcess {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    serving: String,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static NODE: std::sync::Mutex<Option<NodeProcess>> = std::sync::Mutex::new(None);
+
+impl NodeJs {
+    /// Checks that `node` runs (`AUTHZ_NODE` names another binary).
+    pub fn new() -> Result<Self, String> {
+        std::process::Command::new(node_binary())
+            .arg("--version")
+            .output()
+            .map_err(|e| format!("Node.js (`{}`) does not run: {e}", node_binary()))?;
+        Ok(NodeJs)
+    }
+}
+
+fn node_binary() -> String {
+    std::env::var("AUTHZ_NODE").unwrap_or_else(|_| "node".into())
+}
+
+struct NodeLoaded {
+    baked: Vec<u8>,
+    digest: String,
+}
+
+impl Runtime for NodeJs {
+    fn name(&self) -> &'static str {
+        "node/js"
+    }
+
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let loaded = NodeLoaded { baked: artifact.baked()?.to_vec(), digest: artifact.bundle().digest().to_string() };
+        loaded.ask(None)?;
+        Ok(Box::new(loaded))
+    }
+}
+
+impl NodeLoaded {
+    /// Sends one line (`{"check": request}`, or just makes sure this bundle is loaded) and
+    /// reads the answer's line.
+    fn ask(&self, request: Option<&str>) -> Result<serde_json::Value, String> {
+        use std::io::{BufRead, Write};
+        let mut guard = NODE.lock().map_err(|_| "node lock poisoned")?;
+        if guard.is_none() {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node/runtime.mjs");
+            let mut child = std::process::Command::new(node_binary())
+                .arg(script)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("starting node: {e}"))?;
+            let input = child.stdin.take().ok_or("no stdin")?;
+            let output = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
+            *guard = Some(NodeProcess { child, input, output, serving: String::new() });
+        }
+        let Some(node) = guard.as_mut() else { return Err("no node process".into()) };
+        let mut exchange = |message: serde_json::Value| -> Result<serde_json::Value, String> {
+            writeln!(node.input, "{message}").map_err(|e| format!("writing to node: {e}"))?;
+            let mut line = String::new();
+            node.output.read_line(&mut line).map_err(|e| format!("reading from node: {e}"))?;
+            serde_json::from_str(&line).map_err(|e| format!("node answered `{line}`: {e}"))
+        };
+        if node.serving != self.digest {
+            std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
+            let file = wasm_dir().join(format!("node-{}.wasm", std::process::id()));
+            std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
+            let answer = exchange(serde_json::json!({ "load": file.to_string_lossy() }))?;
+            if answer.get("ok").and_then(|d| d.as_str()) != Some(self.digest.as_str()) {
+                return Err(format!("node loaded {answer}, not the bundle {}", self.digest));
+            }
+            node.serving.clone_from(&self.digest);
+        }
+        match request {
+            Some(r) => exchange(serde_json::json!({ "check": r })),
+            None => Ok(serde_json::Value::Null),
+        }
+    }
+}
+
+impl Loaded for NodeLoaded {
+    fn decide(&self, _: &CheckResourcesRequest, _: &CheckOptions) -> Option<Result<Decision, String>> {
+        None
+    }
+
+    fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        let answer = self.ask(Some(request))?;
+        if let Some(text) = answer.get("ok").and_then(|t| t.as_str()) {
+            return serde_json::from_str(text).map_err(|e| format!("the package answered invalid JSON: {e}"));
+        }
+        // A refusal carries the component's error; its message is authz-api's, as every runtime's.
+        let error = answer.get("error").cloned().unwrap_or_default();
+        let field = |k: &str| error.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let (path, message) = (field("path").unwrap_or_else(|| "$".into()), field("message").unwrap_or_default());
+        Err(match field("kind").as_deref() {
+            Some("invalid-request") => authz_api::RequestError::Invalid { path, message }.to_string(),
+            Some("request-too-large") => authz_api::RequestError::Limit { path, message }.to_string(),
+            _ => format!("node: {error}"),
+        })
+    }
+}
+
 /// A Cerbos JSON answer over HTTP: the body, or the error's message (the other runtimes'
 /// request errors carry the same message).
 fn json_answer(r: crate::http::Response) -> Result<serde_json::Value, String> {
@@ -371,14 +488,15 @@ fn json_answer(r: crate::http::Response) -> Result<serde_json::Value, String> {
     }
 }
 
-/// The runtimes every corpus runs through. A missing generic component or `wasmtime` CLI is an
-/// error, never a skip.
+/// The runtimes every corpus runs through. A missing generic component, `wasmtime` CLI or Node
+/// is an error, never a skip.
 pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
     Ok(vec![
         Box::new(Native),
         Box::new(ComponentInWasmtime::new()?),
         Box::new(HttpServer::new()?),
         Box::new(SpinApp::new()?),
+        Box::new(NodeJs::new()?),
     ])
 }
 
