@@ -7,4 +7,4 @@ AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 "$AUTHZ" bake --policies policies/example --skip-tests --out "$WORK/example.wasm" > /dev/null
-AUTHZ_BIN="$AUTHZ" AUTHZ_JS_COMPONENT="$WORK/example.wasm" node --test js/test/
+AUTHZ_BIN="$AUTHZ" AUTHZ_JS_COMPONENT="$WORK/example.wasm" node --test js/test/pdp.test.js

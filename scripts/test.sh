@@ -3,7 +3,7 @@
 # committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
 # unit and host tests, the conformance corpus through every runtime (native, component in
 # wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve), HTTP server tests, a
-# short fuzzing run, the JS package in Node and workerd, `cargo install` as a user does it, the
+# short fuzzing run, the JS package in Node, workerd and Chromium, `cargo install` as a user does it, the
 # Spin/SpinKube manifests, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -75,6 +75,8 @@ echo "== the JS package in Node (node --test): the example's answers equal the n
 bash scripts/js-test.sh
 echo "== the JS package as an edge function under workerd: answers equal the native engine's"
 bash scripts/workerd-test.sh
+echo "== the JS package in headless Chromium: a page's answers equal the native engine's"
+bash scripts/browser-test.sh
 echo "== fuzzing: each target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N)"
 bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
 echo "== cargo install --path cli: a user's build bakes and serves --policies"

@@ -6,51 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { generated, native } from '../test/common.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const url = process.env.WORKERD_URL;
-const NOW = '2026-12-01T12:00:00Z';
-
-const native = (request) =>
-  JSON.parse(
-    execFileSync(process.env.AUTHZ_BIN, ['check', '--policies', `${root}policies/example`, '--now', NOW], {
-      input: JSON.stringify(request),
-    }),
-  );
 
 async function worker(request) {
   const r = await fetch(`${url}/api/check/resources`, { method: 'POST', body: JSON.stringify(request) });
   return { status: r.status, body: await r.json() };
-}
-
-/** Four requests of 30 resources each, from a fixed seed. */
-function generated() {
-  let seed = 7;
-  const pick = (xs) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return xs[seed % xs.length];
-  };
-  const requests = [];
-  for (let r = 0; r < 4; r++) {
-    const principal = {
-      id: pick(['alice', 'bob', 'carol']),
-      roles: pick([['user'], ['user', 'manager'], ['admin'], ['user', 'finance']]),
-      attr: { department: pick(['finance', 'sales', 'hr']) },
-    };
-    const resources = [];
-    for (let i = 0; i < 30; i++) {
-      const kind = pick(['document', 'document', 'api_endpoint']);
-      const attr =
-        kind === 'document'
-          ? { owner: pick(['alice', 'bob', 'carol']), department: pick(['finance', 'sales']), status: pick(['DRAFT', 'PENDING_APPROVAL', 'APPROVED']), size: pick([1, 10, 1000]) }
-          : { path: pick(['/refunds', '/reports', '/admin']), method: pick(['GET', 'POST']) };
-      resources.push({ actions: pick([['view'], ['view', 'edit'], ['approve', 'delete'], ['invoke']]), resource: { kind, id: `r${r}-${i}`, attr } });
-    }
-    requests.push({ requestId: `gen-${r}`, principal, resources, includeMeta: true, authzOptions: undefined });
-  }
-  return requests;
 }
 
 test('the example request: the same answer as the native engine', async () => {
