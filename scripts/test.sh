@@ -2,9 +2,9 @@
 # The whole test suite: the component and the wasi:http gateway rebuilt (same bytes as
 # committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
 # unit and host tests, the conformance corpus through every runtime (native, component in
-# wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve), HTTP server tests, a
-# short fuzzing run, the JS package in Node, workerd and Chromium, `cargo install` as a user does it, the
-# Spin/SpinKube manifests, example suites.
+# wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve, the JS package in
+# Node), HTTP server tests, a short fuzzing run, the JS package in Node, workerd and Chromium,
+# `cargo install` as a user does it, the Spin/SpinKube manifests, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
