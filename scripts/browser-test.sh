@@ -6,18 +6,14 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-TOOLS="${AUTHZ_TOOLS_DIR:-$HOME/.cache/authz-tools}"
 CHROMIUM="${AUTHZ_CHROMIUM:-$(command -v chromium || true)}"
 if [ -z "$CHROMIUM" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
     || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
   CHROMIUM="$(command -v chromium)"
 fi
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_tool npm-playwright playwright-core@1.65.1
 PLAYWRIGHT="$TOOLS/npm-playwright"
-if [ ! -d "$PLAYWRIGHT/node_modules/playwright-core" ]; then
-  mkdir -p "$PLAYWRIGHT"
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT" playwright-core@1.65.1 >&2
-fi
 AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
 WORK="$(mktemp -d)"
 SERVER=""
@@ -31,7 +27,7 @@ cp js/index.js "$WORK/js/"
 cp js/glue/authz.js "$WORK/js/glue/"
 cp js/browser/index.html "$WORK/js/browser/"
 "$AUTHZ" bake --policies policies/example --skip-tests --out "$WORK/js/browser/example.wasm" > /dev/null
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK" > "$WORK/http.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do

@@ -7,12 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-TOOLS="${AUTHZ_TOOLS_DIR:-$HOME/.cache/authz-tools}"
+npm_tool npm-jco @bytecodealliance/jco@1.35.0
 JCO="$TOOLS/npm-jco/node_modules/.bin/jco"
-if [ ! -x "$JCO" ]; then
-  mkdir -p "$TOOLS/npm-jco"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS/npm-jco" @bytecodealliance/jco@1.35.0 >&2
-fi
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 "$JCO" transpile component/authz-pdp-generic.wasm -o "$OUT" --name authz --instantiation async \

