@@ -15,16 +15,19 @@ echo "== wasm toolchain and the generic component (rebuilt: it must be the commi
 bash scripts/build-component.sh
 source scripts/wasm-tools.sh
 set -euo pipefail
-if ! git diff --quiet -- component/authz-pdp-generic.wasm; then
-  echo "component/authz-pdp-generic.wasm differs from the committed one: the component's sources changed" >&2
+if ! git ls-files --error-unmatch component/authz-pdp-generic.wasm > /dev/null 2>&1 \
+  || ! git diff --quiet -- component/authz-pdp-generic.wasm; then
+  echo "component/authz-pdp-generic.wasm is not committed, or differs from the committed one: the component's sources changed" >&2
   echo "without it being rebuilt, or the build is not reproducible here; rebuilt with this tree, commit it" >&2
   echo "(git add component/authz-pdp-generic.wasm) if the change is meant" >&2
   exit 1
 fi
 echo "== the wasi:http gateway (spin-app/; rebuilt: it must be the committed bytes)"
 bash scripts/build-gateway.sh
-if ! git diff --quiet -- spin-app/authz-gateway.wasm; then
-  echo "spin-app/authz-gateway.wasm differs from the committed one: the gateway's sources changed without it" >&2
+# Tracked, too: an ignored or untracked file would pass the diff and be missing from a clone.
+if ! git ls-files --error-unmatch spin-app/authz-gateway.wasm > /dev/null 2>&1 \
+  || ! git diff --quiet -- spin-app/authz-gateway.wasm; then
+  echo "spin-app/authz-gateway.wasm is not committed, or differs from the committed one: the gateway's sources changed without it" >&2
   echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
   exit 1
 fi
