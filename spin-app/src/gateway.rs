@@ -111,7 +111,11 @@ fn answer(config: &Config, request: &IncomingRequest) -> Response {
         Vec::new()
     };
     let authority = request.authority();
-    let decider = Imported { host_clock: config.host_clock, globals_json: config.globals_json.as_deref() };
+    let decider = Imported {
+        host_clock: config.host_clock,
+        globals_json: config.globals_json.as_deref(),
+        reads_clock: std::cell::OnceCell::new(),
+    };
     let request = Request { method: &method, path, host: authority.as_deref(), body: &body };
     config.handler.handle(&decider, request).1
 }
@@ -172,13 +176,19 @@ fn respond(out: ResponseOutparam, answer: &Response) {
 struct Imported<'a> {
     host_clock: bool,
     globals_json: Option<&'a str>,
+    /// Whether the bundle reads the time: asked of the PDP once per HTTP request, not once per
+    /// decision (an AuthZEN batch decides up to its limit).
+    reads_clock: std::cell::OnceCell<bool>,
 }
 
 impl Decider for Imported<'_> {
     fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError> {
         let start = Instant::now();
         let mut typed = wit_map::request_to_wit(request, options);
-        if typed.options.now.is_none() && self.host_clock && pdp::bundle_info().reads_clock {
+        if typed.options.now.is_none()
+            && self.host_clock
+            && *self.reads_clock.get_or_init(|| pdp::bundle_info().reads_clock)
+        {
             let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
             typed.options.now = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
         }
