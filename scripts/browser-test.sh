@@ -15,13 +15,7 @@ fi
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_tool npm-playwright playwright-core@1.65.1
 PLAYWRIGHT="$TOOLS/npm-playwright"
 AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
-WORK="$(mktemp -d)"
-SERVER=""
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch
 mkdir -p "$WORK/js/browser" "$WORK/js/glue"
 cp js/index.js "$WORK/js/"
 cp js/glue/authz.js "$WORK/js/glue/"

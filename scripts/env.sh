@@ -20,3 +20,15 @@ npm_tool() {
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# scratch: a temporary directory in $WORK, removed when the script exits, together with the
+# background process whose pid the script puts in $SERVER (a server it started there).
+scratch() {
+  WORK="$(mktemp -d)"
+  SERVER=""
+  trap _scratch_cleanup EXIT
+}
+_scratch_cleanup() {
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}

@@ -7,14 +7,9 @@
 #                                           # never written by the project's builds (what CI runs)
 #   bash scripts/install-check.sh --fresh   # a brand-new CARGO_TARGET_DIR too (a full release build)
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WORK="$(mktemp -d)"
-SERVER=""
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# The project's settings are read only for the helpers: the install itself runs without them.
+source "$(dirname "$0")/env.sh"
+scratch
 if [ "${1:-}" = "--fresh" ]; then
   TARGET="$WORK/target"
 else

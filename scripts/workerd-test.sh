@@ -9,13 +9,7 @@ cd "$ROOT"
 npm_tool npm-workerd workerd@1.20261117.1
 WORKERD="$TOOLS/npm-workerd/node_modules/.bin/workerd"
 AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
-WORK="$(mktemp -d)"
-SERVER=""
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch
 mkdir -p "$WORK/glue"
 cp js/workerd/worker.js js/workerd/config.capnp js/index.js "$WORK/"
 cp js/glue/authz.js "$WORK/glue/"

@@ -48,18 +48,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// `authz bake --http` of the example, for `wasmtime serve`.
 fn spin_app(dir: &std::path::Path) -> Result<Server, String> {
     let out = dir.join("app.wasm");
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
-    let status = std::process::Command::new(authz_conformance::http::authz_binary()?)
-        .args(["bake", "--skip-tests", "--http", "--policies"])
-        .arg(&example)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err("authz bake --http failed".into());
-    }
+    authz_conformance::http::bake_example(&out, &["--http"])?;
     // More `wasmtime serve` options, for comparing its settings (e.g. `-O pooling-allocator`).
     let options = std::env::var("AUTHZ_WASMTIME_SERVE_OPTIONS").unwrap_or_default();
     let options: Vec<&str> = options.split_whitespace().collect();

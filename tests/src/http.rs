@@ -157,6 +157,26 @@ pub fn authz_binary() -> Result<PathBuf, String> {
     }
 }
 
+/// `authz bake --skip-tests --policies policies/example EXTRA... --out OUT` with this tree's
+/// `authz` (`--http` for the `wasi:http` app, `--label L`, ...).
+pub fn bake_example(out: &std::path::Path, extra: &[&str]) -> Result<(), String> {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
+    let status = Command::new(authz_binary()?)
+        .args(["bake", "--skip-tests", "--policies"])
+        .arg(&example)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("running authz bake: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("authz bake {extra:?} failed"))
+    }
+}
+
 /// A running `authz serve` process, killed on drop.
 pub struct Server {
     child: Child,

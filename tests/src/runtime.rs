@@ -260,6 +260,7 @@ pub struct Matrix {
 /// The `wasi:http` app Spin and SpinKube run (`authz bake --http`: the gateway composed with the
 /// baked PDP) under `wasmtime serve`, the `wasi:http` host Spin embeds: a fresh instance per
 /// request, as in Spin. One server per test process, restarted with each bundle's app.
+#[derive(Clone)]
 pub struct SpinApp {
     wasmtime: PathBuf,
 }
@@ -309,7 +310,7 @@ impl SpinApp {
 struct SpinLoaded {
     app: Vec<u8>,
     digest: String,
-    wasmtime: PathBuf,
+    spin: SpinApp,
 }
 
 impl Runtime for SpinApp {
@@ -319,8 +320,7 @@ impl Runtime for SpinApp {
 
     fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
         let app = authz::compose::http_app(authz::compose::GATEWAY, artifact.baked()?).map_err(|e| e.to_string())?;
-        let loaded =
-            SpinLoaded { app, digest: artifact.bundle().digest().to_string(), wasmtime: self.wasmtime.clone() };
+        let loaded = SpinLoaded { app, digest: artifact.bundle().digest().to_string(), spin: self.clone() };
         loaded.post("/healthz", None)?;
         Ok(Box::new(loaded))
     }
@@ -338,7 +338,7 @@ impl SpinLoaded {
             std::fs::write(&file, &self.app).map_err(|e| e.to_string())?;
             // As the other runtimes: the corpus sets each case's `now`, globals and options.
             let env = ["AUTHZ_ALLOW_REQUEST_OPTIONS=1", "AUTHZ_NO_HOST_CLOCK=1"];
-            let server = SpinApp { wasmtime: self.wasmtime.clone() }.serve(&file, &env)?;
+            let server = self.spin.serve(&file, &env)?;
             *guard = Some((server, self.digest.clone()));
         }
         let Some((server, _)) = guard.as_mut() else { return Err("no server".into()) };

@@ -37,17 +37,8 @@ struct Limits {
     max_body_bytes: Option<&'static str>,
 }
 
-/// `authz bake --skip-tests --policies policies/example EXTRA... --out OUT`.
 fn bake_example(out: &Path, extra: &[&str]) {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example");
-    let status = std::process::Command::new(authz_conformance::http::authz_binary().unwrap())
-        .args(["bake", "--skip-tests", "--policies", example.to_str().unwrap(), "--out"])
-        .arg(out)
-        .args(extra)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "authz bake {extra:?} failed");
+    authz_conformance::http::bake_example(out, extra).unwrap();
 }
 
 /// The example app (`authz bake --http`), baked once per test process.
