@@ -15,6 +15,72 @@ export interface PDPOptions {
   strictEvaluation?: boolean;
   /** The time for requests that bring none (default: the current time); `false`: none. */
   now?: (() => Date) | false;
+  /** Receives one record per (resource, action) decided; what it throws, the call throws. */
+  onDecision?: (record: DecisionRecord) => void;
+  /** `handle`'s limits, as `authz serve`'s flags (defaults 50, 50, 4 MiB). */
+  maxResources?: number;
+  maxActions?: number;
+  maxBodyBytes?: number;
+  /** Let requests to `handle` set `authzOptions` (calls from code always may). */
+  allowRequestOptions?: boolean;
+}
+
+/** The decision record every authz runtime writes (`runtime` is `js` here). */
+export interface DecisionRecord {
+  requestId: string;
+  principalId: string;
+  resourceKind: string;
+  resourceId: string;
+  action: string;
+  effect: 'EFFECT_ALLOW' | 'EFFECT_DENY';
+  policy: string;
+  rule: string;
+  scope: string;
+  bundleDigest: string;
+  bundleLabel: string | null;
+  bundleSignature: { keyId: string; value: string } | null;
+  runtime: string;
+  durationMicros: number;
+}
+
+/** An AuthZEN 1.0 entity (subject or resource). */
+export interface AuthZENEntity {
+  type: string;
+  id: string;
+  properties?: Record<string, unknown>;
+}
+
+/** An AuthZEN 1.0 Access Evaluation request. */
+export interface EvaluationRequest {
+  subject: AuthZENEntity;
+  resource: AuthZENEntity;
+  action: { name: string; properties?: Record<string, unknown> };
+  context?: Record<string, unknown>;
+}
+
+/** An AuthZEN 1.0 Access Evaluations request: top-level members are defaults. */
+export interface EvaluationsRequest extends Partial<EvaluationRequest> {
+  evaluations?: Partial<EvaluationRequest>[];
+  options?: { evaluations_semantic?: 'execute_all' | 'deny_on_first_deny' | 'permit_on_first_permit' };
+}
+
+export interface Decision {
+  decision: boolean;
+  context?: Record<string, unknown>;
+}
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  host?: string;
+  body?: string | Uint8Array | ArrayBuffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text. */
+  body: string;
 }
 
 export interface Principal {
@@ -57,7 +123,10 @@ export declare class CheckResourcesResponse {
 }
 
 export declare class PDPError extends Error {
-  kind?: string;
+  /** The HTTP status `authz serve` answers for it (400, 413, 500, ...). */
+  status: number;
+  /** Cerbos's (gRPC) error code. */
+  code?: number;
   /** JSON path of the field at fault, when the request was refused. */
   path?: string;
 }
@@ -77,4 +146,7 @@ export declare class PDP {
     requestId?: string;
   }): CheckResult;
   isAllowed(query: { principal: Principal; resource: Resource; action: string; auxData?: Record<string, unknown> }): boolean;
+  evaluation(request: EvaluationRequest): Decision;
+  evaluations(request: EvaluationsRequest): { evaluations: Decision[] } | Decision;
+  handle(request: HttpRequest): HttpResponse;
 }

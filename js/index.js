@@ -2,8 +2,9 @@
 // generated once from the generic component (glue/authz.js; scripts/build-js.sh). Every baked
 // component has the generic component's structure, so one set of bindings serves them all: the
 // package takes the baked component's core module and instantiates it with them. Nothing here
-// maps Cerbos or AuthZEN formats: requests go to the component's `check-json` export as they
-// are, and its answers come back as it writes them.
+// maps Cerbos or AuthZEN formats: every request goes to the component's `handle-http` export
+// as it is (the API `authz serve` answers, run inside the component), and its answers and
+// decision records come back as the component writes them.
 import { instantiate } from './glue/authz.js';
 
 /** The core module of a component: its first core module section (id 1). */
@@ -40,6 +41,8 @@ export function coreModuleBytes(component) {
 }
 
 const SCHEMA_ENFORCEMENT = { none: 'none', warn: 'warn', reject: 'reject' };
+const ENCODER = new TextEncoder();
+const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
 
 /** One resource's decisions, as Cerbos's clients expose them. */
 export class CheckResult {
@@ -72,14 +75,18 @@ export class CheckResourcesResponse {
   }
 }
 
-/** An error the component returned (a request it refused, or a missing bundle). */
+/**
+ * A request the PDP did not decide: the HTTP API's error answer (`status`, and the body's
+ * `code`, `message` and `path`: the JSON path of the field at fault, when the request was
+ * refused). Whatever was asked is denied.
+ */
 export class PDPError extends Error {
-  constructor(payload) {
-    const detail = payload?.val ?? payload;
-    super(typeof detail === 'string' ? detail : (detail?.message ?? JSON.stringify(payload)));
+  constructor(status, body) {
+    super(body?.message ?? `the PDP answered ${status}`);
     this.name = 'PDPError';
-    this.kind = payload?.tag;
-    this.path = detail?.jsonPath;
+    this.status = status;
+    this.code = body?.code;
+    this.path = body?.path;
   }
 }
 
@@ -87,11 +94,15 @@ export class PDPError extends Error {
  * A policy decision point over a baked component.
  *
  * `await PDP.create({ component, globals, defaultPolicyVersion, defaultScope,
- * lenientScopeSearch, schemaEnforcement, strictEvaluation, now })`: `component` is the baked
- * component's bytes (Uint8Array or ArrayBuffer), or a compiled `WebAssembly.Module` of its core
- * module (what Workers need: they cannot compile bytes at run time). `now` (a function
- * returning a Date, or `false`) supplies the time conditions read when a request brings none;
- * by default the current time.
+ * lenientScopeSearch, schemaEnforcement, strictEvaluation, now, onDecision, maxResources,
+ * maxActions, maxBodyBytes, allowRequestOptions })`: `component` is the baked component's bytes
+ * (Uint8Array or ArrayBuffer), or a compiled `WebAssembly.Module` of its core module (what
+ * Workers need: they cannot compile bytes at run time). `now` (a function returning a Date, or
+ * `false`) supplies the time conditions read when a request brings none; by default the
+ * current time. `onDecision(record)` receives the decision record every authz runtime writes,
+ * one per (resource, action) decided; what it throws is thrown by the call that decided (fail
+ * closed). The limits and `allowRequestOptions` are `authz serve`'s, and hold for `handle`;
+ * calls from code (`checkResources`, ...) may always set `authzOptions`.
  */
 export class PDP {
   static async create(options = {}) {
@@ -114,7 +125,23 @@ export class PDP {
     if (!(enforcement in SCHEMA_ENFORCEMENT)) {
       throw new TypeError(`options.schemaEnforcement: one of none, warn, reject (not ${enforcement})`);
     }
+    if (options.onDecision !== undefined && typeof options.onDecision !== 'function') {
+      throw new TypeError('options.onDecision: a function receiving each decision record');
+    }
+    for (const limit of ['maxResources', 'maxActions', 'maxBodyBytes']) {
+      const n = options[limit];
+      if (n !== undefined && !(Number.isInteger(n) && n >= 0 && n <= 0xffffffff)) {
+        throw new TypeError(`options.${limit}: a whole number (not ${n})`);
+      }
+    }
     this.now = options.now === false ? null : (options.now ?? (() => new Date()));
+    this.onDecision = options.onDecision;
+    this.allowRequestOptions = Boolean(options.allowRequestOptions);
+    this.limits = {
+      maxResources: options.maxResources,
+      maxActions: options.maxActions,
+      maxBodyBytes: options.maxBodyBytes,
+    };
     this.defaults = {
       globalsJson: options.globals === undefined ? undefined : JSON.stringify(options.globals),
       defaultPolicyVersion: options.defaultPolicyVersion,
@@ -132,18 +159,49 @@ export class PDP {
     return this.info;
   }
 
-  /** A Cerbos CheckResources request as JSON text → the response as JSON text, both exactly
-   * as the component reads and writes them. */
-  checkJson(text) {
+  /**
+   * Answers one request to the PDP's HTTP API — Cerbos `POST /api/check/resources`, AuthZEN
+   * `POST /access/v1/evaluation(s)`, `GET /.well-known/authzen-configuration`, `/healthz`,
+   * `/readyz` — as `authz serve` answers it: `{ method, path, host?, body? }` (body: text or
+   * bytes) → `{ status, headers, body }` (body: JSON text). What an edge function serves.
+   */
+  handle({ method, path, host, body }) {
+    return this.#call(method, path, host, body, this.allowRequestOptions);
+  }
+
+  #call(method, path, host, body, allowRequestOptions) {
     const defaults = { ...this.defaults };
     if (this.now && this.bundleInfo().readsClock) {
       defaults.now = this.now().toISOString();
     }
-    try {
-      return this.exports.checkJson(text, defaults);
-    } catch (e) {
-      throw new PDPError(e?.payload ?? e);
+    const bytes = body === undefined ? new Uint8Array() : typeof body === 'string' ? ENCODER.encode(body) : new Uint8Array(body);
+    const config = { ...this.limits, allowRequestOptions, defaults, runtime: 'js' };
+    const start = performance.now();
+    const answer = this.exports.handleHttp({ method, path, host, body: bytes }, config);
+    if (this.onDecision && answer.decisions.length > 0) {
+      const micros = (performance.now() - start) * 1000;
+      for (const line of answer.decisions) {
+        const record = JSON.parse(line);
+        record.durationMicros = micros;
+        this.onDecision(record);
+      }
     }
+    return { status: answer.status, headers: JSON_HEADERS, body: answer.body };
+  }
+
+  /** The API's answer to `body` at `path` as text; a PDPError unless it is a decision. */
+  #post(path, text) {
+    const answer = this.#call('POST', path, undefined, text, true);
+    if (answer.status !== 200) {
+      throw new PDPError(answer.status, JSON.parse(answer.body));
+    }
+    return answer.body;
+  }
+
+  /** A Cerbos CheckResources request as JSON text → the response as JSON text, both exactly
+   * as `authz serve` reads and writes them. */
+  checkJson(text) {
+    return this.#post('/api/check/resources', text);
   }
 
   /** A Cerbos CheckResources request (its JSON shape) → `CheckResourcesResponse`. */
@@ -160,5 +218,15 @@ export class PDP {
   /** Whether `principal` may do `action` on `resource`. */
   isAllowed({ principal, resource, action, auxData }) {
     return this.checkResource({ principal, resource, actions: [action], auxData }).isAllowed(action) === true;
+  }
+
+  /** An AuthZEN 1.0 Access Evaluation request → its decision (`{ decision, context }`). */
+  evaluation(request) {
+    return JSON.parse(this.#post('/access/v1/evaluation', JSON.stringify(request)));
+  }
+
+  /** An AuthZEN 1.0 Access Evaluations (batch) request → `{ evaluations: [...] }`. */
+  evaluations(request) {
+    return JSON.parse(this.#post('/access/v1/evaluations', JSON.stringify(request)));
   }
 }

@@ -71,6 +71,9 @@ echo "   the wasi:http app under wasmtime serve (Spin) = the JS package in Node;
 echo "   the differential corpus against cerbos server"
 # The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
 cargo build -p authz --locked
+# The HTTP API tests serve the JS package's edge function under workerd too.
+source scripts/workerd.sh
+set -euo pipefail
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 # The benchmarks are compiled (type-checked) by clippy --all-targets above; timings are never
 # asserted: run them with `cargo bench` (BENCHMARKS.md).

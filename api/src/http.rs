@@ -30,6 +30,17 @@ pub fn readiness(details: &crate::BundleDetails, signature: Option<&crate::audit
     })
 }
 
+/// `GET /healthz` and `GET /readyz` for a host that routes them beside the API without a
+/// signature to show (the `wasi:http` gateway, the component's own `handle-http`); `None` for
+/// any other request. `details` is asked only for `/readyz`.
+pub fn probe(method: &str, path: &str, details: impl FnOnce() -> crate::BundleDetails) -> Option<Response> {
+    match (method, path) {
+        ("GET", "/healthz") => Some(Response::ok(health())),
+        ("GET", "/readyz") => Some(Response::ok(readiness(&details(), None))),
+        _ => None,
+    }
+}
+
 /// The routes [`Handler`] answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -166,6 +177,7 @@ impl From<DecideError> for Response {
 pub struct Handler {
     limits: Limits,
     request_options: bool,
+    defaults: CheckOptions,
 }
 
 impl Handler {
@@ -173,7 +185,16 @@ impl Handler {
     /// evaluation options in `authzOptions`; without, such a request is refused (the operator's
     /// options decide).
     pub fn new(limits: Limits, request_options: bool) -> Self {
-        Handler { limits, request_options }
+        Handler { limits, request_options, defaults: CheckOptions::default() }
+    }
+
+    /// The same handler deciding under `defaults` (the host's globals, default policy version
+    /// and scope, scope search, schema enforcement, strictness, `now`) wherever a request does
+    /// not set its own: every Cerbos request without `authzOptions` and every AuthZEN evaluation.
+    #[must_use]
+    pub fn with_defaults(mut self, defaults: CheckOptions) -> Self {
+        self.defaults = defaults;
+        self
     }
 
     /// The limits requests are held to.
@@ -208,7 +229,7 @@ impl Handler {
     }
 
     fn check_resources(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
-        let (req, opts) = cerbos::decode_request_with_options(text, &self.limits, &CheckOptions::default())?;
+        let (req, opts) = cerbos::decode_request_with_options(text, &self.limits, &self.defaults)?;
         if req.authz_options.is_some() && !self.request_options {
             return Err(Response::error(
                 400,
@@ -223,14 +244,14 @@ impl Handler {
 
     fn evaluation(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
         let eval = authzen::decode_evaluation(text, &self.limits)?;
-        Ok(Response::ok(evaluate(decider, &eval)?.1))
+        Ok(Response::ok(evaluate(decider, &self.defaults, &eval)?.1))
     }
 
     fn evaluations(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
         let batch = authzen::decode_evaluations(text, &self.limits)?;
         let mut decisions = Vec::with_capacity(batch.items.len());
         for eval in &batch.items {
-            let (allowed, decision) = evaluate(decider, eval)?;
+            let (allowed, decision) = evaluate(decider, &self.defaults, eval)?;
             decisions.push(decision);
             if batch.semantic.stops_after(allowed) {
                 break;
@@ -244,8 +265,12 @@ impl Handler {
 }
 
 /// One AuthZEN evaluation: whether it allowed, and its decision object.
-fn evaluate(decider: &dyn Decider, eval: &authzen::Evaluation) -> Result<(bool, Value), Response> {
-    let d = cerbos::decide(decider, &eval.request, &CheckOptions::default())?;
+fn evaluate(
+    decider: &dyn Decider,
+    options: &CheckOptions,
+    eval: &authzen::Evaluation,
+) -> Result<(bool, Value), Response> {
+    let d = cerbos::decide(decider, &eval.request, options)?;
     let Some(output) = d.outputs.first() else {
         return Err(Response::error(500, "the decider answered no result", None));
     };

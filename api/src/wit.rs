@@ -89,6 +89,20 @@ pub fn path(json_path: Option<String>) -> String {
     json_path.unwrap_or_else(|| "$".to_string())
 }
 
+/// A WIT `u32` as a size (saturating where `usize` is narrower).
+pub fn size(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// An error in an `http-config`'s `defaults`, its path moved under `$.config.defaults`.
+pub fn under_config(e: RequestError) -> RequestError {
+    let moved = |path: String| path.replacen("$.options", "$.config.defaults", 1);
+    match e {
+        RequestError::Invalid { path, message } => RequestError::Invalid { path: moved(path), message },
+        RequestError::Limit { path, message } => RequestError::Limit { path: moved(path), message },
+    }
+}
+
 /// Instantiates the WIT ↔ model mapping over one side's generated bindings, as a module
 /// `wit_map` in the calling module. The argument is the path of the generated `authz`
 /// interface module (for wasmtime: `bindings::exports::authz::pdp::authz`; for a wit-bindgen
@@ -400,6 +414,34 @@ macro_rules! wit_conversions {
             pub fn details_to_wit(d: BundleDetails) -> wit::BundleDetails {
                 let BundleDetails { digest, label, policy_count, engine_version, reads_clock } = d;
                 wit::BundleDetails { digest, label, policy_count, engine_version, reads_clock }
+            }
+
+            /// The HTTP API's handler as a WIT `http-config` configures it, and the runtime its
+            /// decision records name; errors name `$.config.defaults.<field>`.
+            pub fn http_config_from_wit(
+                c: wit::HttpConfig,
+            ) -> Result<($crate::http::Handler, String), RequestError> {
+                let wit::HttpConfig {
+                    max_resources,
+                    max_actions,
+                    max_body_bytes,
+                    allow_request_options,
+                    defaults,
+                    runtime,
+                } = c;
+                let default = $crate::cerbos::Limits::default();
+                let limits = $crate::cerbos::Limits {
+                    max_resources: max_resources.map_or(default.max_resources, h::size),
+                    max_actions: max_actions.map_or(default.max_actions, h::size),
+                    max_bytes: max_body_bytes.map_or(default.max_bytes, h::size),
+                };
+                let defaults = options_from_wit(defaults).map_err(h::under_config)?;
+                Ok(($crate::http::Handler::new(limits, allow_request_options).with_defaults(defaults), runtime))
+            }
+
+            /// An HTTP answer and the decision records (audit lines) made for it.
+            pub fn http_response_to_wit(r: $crate::http::Response, decisions: Vec<String>) -> wit::HttpResponse {
+                wit::HttpResponse { status: r.status, body: r.body.to_string(), decisions }
             }
 
             /// The bundle's details from a WIT record.

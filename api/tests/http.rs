@@ -164,3 +164,44 @@ fn the_discovery_document_names_the_host() {
     assert_eq!(endpoint, Some(Endpoint::Configuration));
     assert_eq!(r.body["access_evaluation_endpoint"], json!("http://pdp.example:8080/access/v1/evaluation"));
 }
+
+#[test]
+fn the_hosts_defaults_reach_the_decider_for_both_apis_and_a_request_overrides_them_field_by_field() {
+    let defaults = CheckOptions {
+        default_scope: "acme".into(),
+        lenient_scopes: true,
+        strict_evaluation: true,
+        ..CheckOptions::default()
+    };
+    let (handler, stub) = (Handler::new(Limits::default(), true).with_defaults(defaults.clone()), Stub::default());
+    call(&handler, &stub, "POST", "/api/check/resources", cerbos(&["allow"]));
+    let eval = json!({"subject": {"type": "user", "id": "a"}, "resource": {"type": "doc", "id": "1"},
+                      "action": {"name": "allow"}});
+    call(&handler, &stub, "POST", "/access/v1/evaluation", eval.clone());
+    let batch = json!({"subject": {"type": "user", "id": "a"}, "resource": {"type": "doc", "id": "1"},
+                       "evaluations": [{"action": {"name": "allow"}}]});
+    call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    let mut own = cerbos(&["allow"]);
+    own["authzOptions"] = json!({"defaultScope": "beta"});
+    call(&handler, &stub, "POST", "/api/check/resources", own);
+    let asked: Vec<CheckOptions> = stub.asked.borrow().iter().map(|(_, o)| o.clone()).collect();
+    assert_eq!(asked[..3], [defaults.clone(), defaults.clone(), defaults.clone()]);
+    assert_eq!(asked[3], CheckOptions { default_scope: "beta".into(), ..defaults });
+}
+
+#[test]
+fn probes_answer_health_and_readiness_and_nothing_else() {
+    let details = || authz_api::BundleDetails {
+        digest: "sha256:d".into(),
+        label: Some("l".into()),
+        policy_count: 2,
+        engine_version: "0".into(),
+        reads_clock: false,
+    };
+    let health = authz_api::http::probe("GET", "/healthz", || unreachable!("health needs no bundle")).unwrap();
+    assert_eq!((health.status, health.body["status"].clone()), (200, json!("ok")));
+    let ready = authz_api::http::probe("GET", "/readyz", details).unwrap();
+    assert_eq!((ready.status, ready.body["bundleDigest"].clone()), (200, json!("sha256:d")));
+    assert!(authz_api::http::probe("POST", "/readyz", details).is_none());
+    assert!(authz_api::http::probe("GET", "/api/check/resources", details).is_none());
+}

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use authz::suite::{is_suite_path, run_suite, Outcome};
-use authz_api::cerbos::{check_json, Limits};
+use authz_api::cerbos::Limits;
+use authz_api::http::{Endpoint, Handler};
 use authz_engine::{Bundle, CheckOptions, SchemaEnforcement, Source};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
@@ -70,7 +71,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Read a Cerbos CheckResources request on stdin, write the response on stdout.
+    /// Read a Cerbos CheckResources request (or, with --endpoint, an AuthZEN one) on stdin,
+    /// write the response on stdout; a refused request's error body goes to stderr (exit 2).
     Check {
         /// Policy directory.
         #[arg(long)]
@@ -90,6 +92,11 @@ enum Command {
         /// The time conditions see as `now()` (default: the current time).
         #[arg(long)]
         now: Option<String>,
+        /// The API the request on stdin is for, answered as `authz serve` answers it:
+        /// `/api/check/resources` (Cerbos CheckResources), `/access/v1/evaluation` or
+        /// `/access/v1/evaluations` (AuthZEN 1.0).
+        #[arg(long, value_name = "PATH", default_value = "/api/check/resources")]
+        endpoint: String,
     },
     /// Serve an HTTP PDP (Cerbos CheckResources + AuthZEN) deciding with a baked component;
     /// with no source, the example bundle built into this binary.
@@ -277,6 +284,7 @@ struct CheckArgs {
     lenient_scopes: bool,
     schema_enforcement: SchemaEnforcement,
     now: Option<String>,
+    endpoint: String,
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -301,16 +309,24 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         now: Some(now),
         ..CheckOptions::default()
     };
-    let mut body = String::new();
-    std::io::stdin().read_to_string(&mut body).context("reading the request from stdin")?;
-    let resp = match check_json(&bundle, &body, &Limits::default(), &opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    println!("{}", serde_json::to_string_pretty(&resp)?);
+    if Endpoint::at(&a.endpoint).is_none_or(|e| e.method() != "POST") {
+        anyhow::bail!(
+            "--endpoint `{}`: one of /api/check/resources, /access/v1/evaluation, /access/v1/evaluations",
+            a.endpoint
+        );
+    }
+    let mut body = Vec::new();
+    std::io::stdin().read_to_end(&mut body).context("reading the request from stdin")?;
+    // Requests may set their own options (`authzOptions`): the caller is the operator here.
+    let handler = Handler::new(Limits::default(), true).with_defaults(opts);
+    let request = authz_api::http::Request { method: "POST", path: &a.endpoint, host: None, body: &body };
+    let (_, answer) = handler.handle(&bundle, request);
+    if answer.status != 200 {
+        // The error body `authz serve` answers: `{code, message, path}`.
+        eprintln!("{}", answer.body);
+        return Ok(ExitCode::from(2));
+    }
+    println!("{}", serde_json::to_string_pretty(&answer.body)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -330,9 +346,23 @@ fn main() -> ExitCode {
             bake(BakeArgs { policies, out, label, skip_tests, component, sign, cerbos_config, http })
         }
         Command::Keygen { out } => keygen(&out),
-        Command::Check { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now } => {
-            check(CheckArgs { policies, globals, default_policy_version, lenient_scopes, schema_enforcement, now })
-        }
+        Command::Check {
+            policies,
+            globals,
+            default_policy_version,
+            lenient_scopes,
+            schema_enforcement,
+            now,
+            endpoint,
+        } => check(CheckArgs {
+            policies,
+            globals,
+            default_policy_version,
+            lenient_scopes,
+            schema_enforcement,
+            now,
+            endpoint,
+        }),
         Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
     };
     match result {

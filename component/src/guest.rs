@@ -1,10 +1,13 @@
 //! The exported `authz` interface: translates WIT records to engine types and back.
 
 use crate::slot;
-use authz_api::cerbos::Limits;
-use authz_api::DecideError;
+use authz_api::audit::DecisionRecord;
+use authz_api::cerbos::{CheckResourcesRequest, Limits};
+use authz_api::{http, CheckOptions, DecideError, Decider, Decision, Failure};
 use authz_engine::Bundle;
+use std::cell::RefCell;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 wit_bindgen::generate!({ path: "../wit", world: "pdp" });
 
@@ -82,17 +85,62 @@ impl api::Guest for Pdp {
     }
 
     fn bundle_info() -> api::BundleDetails {
-        wit_map::details_to_wit(match bundle() {
-            Ok(b) => b.details(),
-            Err(_) => authz_api::BundleDetails {
-                digest: String::new(),
-                label: None,
-                policy_count: 0,
-                engine_version: authz_engine::VERSION.to_string(),
-                // Unknown: a host that supplies the time anyway loses nothing.
-                reads_clock: true,
-            },
-        })
+        wit_map::details_to_wit(details())
+    }
+
+    fn handle_http(request: api::HttpRequest, config: api::HttpConfig) -> api::HttpResponse {
+        let api::HttpRequest { method, path, host, body } = request;
+        if let Some(answer) = http::probe(&method, &path, details) {
+            return wit_map::http_response_to_wit(answer, Vec::new());
+        }
+        let (handler, runtime) = match wit_map::http_config_from_wit(config) {
+            Ok(c) => c,
+            Err(e) => {
+                let answer = http::Response::error(500, format!("the host's http-config: {e}"), Some(e.path().into()));
+                return wit_map::http_response_to_wit(answer, Vec::new());
+            }
+        };
+        let decider = Recording { bundle: bundle().ok(), runtime: &runtime, records: RefCell::new(Vec::new()) };
+        let request = http::Request { method: &method, path: &path, host: host.as_deref(), body: &body };
+        let (_, answer) = handler.handle(&decider, request);
+        wit_map::http_response_to_wit(answer, decider.records.into_inner())
+    }
+}
+
+/// The baked bundle's details; for a component without one, what a host needs to know to
+/// call it anyway.
+fn details() -> authz_api::BundleDetails {
+    match bundle() {
+        Ok(b) => b.details(),
+        Err(_) => authz_api::BundleDetails {
+            digest: String::new(),
+            label: None,
+            policy_count: 0,
+            engine_version: authz_engine::VERSION.to_string(),
+            // Unknown: a host that supplies the time anyway loses nothing.
+            reads_clock: true,
+        },
+    }
+}
+
+/// The baked bundle as the HTTP API's decider, keeping the decision record of every
+/// (resource, action) it decides as its audit line.
+struct Recording<'a> {
+    bundle: Option<&'static Bundle>,
+    runtime: &'a str,
+    records: RefCell<Vec<String>>,
+}
+
+impl Decider for Recording<'_> {
+    fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError> {
+        let Some(bundle) = self.bundle else {
+            return Err(DecideError::runtime(Failure::Internal, NOT_BAKED));
+        };
+        let decision = bundle.decide(request, options)?;
+        // No clock here: the host that times the call fills in `durationMicros`.
+        let records = DecisionRecord::of_decision(request, &decision, self.runtime, Duration::ZERO);
+        self.records.borrow_mut().extend(records.iter().map(DecisionRecord::to_line));
+        Ok(decision)
     }
 }
 

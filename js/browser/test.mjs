@@ -1,13 +1,14 @@
 // The JS package in headless Chromium (Debian `chromium`, driven by npm playwright-core): a page
 // (js/browser/index.html, served over loopback by scripts/browser-test.sh) loads the example
-// component, and its answers to the example request and to 120 generated checks equal the
-// native engine's, bundle digest included. PAGE_URL: the page; CHROMIUM: the browser binary.
+// component, and its answers to the example request, to 120 generated checks and to AuthZEN
+// evaluations and batches equal the native engine's, bundle digest included.
+// PAGE_URL: the page; CHROMIUM: the browser binary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { NOW, generated, native } from '../test/common.mjs';
+import { NOW, authzen, generated, native } from '../test/common.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { chromium } = createRequire(process.env.PLAYWRIGHT_CORE)('playwright-core');
@@ -31,6 +32,11 @@ test('the page answers as the native engine does', async () => {
       checks += request.resources.length;
     }
     assert.equal(checks, 120);
+    for (const [path, request] of authzen()) {
+      const answer = await page.evaluate((r) => window.authzHandle(r), { method: 'POST', path, body: JSON.stringify(request) });
+      assert.equal(answer.status, 200, answer.body);
+      assert.deepEqual(JSON.parse(answer.body), native(request, path));
+    }
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -3,6 +3,53 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
   
   let dv = new DataView(new ArrayBuffer());
   const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);
+  
+  function toUint32(val) {
+    
+    return val >>> 0;
+  }
+  
+  
+  function _isValidNumericPrimitive(ty, v) {
+    if (v === undefined || v === null) { return false; }
+    switch (ty) {
+      case 'bool':
+      return v === 0 || v === 1;
+      break;
+      case 'u8':
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255;
+      break;
+      case 's8':
+      return typeof v === 'number' && Number.isInteger(v) && v >= -128 && v <= 127;
+      break;
+      case 'u16':
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
+      break;
+      case 's16':
+      return typeof v === 'number' && Number.isInteger(v) && v >= -32768 && v <= 32767;
+      case 'u32':
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 4_294_967_295;
+      case 's32':
+      return typeof v === 'number' && Number.isInteger(v) && v >= -2_147_483_648 && v <= 2_147_483_647;
+      case 'u64':
+      return typeof v === 'bigint' && v >= 0 && v <= 18_446_744_073_709_551_615n;
+      case 's64':
+      return typeof v === 'bigint' && v >= -9223372036854775808n && v <= 9223372036854775807n;
+      break;
+      case 'f32':
+      case 'f64': return typeof v === 'number';
+      default:
+      return false;
+    }
+    return true;
+  }
+  
+  function _requireValidNumericPrimitive(ty, v) {
+    if (v === undefined  || v === null || !_isValidNumericPrimitive(ty, v)) {
+      throw new TypeError(`invalid ${ty} value [${v}]`);
+    }
+    return true;
+  }
   const TEXT_DECODER_UTF8 = new TextDecoder();
   const TEXT_ENCODER_UTF8 = new TextEncoder();
   
@@ -2507,6 +2554,14 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
   const CURRENT_TASK_MAY_BLOCK= globalThis.WebAssembly ? new globalThis.WebAssembly.Global({ value: 'i32', mutable: true }, 0) : false;
   
   
+  function clampGuest(i, min, max) {
+    if (i < min || i > max) {
+      throw new TypeError(`must be between ${min} and ${max}`);
+    }
+    return i;
+  }
+  
+  
   const fetchCompile = url => fetch(url).then(WebAssembly.compileStreaming);
   
   class ComponentError extends Error {
@@ -2536,6 +2591,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
     let postReturn1Async;
     let postReturn2;
     let postReturn2Async;
+    let postReturn3;
+    let postReturn3Async;
     let authz010CheckResources;
     
     function checkResources(arg0) {
@@ -3537,6 +3594,291 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       });
       
     }
+    let authz010HandleHttp;
+    
+    function handleHttp(arg0, arg1) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'authz010HandleHttp',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 4, 124);
+            var {method: v1_0, path: v1_1, host: v1_2, body: v1_3 } = arg0;
+            
+            var encodeRes = _utf8AllocateAndEncode(v1_0, realloc0, memory0);
+            var ptr2= encodeRes.ptr;
+            var len2 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 4, len2, true);
+            dataView(memory0).setUint32(ptr0 + 0, ptr2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v1_1, realloc0, memory0);
+            var ptr3= encodeRes.ptr;
+            var len3 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 12, len3, true);
+            dataView(memory0).setUint32(ptr0 + 8, ptr3, true);
+            var variant5 = v1_2;
+            if (variant5 === null || variant5=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 16, 0, true);
+            } else {
+              const e = variant5;
+              dataView(memory0).setInt8(ptr0 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr4= encodeRes.ptr;
+              var len4 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 24, len4, true);
+              dataView(memory0).setUint32(ptr0 + 20, ptr4, true);
+            }
+            var val6 = v1_3;
+            var len6 = Array.isArray(val6) ? val6.length : val6.byteLength;
+            var ptr6 = realloc0(0, 0, 1, len6 * 1);
+            
+            let valData6;
+            const valLenBytes6 = len6 * 1;
+            if (Array.isArray(val6)) {
+              // Regular array likely containing numbers, write values to memory
+              let offset = 0;
+              const dv6 = new DataView(memory0.buffer);
+              for (const v of val6) {
+                _requireValidNumericPrimitive.bind(null, 'u8')(v);
+                dv6.setUint8(ptr6+ offset, v, true);
+                offset += 1;
+              }
+            } else {
+              // TypedArray / ArrayBuffer-like, direct copy
+              valData6 = new Uint8Array(val6.buffer || val6, val6.byteOffset, valLenBytes6);
+              const out6 = new Uint8Array(memory0.buffer, ptr6, valLenBytes6);
+              out6.set(valData6);
+            }
+            
+            dataView(memory0).setUint32(ptr0 + 32, len6, true);
+            dataView(memory0).setUint32(ptr0 + 28, ptr6, true);
+            var {maxResources: v7_0, maxActions: v7_1, maxBodyBytes: v7_2, allowRequestOptions: v7_3, defaults: v7_4, runtime: v7_5 } = arg1;
+            var variant8 = v7_0;
+            if (variant8 === null || variant8=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 36, 0, true);
+            } else {
+              const e = variant8;
+              dataView(memory0).setInt8(ptr0 + 36, 1, true);
+              dataView(memory0).setInt32(ptr0 + 40, toUint32(e), true);
+            }
+            var variant9 = v7_1;
+            if (variant9 === null || variant9=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 44, 0, true);
+            } else {
+              const e = variant9;
+              dataView(memory0).setInt8(ptr0 + 44, 1, true);
+              dataView(memory0).setInt32(ptr0 + 48, toUint32(e), true);
+            }
+            var variant10 = v7_2;
+            if (variant10 === null || variant10=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 52, 0, true);
+            } else {
+              const e = variant10;
+              dataView(memory0).setInt8(ptr0 + 52, 1, true);
+              dataView(memory0).setInt32(ptr0 + 56, toUint32(e), true);
+            }
+            dataView(memory0).setInt8(ptr0 + 60, v7_3 ? 1 : 0, true);
+            var {now: v11_0, globalsJson: v11_1, defaultPolicyVersion: v11_2, defaultScope: v11_3, lenientScopes: v11_4, schemaEnforcement: v11_5, strictEvaluation: v11_6 } = v7_4;
+            var variant13 = v11_0;
+            if (variant13 === null || variant13=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 64, 0, true);
+            } else {
+              const e = variant13;
+              dataView(memory0).setInt8(ptr0 + 64, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr12= encodeRes.ptr;
+              var len12 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 72, len12, true);
+              dataView(memory0).setUint32(ptr0 + 68, ptr12, true);
+            }
+            var variant15 = v11_1;
+            if (variant15 === null || variant15=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 76, 0, true);
+            } else {
+              const e = variant15;
+              dataView(memory0).setInt8(ptr0 + 76, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr14= encodeRes.ptr;
+              var len14 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 84, len14, true);
+              dataView(memory0).setUint32(ptr0 + 80, ptr14, true);
+            }
+            var variant17 = v11_2;
+            if (variant17 === null || variant17=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 88, 0, true);
+            } else {
+              const e = variant17;
+              dataView(memory0).setInt8(ptr0 + 88, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr16= encodeRes.ptr;
+              var len16 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 96, len16, true);
+              dataView(memory0).setUint32(ptr0 + 92, ptr16, true);
+            }
+            var variant19 = v11_3;
+            if (variant19 === null || variant19=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 100, 0, true);
+            } else {
+              const e = variant19;
+              dataView(memory0).setInt8(ptr0 + 100, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr18= encodeRes.ptr;
+              var len18 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 108, len18, true);
+              dataView(memory0).setUint32(ptr0 + 104, ptr18, true);
+            }
+            dataView(memory0).setInt8(ptr0 + 112, v11_4 ? 1 : 0, true);
+            var val20 = v11_5;
+            let enum20;
+            switch (val20) {
+              case 'none': {
+                enum20 = 0;
+                break;
+              }
+              case 'warn': {
+                enum20 = 1;
+                break;
+              }
+              case 'reject': {
+                enum20 = 2;
+                break;
+              }
+              default: {
+                if ((v11_5) instanceof Error) {
+                  console.error(v11_5);
+                }
+                
+                throw new TypeError(`"${val20}" is not one of the cases of schema-enforcement`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 113, enum20, true);
+            dataView(memory0).setInt8(ptr0 + 114, v11_6 ? 1 : 0, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v7_5, realloc0, memory0);
+            var ptr21= encodeRes.ptr;
+            var len21 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 120, len21, true);
+            dataView(memory0).setUint32(ptr0 + 116, ptr21, true);
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="handle-http"][Instruction::CallWasm] enter', {
+              funcName: 'handle-http',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => authz010HandleHttp(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            var ptr22 = dataView(memory0).getUint32(ret + 4, true);
+            var len22 = dataView(memory0).getUint32(ret + 8, true);
+            var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+            var len24 = dataView(memory0).getUint32(ret + 16, true);
+            var base24 = dataView(memory0).getUint32(ret + 12, true);
+            if (base24 % 4 !== 0) throw new TypeError(`list pointer [${base24}] is not aligned to 4`);
+            var result24 = [];
+            for (let i = 0; i < len24; i++) {
+              const base = base24 + i * 8;
+              var ptr23 = dataView(memory0).getUint32(base + 0, true);
+              var len23 = dataView(memory0).getUint32(base + 4, true);
+              var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+              result24.push(result23);
+            }
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="handle-http"][Instruction::Return]', {
+              funcName: 'handle-http',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            task.resolve([{
+              status: clampGuest(dataView(memory0).getUint16(ret + 0, true), 0, 65535),
+              body: result22,
+              decisions: result24,
+            }]);
+            const retCopy = {
+              status: clampGuest(dataView(memory0).getUint16(ret + 0, true), 0, 65535),
+              body: result22,
+              decisions: result24,
+            };
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn3(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            return retCopy;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     ({ exports: exports0 } = yield instantiateCore(yield module0));
     memory0 = exports0.memory;
     realloc0 = exports0.cabi_realloc;
@@ -3571,13 +3913,23 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       postReturn2Async = exports0['cabi_post_authz:pdp/authz@0.1.0#bundle-info'];
     }
     
+    postReturn3 = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+    
+    try {
+      postReturn3Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http']);
+    } catch(err) {
+      postReturn3Async = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+    }
+    
     authz010CheckResources = exports0['authz:pdp/authz@0.1.0#check-resources'];
     authz010CheckJson = exports0['authz:pdp/authz@0.1.0#check-json'];
     authz010BundleInfo = exports0['authz:pdp/authz@0.1.0#bundle-info'];
+    authz010HandleHttp = exports0['authz:pdp/authz@0.1.0#handle-http'];
     const authz010 = {
       bundleInfo: bundleInfo,
       checkJson: checkJson,
       checkResources: checkResources,
+      handleHttp: handleHttp,
       
     };
     

@@ -1,19 +1,22 @@
 // The edge function under the real workerd (scripts/workerd-test.sh starts it): its answers to
-// the example request and to 120 generated checks (4 requests of 30 resources: principals,
-// roles, departments, owners and statuses varied) equal the native engine's (`authz check`),
-// bundle digest included; a malformed request is a 400 naming the field.
+// the example request, to 120 generated checks (4 requests of 30 resources: principals, roles,
+// departments, owners and statuses varied) and to AuthZEN evaluations and batches equal the
+// native engine's (`authz check`), bundle digest included; refused requests get the native
+// engine's error bodies. (tests/tests/http_server.rs runs the whole HTTP API suite against
+// the worker too.)
 // WORKERD_URL: the worker's address; AUTHZ_BIN: the authz binary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { generated, native } from '../test/common.mjs';
+import { authzen, generated, native, nativeRefusal, refused } from '../test/common.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const url = process.env.WORKERD_URL;
 
-async function worker(request) {
-  const r = await fetch(`${url}/api/check/resources`, { method: 'POST', body: JSON.stringify(request) });
+async function worker(request, endpoint = '/api/check/resources') {
+  const body = typeof request === 'string' ? request : JSON.stringify(request);
+  const r = await fetch(`${url}${endpoint}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
   return { status: r.status, body: await r.json() };
 }
 
@@ -37,8 +40,18 @@ test('120 generated checks: the same answers as the native engine', async () => 
   assert.equal(checks, 120);
 });
 
-test('a malformed request is a 400 naming the field', async () => {
-  const got = await worker({ principal: { id: 'a', roles: [] }, resources: [{ resource: { kind: 'document', id: '1' }, actions: ['view'] }] });
-  assert.equal(got.status, 400);
-  assert.equal(got.body.path, '$.principal.roles');
+test('AuthZEN evaluations and batches: the native engine\'s decisions', async () => {
+  for (const [endpoint, request] of authzen()) {
+    const got = await worker(request, endpoint);
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    assert.deepEqual(got.body, native(request, endpoint));
+  }
+});
+
+test('refused requests: the native engine\'s error bodies', async () => {
+  for (const [endpoint, text] of refused) {
+    const got = await worker(text, endpoint);
+    assert.ok(got.status === 400 || got.status === 413, `${got.status}`);
+    assert.deepEqual(got.body, nativeRefusal(text, endpoint));
+  }
 });

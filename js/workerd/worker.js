@@ -1,37 +1,38 @@
-// An edge function on workerd (Cloudflare Workers' runtime): the JS package answering Cerbos
-// CheckResources requests. Workers cannot compile wasm bytes at run time, so the baked
-// component's core module comes in as a module of type wasm (config.capnp); the package
-// instantiates it with its bindings.
-import { PDP, PDPError } from './index.js';
+// An edge function on workerd (Cloudflare Workers' runtime): the JS package answering the PDP's
+// HTTP API (Cerbos CheckResources, AuthZEN evaluation and evaluations, discovery, /healthz,
+// /readyz) exactly as `authz serve` does, with one audit line per decision on the log. Workers
+// cannot compile wasm bytes at run time, so the baked component's core module comes in as a
+// module of type wasm (config.capnp); the package instantiates it with its bindings.
+//
+// Bindings (all optional): NOW (RFC 3339: the time conditions see; by default the clock's),
+// GLOBALS (JSON object), MAX_RESOURCES, MAX_ACTIONS, MAX_BODY_BYTES, ALLOW_REQUEST_OPTIONS
+// ("true"): as `authz serve`'s flags of the same names.
+import { PDP } from './index.js';
 import core from './pdp.wasm';
 
 let pdp = null;
 
-const json = (body, status = 200) =>
-  new Response(typeof body === 'string' ? body : JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json' },
+const whole = (text) => (text === undefined ? undefined : Number(text));
+
+function create(env) {
+  return PDP.create({
+    component: core,
+    now: env.NOW ? () => new Date(env.NOW) : undefined,
+    globals: env.GLOBALS ? JSON.parse(env.GLOBALS) : undefined,
+    maxResources: whole(env.MAX_RESOURCES),
+    maxActions: whole(env.MAX_ACTIONS),
+    maxBodyBytes: whole(env.MAX_BODY_BYTES),
+    allowRequestOptions: env.ALLOW_REQUEST_OPTIONS === 'true',
+    onDecision: (record) => console.log(JSON.stringify(record)),
   });
+}
 
 export default {
-  // env.NOW (a text binding, RFC 3339) pins the time conditions see; by default the clock's.
   async fetch(request, env) {
-    pdp ??= await PDP.create({ component: core, now: env.NOW ? () => new Date(env.NOW) : undefined });
-    const { pathname } = new URL(request.url);
-    if (request.method === 'GET' && pathname === '/readyz') {
-      const info = pdp.bundleInfo();
-      return json({ status: 'ready', bundleDigest: info.digest, bundleLabel: info.label ?? null });
-    }
-    if (request.method === 'POST' && pathname === '/api/check/resources') {
-      try {
-        return json(pdp.checkJson(await request.text()));
-      } catch (e) {
-        if (e instanceof PDPError) {
-          return json({ message: e.message, path: e.path ?? '$' }, e.kind === 'request-too-large' ? 413 : 400);
-        }
-        throw e;
-      }
-    }
-    return json({ message: 'no such endpoint' }, 404);
+    pdp ??= await create(env);
+    const url = new URL(request.url);
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+    const answer = pdp.handle({ method: request.method, path: url.pathname, host: url.host, body });
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
   },
 };

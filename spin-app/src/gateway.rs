@@ -94,13 +94,8 @@ fn answer(config: &Config, request: &IncomingRequest) -> Response {
     };
     let path_and_query = request.path_with_query().unwrap_or_default();
     let path = path_and_query.split('?').next().unwrap_or_default();
-    match (method.as_str(), path) {
-        ("GET", "/healthz") => return Response { status: 200, body: authz_api::http::health() },
-        ("GET", "/readyz") => {
-            let details = wit_map::details_from_wit(pdp::bundle_info());
-            return Response { status: 200, body: authz_api::http::readiness(&details, None) };
-        }
-        _ => {}
+    if let Some(answer) = authz_api::http::probe(&method, path, || wit_map::details_from_wit(pdp::bundle_info())) {
+        return answer;
     }
     let body = if method == "POST" {
         match read_body(request, config.handler.limits().max_bytes) {

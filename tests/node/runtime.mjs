@@ -2,7 +2,7 @@
 // (js/index.js) driven over JSON lines on stdin/stdout, one request per line:
 //   {"load": "<baked component path>"}  -> {"ok": "<bundle digest>"}
 //   {"check": "<Cerbos request JSON>"}  -> {"ok": "<response JSON>"} or
-//                                          {"error": {"kind", "message", "path"}}
+//                                          {"error": {"status", "code", "message", "path"}}
 // No clock (`now: false`): requests bring their own `now`, as in every other runtime.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -16,7 +16,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   try {
     message = JSON.parse(line);
   } catch (e) {
-    reply({ error: { kind: 'harness', message: `unreadable line: ${e.message}` } });
+    reply({ error: { harness: `unreadable line: ${e.message}` } });
     continue;
   }
   try {
@@ -27,13 +27,13 @@ for await (const line of createInterface({ input: process.stdin })) {
       if (!pdp) throw new Error('no component loaded');
       reply({ ok: pdp.checkJson(message.check) });
     } else {
-      reply({ error: { kind: 'harness', message: 'neither load nor check' } });
+      reply({ error: { harness: 'neither load nor check' } });
     }
   } catch (e) {
     if (e instanceof PDPError) {
-      reply({ error: { kind: e.kind, message: e.message, path: e.path } });
+      reply({ error: { status: e.status, code: e.code, message: e.message, path: e.path } });
     } else {
-      reply({ error: { kind: 'harness', message: String(e?.stack ?? e) } });
+      reply({ error: { harness: String(e?.stack ?? e) } });
     }
   }
 }

@@ -186,6 +186,8 @@ pub struct Server {
     pub stdout: Option<std::process::ChildStdout>,
     /// Lines it printed on stderr after `listening on` are collected here.
     pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Files the server reads for as long as it runs, removed after it stops.
+    files: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -246,7 +248,7 @@ impl Server {
             }
         });
         let stdout = child.stdout.take();
-        Ok(Server { child, addr, stdout, stderr: collected })
+        Ok(Server { child, addr, stdout, stderr: collected, files: None })
     }
 
     /// [`Server::spawn`] for a server with no way to stop when its stdin closes (`wasmtime
@@ -260,6 +262,29 @@ impl Server {
             .arg(program)
             .args(args);
         Server::spawn(command, marker)
+    }
+
+    /// Keeps `dir` (the files the server reads) until the server has stopped.
+    #[must_use]
+    pub fn keeping(mut self, dir: tempfile::TempDir) -> Server {
+        self.files = Some(dir);
+        self
+    }
+
+    /// Waits until `GET path` answers 200 (for servers whose readiness no line announces).
+    pub fn await_ready(self, path: &str) -> Result<Server, String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut client = self.client();
+        loop {
+            match client.get(path) {
+                Ok(r) if r.status == 200 => return Ok(self),
+                answer if Instant::now() > deadline => {
+                    let log = self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default();
+                    return Err(format!("not ready at {path} in 60 s ({answer:?}):\n{log}"));
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
     }
 
     /// The server's process ID.

@@ -307,6 +307,58 @@ impl SpinApp {
     }
 }
 
+/// The edge function (`js/workerd/worker.js`: the JS package answering the HTTP API) under
+/// the real workerd.
+#[derive(Debug, Clone)]
+pub struct Workerd {
+    workerd: PathBuf,
+}
+
+impl Workerd {
+    /// Finds workerd (`AUTHZ_WORKERD`: `source scripts/workerd.sh` installs it and sets it).
+    pub fn new() -> Result<Self, String> {
+        let workerd = std::env::var_os("AUTHZ_WORKERD")
+            .map(PathBuf::from)
+            .ok_or("AUTHZ_WORKERD is not set: `source scripts/workerd.sh` installs workerd and sets it")?;
+        Ok(Workerd { workerd })
+    }
+
+    /// workerd serving the worker over the baked `component` on a free loopback port, with the
+    /// worker's text bindings `NAME=VALUE` (`NOW`, `MAX_RESOURCES`, ...: see the worker); its
+    /// log (the decision records among it) is collected as the server's stderr.
+    pub fn serve(&self, component: &std::path::Path, bindings: &[&str]) -> Result<crate::http::Server, String> {
+        let dir = tempfile::Builder::new().prefix("authz-workerd").tempdir().map_err(|e| e.to_string())?;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let prepared = std::process::Command::new(node_binary())
+            .arg(root.join("js/workerd/prepare.mjs"))
+            .arg(dir.path())
+            .arg(component)
+            .args(bindings)
+            .status()
+            .map_err(|e| format!("running node: {e}"))?;
+        if !prepared.success() {
+            return Err("js/workerd/prepare.mjs failed".into());
+        }
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("finding a free port: {e}"))?;
+        // workerd announces nothing when it listens: the wrapper names the address at once and
+        // readiness is polled; it stops workerd when its stdin closes, as for `wasmtime serve`.
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"echo "workerd on http://$1" >&2; shift; "$@" </dev/null >&2 & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p""#)
+            .arg("sh")
+            .arg(addr.to_string())
+            .arg(&self.workerd)
+            .arg("serve")
+            .arg(dir.path().join("config.capnp"))
+            .arg("--socket-addr")
+            .arg(format!("http={addr}"));
+        crate::http::Server::spawn(command, "workerd on http://")?.keeping(dir).await_ready("/healthz")
+    }
+}
+
 struct SpinLoaded {
     app: Vec<u8>,
     digest: String,
@@ -465,15 +517,13 @@ impl Loaded for NodeLoaded {
         if let Some(text) = answer.get("ok").and_then(|t| t.as_str()) {
             return serde_json::from_str(text).map_err(|e| format!("the package answered invalid JSON: {e}"));
         }
-        // A refusal carries the component's error; its message is authz-api's, as every runtime's.
+        // A refusal is the HTTP API's error (PDPError); its message is authz-api's, as every
+        // runtime's. Anything else is the harness script's own failure.
         let error = answer.get("error").cloned().unwrap_or_default();
-        let field = |k: &str| error.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let (path, message) = (field("path").unwrap_or_else(|| "$".into()), field("message").unwrap_or_default());
-        Err(match field("kind").as_deref() {
-            Some("invalid-request") => authz_api::RequestError::Invalid { path, message }.to_string(),
-            Some("request-too-large") => authz_api::RequestError::Limit { path, message }.to_string(),
-            _ => format!("node: {error}"),
-        })
+        match error.get("message").and_then(|m| m.as_str()) {
+            Some(message) if error.get("status").is_some() => Err(message.to_string()),
+            _ => Err(format!("node: {error}")),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `authz serve` as a real process on loopback: both APIs, batch semantics, errors, limits,
 //! metrics, the audit log, and hot swap under concurrent load. The API tests (both APIs, batch
 //! semantics, errors, limits) run against the `wasi:http` app under `wasmtime serve` (Spin's
-//! model) too: one HTTP API, whichever host serves it.
+//! model) and the JS package's edge function under workerd too: one HTTP API, whichever host
+//! serves it.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -26,9 +27,11 @@ enum Host {
     Serve,
     /// `authz bake --http` of the example under `wasmtime serve`.
     Spin,
+    /// The edge function (the JS package in `js/workerd/worker.js`) on the example, under workerd.
+    Workerd,
 }
 
-const HOSTS: [Host; 2] = [Host::Serve, Host::Spin];
+const HOSTS: [Host; 3] = [Host::Serve, Host::Spin, Host::Workerd];
 
 /// Request limits, as `authz serve` flags or the gateway's environment.
 #[derive(Default)]
@@ -48,6 +51,18 @@ fn example_app() -> &'static Path {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("app.wasm");
         bake_example(&out, &["--http"]);
+        (dir, out)
+    });
+    path
+}
+
+/// The example baked (`authz bake`), once per test process.
+fn example_component() -> &'static Path {
+    static PDP: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = PDP.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("example.wasm");
+        bake_example(&out, &[]);
         (dir, out)
     });
     path
@@ -76,6 +91,17 @@ impl Host {
                 }
                 let env: Vec<&str> = env.iter().map(String::as_str).collect();
                 authz_conformance::runtime::SpinApp::new().unwrap().serve(example_app(), &env).unwrap()
+            }
+            Host::Workerd => {
+                let mut bindings = Vec::new();
+                if let Some(n) = limits.max_resources {
+                    bindings.push(format!("MAX_RESOURCES={n}"));
+                }
+                if let Some(n) = limits.max_body_bytes {
+                    bindings.push(format!("MAX_BODY_BYTES={n}"));
+                }
+                let bindings: Vec<&str> = bindings.iter().map(String::as_str).collect();
+                authz_conformance::runtime::Workerd::new().unwrap().serve(example_component(), &bindings).unwrap()
             }
         }
     }
@@ -111,8 +137,8 @@ fn example_answers_cerbos_requests_with_the_digest(host: Host) {
     assert_eq!(doc["actions"]["edit"], "EFFECT_DENY");
     assert_eq!(doc["actions"]["approve"], "EFFECT_ALLOW");
     assert_eq!(doc["meta"]["actions"]["view"]["matchedPolicy"], "resource.document.vdefault");
-    if host == Host::Spin {
-        // Metrics are `authz serve`'s; the gateway writes decisions to its log only.
+    if host != Host::Serve {
+        // Metrics are `authz serve`'s; the gateway and the worker write decisions to their log only.
         return;
     }
 
@@ -328,7 +354,7 @@ fn bad_input_is_a_4xx_json_error_naming_the_field_on(host: Host) {
         200,
         "two resources are within the limit"
     );
-    if host == Host::Spin {
+    if host != Host::Serve {
         return;
     }
     let metrics = c.get("/metrics").unwrap().body;
@@ -369,7 +395,7 @@ fn record_without_runtime(mut r: Value) -> Value {
 }
 
 #[test]
-fn the_spin_app_writes_the_audit_records_authz_serve_writes() {
+fn the_spin_app_and_the_worker_write_the_audit_records_authz_serve_writes() {
     let dir = temp_dir("audit-spin");
     let (pdp, app) = (dir.path().join("pdp.wasm"), dir.path().join("app.wasm"));
     bake_example(&pdp, &["--label", "audit"]);
@@ -379,29 +405,42 @@ fn the_spin_app_writes_the_audit_records_authz_serve_writes() {
     ok_json(serve.client().post_json("/api/check/resources", &example_request()).unwrap());
     let want: Vec<Value> =
         std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(want.len(), 4, "one record per decision: {want:?}");
 
     let spin = authz_conformance::runtime::SpinApp::new().unwrap().serve(&app, &[]).unwrap();
-    ok_json(spin.client().post_json("/api/check/resources", &example_request()).unwrap());
+    let workerd = authz_conformance::runtime::Workerd::new().unwrap().serve(&pdp, &[]).unwrap();
     // The gateway writes each record as one line on stderr (`wasmtime serve` prefixes the
-    // lines it relays); the server's lines are collected as they come.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let got: Vec<Value> = loop {
-        let lines = spin.stderr.lock().unwrap().clone();
-        let records: Vec<Value> = lines
-            .iter()
-            .filter_map(|l| l.find("{\"requestId\"").map(|i| serde_json::from_str(&l[i..]).unwrap()))
-            .collect();
-        if records.len() >= want.len() || Instant::now() > deadline {
-            break records;
+    // lines it relays), the worker on its log; the servers' lines are collected as they come.
+    for (server, runtime) in [(spin, "spin"), (workerd, "js")] {
+        ok_json(server.client().post_json("/api/check/resources", &example_request()).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let got: Vec<Value> = loop {
+            let lines = server.stderr.lock().unwrap().clone();
+            let records: Vec<Value> = lines
+                .iter()
+                .filter_map(|l| l.find("{\"requestId\"").map(|i| serde_json::from_str(&l[i..]).unwrap()))
+                .collect();
+            if records.len() >= want.len() || Instant::now() > deadline {
+                break records;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(got.len(), 4, "{runtime}: one record per decision: {got:?}");
+        assert!(got.iter().all(|r| r["bundleLabel"] == "audit"), "{got:?}");
+        assert!(got.iter().all(|r| r["runtime"] == runtime), "{got:?}");
+        // workerd's clock does not move while a request computes (Workers' timing-attack
+        // defence): its durations may be 0.
+        assert!(got.iter().all(|r| r["durationMicros"].as_f64().is_some_and(|d| d >= 0.0)), "{got:?}");
+        if runtime == "spin" {
+            assert!(got.iter().all(|r| r["durationMicros"].as_f64().is_some_and(|d| d > 0.0)), "{got:?}");
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(got.len(), 4, "one record per decision: {got:?}");
-    assert!(got.iter().all(|r| r["bundleLabel"] == "audit"), "{got:?}");
-    assert!(got.iter().all(|r| r["runtime"] == "spin"), "{got:?}");
-    assert!(got.iter().all(|r| r["durationMicros"].as_f64().is_some_and(|d| d > 0.0)), "{got:?}");
-    let strip = |v: Vec<Value>| v.into_iter().map(record_without_runtime).collect::<Vec<_>>();
-    assert_eq!(strip(got), strip(want), "the same records (rule, policy, bundle digest and label) as authz serve");
+        let strip = |v: Vec<Value>| v.into_iter().map(record_without_runtime).collect::<Vec<_>>();
+        assert_eq!(
+            strip(got),
+            strip(want.clone()),
+            "{runtime}: the same records (rule, policy, bundle digest and label) as authz serve"
+        );
+    }
 }
 
 #[test]

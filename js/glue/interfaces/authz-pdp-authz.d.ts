@@ -2,6 +2,7 @@
 export function checkResources(request: CheckRequest): CheckResponse;
 export function checkJson(request: string, defaults: CheckOptions): string;
 export function bundleInfo(): BundleDetails;
+export function handleHttp(request: HttpRequest, config: HttpConfig): HttpResponse;
 /**
  * # Variants
  * 
@@ -114,4 +115,23 @@ export interface ErrorRequestTooLarge {
 export interface ErrorBundleUnavailable {
   tag: 'bundle-unavailable',
   val: string,
+}
+export interface HttpRequest {
+  method: string,
+  path: string,
+  host?: string,
+  body: Uint8Array,
+}
+export interface HttpConfig {
+  maxResources?: number,
+  maxActions?: number,
+  maxBodyBytes?: number,
+  allowRequestOptions: boolean,
+  defaults: CheckOptions,
+  runtime: string,
+}
+export interface HttpResponse {
+  status: number,
+  body: string,
+  decisions: Array<string>,
 }
