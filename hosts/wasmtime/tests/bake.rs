@@ -119,8 +119,10 @@ fn the_baked_example_fits_its_size_budget_and_carries_its_bundle_once() {
     // The size budget for the example bundle, baked and pre-initialized. The target is 1 MiB;
     // JWT verification (issue 15) costs ~296 KB, which every component pays until the planned
     // split (a second generic component without it, component/DESIGN.md "Size"): the budget is
-    // 1 MiB plus that cost, so that nothing else grows unnoticed.
-    const BUDGET: usize = (1 << 20) + 300 * 1024;
+    // 1 MiB plus that cost, so that nothing else grows unnoticed. The `handle-http` export
+    // (authz-api's HTTP handler in the component, so the JS package maps nothing: issue 17)
+    // costs ~72 KB more (the baked example went from 1,335,078 to 1,408,216 bytes).
+    const BUDGET: usize = (1 << 20) + 300 * 1024 + 75 * 1024;
     assert!(preinitialized.len() <= BUDGET, "baked example is {} bytes", preinitialized.len());
     // The serialized bundle's checksum: in the injected component, gone from the snapshot
     // (the pre-initializer zeroes the slot once the bundle is decoded).
