@@ -8,3 +8,10 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 "$AUTHZ" bake --policies policies/example --skip-tests --out "$WORK/example.wasm" > /dev/null
 AUTHZ_BIN="$AUTHZ" AUTHZ_JS_COMPONENT="$WORK/example.wasm" node --test js/test/pdp.test.js
+# The README's runnable Node example: it runs, and answers as the tests above say the engine does.
+out="$(node js/examples/node.mjs "$WORK/example.wasm")"
+echo "$out"
+grep -qx 'alice may view doc-1: true' <<< "$out"
+grep -qx 'alice may edit doc-1: false' <<< "$out"
+grep -qx 'AuthZEN: carol may view doc-2: true' <<< "$out"
+[ "$(grep -c '^decision: ' <<< "$out")" = 5 ]
