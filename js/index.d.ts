@@ -4,8 +4,8 @@ import type { BundleDetails } from './glue/interfaces/authz-pdp-authz.js';
 export type { BundleDetails };
 
 export interface PDPOptions {
-  /** The baked component's bytes, or its core module compiled (`coreModuleBytes`). */
-  component: Uint8Array | ArrayBuffer | WebAssembly.Module;
+  /** The baked component's bytes or URL, or its core module compiled (`coreModuleBytes`). */
+  component: Uint8Array | ArrayBuffer | URL | WebAssembly.Module;
   /** Globals (`G`) for every request that brings none. */
   globals?: Record<string, unknown>;
   defaultPolicyVersion?: string;

@@ -40,6 +40,21 @@ export function coreModuleBytes(component) {
   throw new Error('the component has no core module');
 }
 
+/** The bytes at `url`: fetched (http, https, data, blob), or read from disk in Node (file). */
+async function download(url) {
+  if (url.protocol === 'file:') {
+    // A specifier bundlers leave alone: this branch runs in Node only.
+    const fs = 'node:fs/promises';
+    const { readFile } = await import(fs);
+    return new Uint8Array(await readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`fetching the component at ${url}: HTTP ${response.status}`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 const SCHEMA_ENFORCEMENT = { none: 'none', warn: 'warn', reject: 'reject' };
 const ENCODER = new TextEncoder();
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
@@ -96,8 +111,9 @@ export class PDPError extends Error {
  * `await PDP.create({ component, globals, defaultPolicyVersion, defaultScope,
  * lenientScopeSearch, schemaEnforcement, strictEvaluation, now, onDecision, maxResources,
  * maxActions, maxBodyBytes, allowRequestOptions })`: `component` is the baked component's bytes
- * (Uint8Array or ArrayBuffer), or a compiled `WebAssembly.Module` of its core module (what
- * Workers need: they cannot compile bytes at run time). `now` (a function returning a Date, or
+ * (Uint8Array or ArrayBuffer), its URL (fetched; `file:` read from disk in Node), or a compiled
+ * `WebAssembly.Module` of its core module (what Workers need: they cannot compile bytes at run
+ * time). `now` (a function returning a Date, or
  * `false`) supplies the time conditions read when a request brings none; by default the
  * current time. `onDecision(record)` receives the decision record every authz runtime writes,
  * one per (resource, action) decided; what it throws is thrown by the call that decided (fail
@@ -112,8 +128,12 @@ export class PDP {
       module = component;
     } else if (component instanceof Uint8Array || component instanceof ArrayBuffer) {
       module = await WebAssembly.compile(coreModuleBytes(component));
+    } else if (component instanceof URL) {
+      module = await WebAssembly.compile(coreModuleBytes(await download(component)));
     } else {
-      throw new TypeError('options.component: the baked component as bytes, or its core module as a WebAssembly.Module');
+      throw new TypeError(
+        'options.component: the baked component as bytes or a URL, or its core module as a WebAssembly.Module',
+      );
     }
     const root = await instantiate(() => module, {});
     return new PDP(root.authz, options);

@@ -6,14 +6,8 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-CHROMIUM="${AUTHZ_CHROMIUM:-$(command -v chromium || true)}"
-if [ -z "$CHROMIUM" ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
-  CHROMIUM="$(command -v chromium)"
-fi
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_tool npm-playwright playwright-core@1.65.1
-PLAYWRIGHT="$TOOLS/npm-playwright"
+source scripts/chromium.sh
+set -euo pipefail
 AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"
 scratch
 mkdir -p "$WORK/js/browser" "$WORK/js/glue"
@@ -28,6 +22,5 @@ for _ in $(seq 1 100); do
   if curl -sf "127.0.0.1:$PORT/js/browser/index.html" > /dev/null; then break; fi
   sleep 0.1
 done
-echo "$("$CHROMIUM" --version 2>/dev/null | head -n 1), page on 127.0.0.1:$PORT"
-PAGE_URL="http://127.0.0.1:$PORT/js/browser/index.html" CHROMIUM="$CHROMIUM" AUTHZ_BIN="$AUTHZ" \
-  PLAYWRIGHT_CORE="$PLAYWRIGHT/node_modules/playwright-core/package.json" node --test js/browser/test.mjs
+echo "$("$AUTHZ_CHROMIUM" --version 2>/dev/null | head -n 1), page on 127.0.0.1:$PORT"
+PAGE_URL="http://127.0.0.1:$PORT/js/browser/index.html" AUTHZ_BIN="$AUTHZ" node --test js/browser/test.mjs

@@ -71,8 +71,10 @@ echo "   the wasi:http app under wasmtime serve (Spin) = the JS package in Node;
 echo "   the differential corpus against cerbos server"
 # The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
 cargo build -p authz --locked
-# The HTTP API tests serve the JS package's edge function under workerd too.
+# The conformance runtimes include the JS package under workerd and in Chromium, and the HTTP
+# API tests serve the edge function under workerd too.
 source scripts/workerd.sh
+source scripts/chromium.sh
 set -euo pipefail
 cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
 # The benchmarks are compiled (type-checked) by clippy --all-targets above; timings are never

@@ -2,7 +2,7 @@
 // (js/browser/index.html, served over loopback by scripts/browser-test.sh) loads the example
 // component, and its answers to the example request, to 120 generated checks and to AuthZEN
 // evaluations and batches equal the native engine's, bundle digest included.
-// PAGE_URL: the page; CHROMIUM: the browser binary.
+// PAGE_URL: the page; AUTHZ_CHROMIUM, AUTHZ_PLAYWRIGHT_CORE: scripts/chromium.sh.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,10 +11,10 @@ import { createRequire } from 'node:module';
 import { NOW, authzen, generated, native } from '../test/common.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const { chromium } = createRequire(process.env.PLAYWRIGHT_CORE)('playwright-core');
+const { chromium } = createRequire(process.env.AUTHZ_PLAYWRIGHT_CORE)('playwright-core');
 
 test('the page answers as the native engine does', async () => {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath: process.env.AUTHZ_CHROMIUM, args: ['--no-sandbox'] });
   try {
     const page = await browser.newPage();
     const errors = [];

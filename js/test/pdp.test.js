@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PDP, PDPError, coreModuleBytes } from '../index.js';
 import { NOW, authzen, native, nativeRefusal, refused } from './common.mjs';
 
@@ -143,8 +144,27 @@ test('a compiled core module loads too (how Workers load it)', async () => {
   assert.equal(pdp.bundleInfo().policyCount, 5);
 });
 
+test('a component URL: fetched over HTTP, read from disk for file:', async () => {
+  const server = createServer((req, res) =>
+    req.url === '/example.wasm' ? res.writeHead(200).end(component) : res.writeHead(404).end(),
+  );
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const base = `http://127.0.0.1:${server.address().port}`;
+    const fetched = await PDP.create({ component: new URL(`${base}/example.wasm`) });
+    const fromDisk = await PDP.create({ component: pathToFileURL(process.env.AUTHZ_JS_COMPONENT) });
+    const digest = (await PDP.create({ component })).bundleInfo().digest;
+    assert.equal(fetched.bundleInfo().digest, digest);
+    assert.equal(fromDisk.bundleInfo().digest, digest);
+    await assert.rejects(PDP.create({ component: new URL(`${base}/missing.wasm`) }), /HTTP 404/);
+  } finally {
+    server.close();
+  }
+});
+
 test('bytes that are no component are refused', async () => {
   await assert.rejects(PDP.create({ component: new Uint8Array([1, 2, 3]) }), /not a WebAssembly binary/);
   await assert.rejects(PDP.create({ component: coreModuleBytes(component) }), /not a component/);
   await assert.rejects(PDP.create({}), TypeError);
+  await assert.rejects(PDP.create({ component: 'example.wasm' }), TypeError);
 });

@@ -5,8 +5,9 @@
 // module of type wasm (config.capnp); the package instantiates it with its bindings.
 //
 // Bindings (all optional): NOW (RFC 3339: the time conditions see; by default the clock's),
-// GLOBALS (JSON object), MAX_RESOURCES, MAX_ACTIONS, MAX_BODY_BYTES, ALLOW_REQUEST_OPTIONS
-// ("true"): as `authz serve`'s flags of the same names.
+// NO_HOST_CLOCK ("true": no time unless a request brings its own), GLOBALS (JSON object),
+// MAX_RESOURCES, MAX_ACTIONS, MAX_BODY_BYTES, ALLOW_REQUEST_OPTIONS ("true"): as `authz
+// serve`'s flags of the same names.
 import { PDP } from './index.js';
 import core from './pdp.wasm';
 
@@ -17,7 +18,7 @@ const whole = (text) => (text === undefined ? undefined : Number(text));
 function create(env) {
   return PDP.create({
     component: core,
-    now: env.NOW ? () => new Date(env.NOW) : undefined,
+    now: env.NOW ? () => new Date(env.NOW) : env.NO_HOST_CLOCK === 'true' ? false : undefined,
     globals: env.GLOBALS ? JSON.parse(env.GLOBALS) : undefined,
     maxResources: whole(env.MAX_RESOURCES),
     maxActions: whole(env.MAX_ACTIONS),

@@ -359,6 +359,61 @@ impl Workerd {
     }
 }
 
+/// The shared workerd and the digest of the component its worker serves.
+static WORKERD: std::sync::Mutex<Option<(crate::http::Server, String)>> = std::sync::Mutex::new(None);
+
+struct WorkerdLoaded {
+    baked: Vec<u8>,
+    digest: String,
+    workerd: Workerd,
+}
+
+impl Runtime for Workerd {
+    fn name(&self) -> &'static str {
+        "workerd/js"
+    }
+
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let baked = artifact.baked()?.to_vec();
+        let loaded = WorkerdLoaded { baked, digest: artifact.bundle().digest().to_string(), workerd: self.clone() };
+        loaded.post("/healthz", None)?;
+        Ok(Box::new(loaded))
+    }
+}
+
+impl WorkerdLoaded {
+    /// Sends `body` (or GETs `path`) to the shared workerd, restarting it with this component
+    /// if it serves another.
+    fn post(&self, path: &str, body: Option<&str>) -> Result<crate::http::Response, String> {
+        let mut guard = WORKERD.lock().map_err(|_| "server lock poisoned")?;
+        if guard.as_ref().is_none_or(|(_, serving)| *serving != self.digest) {
+            *guard = None;
+            std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
+            let file = wasm_dir().join(format!("workerd-{}.wasm", std::process::id()));
+            std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
+            // As the other runtimes: the corpus sets each case's `now`, globals and options.
+            let server = self.workerd.serve(&file, &["ALLOW_REQUEST_OPTIONS=true", "NO_HOST_CLOCK=true"])?;
+            *guard = Some((server, self.digest.clone()));
+        }
+        let Some((server, _)) = guard.as_mut() else { return Err("no server".into()) };
+        let mut client = server.client();
+        match body {
+            Some(b) => client.post_json(path, b),
+            None => client.get(path),
+        }
+    }
+}
+
+impl Loaded for WorkerdLoaded {
+    fn decide(&self, _: &CheckResourcesRequest, _: &CheckOptions) -> Option<Result<Decision, String>> {
+        None
+    }
+
+    fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        json_answer(self.post("/api/check/resources", Some(request))?)
+    }
+}
+
 struct SpinLoaded {
     app: Vec<u8>,
     digest: String,
@@ -412,9 +467,13 @@ impl Loaded for SpinLoaded {
     }
 }
 
-/// The JS package (`js/`) in Node: one `node tests/node/runtime.mjs` per test process, fed
+/// The JS package (`js/`) in Node, or in a page of headless Chromium: one `node
+/// tests/node/runtime.mjs` (with `--chromium`: which drives the browser) per test process, fed
 /// each baked component and each Cerbos JSON request over JSON lines. It speaks JSON only.
-pub struct NodeJs;
+#[derive(Debug, Clone, Copy)]
+pub struct NodeJs {
+    chromium: bool,
+}
 
 /// The Node process: its stdin, its stdout, and the digest it has loaded.
 struct NodeProcess {
@@ -431,7 +490,9 @@ impl Drop for NodeProcess {
     }
 }
 
-static NODE: std::sync::Mutex<Option<NodeProcess>> = std::sync::Mutex::new(None);
+/// The Node process of each kind (plain, Chromium's driver). Never dropped: each ends (closing
+/// its browser) when its stdin closes with this process.
+static NODE: [std::sync::Mutex<Option<NodeProcess>>; 2] = [std::sync::Mutex::new(None), std::sync::Mutex::new(None)];
 
 impl NodeJs {
     /// Checks that `node` runs (`AUTHZ_NODE` names another binary).
@@ -440,7 +501,21 @@ impl NodeJs {
             .arg("--version")
             .output()
             .map_err(|e| format!("Node.js (`{}`) does not run: {e}", node_binary()))?;
-        Ok(NodeJs)
+        Ok(NodeJs { chromium: false })
+    }
+
+    /// The package in headless Chromium: needs `AUTHZ_CHROMIUM` and `AUTHZ_PLAYWRIGHT_CORE`
+    /// (`source scripts/chromium.sh` installs both and sets them).
+    pub fn chromium() -> Result<Self, String> {
+        for var in ["AUTHZ_CHROMIUM", "AUTHZ_PLAYWRIGHT_CORE"] {
+            if std::env::var_os(var).is_none() {
+                return Err(format!(
+                    "{var} is not set: `source scripts/chromium.sh` installs Chromium and playwright-core"
+                ));
+            }
+        }
+        NodeJs::new()?;
+        Ok(NodeJs { chromium: true })
     }
 }
 
@@ -451,15 +526,24 @@ fn node_binary() -> String {
 struct NodeLoaded {
     baked: Vec<u8>,
     digest: String,
+    chromium: bool,
 }
 
 impl Runtime for NodeJs {
     fn name(&self) -> &'static str {
-        "node/js"
+        if self.chromium {
+            "chromium/js"
+        } else {
+            "node/js"
+        }
     }
 
     fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
-        let loaded = NodeLoaded { baked: artifact.baked()?.to_vec(), digest: artifact.bundle().digest().to_string() };
+        let loaded = NodeLoaded {
+            baked: artifact.baked()?.to_vec(),
+            digest: artifact.bundle().digest().to_string(),
+            chromium: self.chromium,
+        };
         loaded.ask(None)?;
         Ok(Box::new(loaded))
     }
@@ -470,11 +554,13 @@ impl NodeLoaded {
     /// reads the answer's line.
     fn ask(&self, request: Option<&str>) -> Result<serde_json::Value, String> {
         use std::io::{BufRead, Write};
-        let mut guard = NODE.lock().map_err(|_| "node lock poisoned")?;
+        let process = NODE.get(usize::from(self.chromium)).ok_or("no such node process")?;
+        let mut guard = process.lock().map_err(|_| "node lock poisoned")?;
         if guard.is_none() {
             let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node/runtime.mjs");
             let mut child = std::process::Command::new(node_binary())
                 .arg(script)
+                .args(self.chromium.then_some("--chromium"))
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .spawn()
@@ -492,7 +578,7 @@ impl NodeLoaded {
         };
         if node.serving != self.digest {
             std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
-            let file = wasm_dir().join(format!("node-{}.wasm", std::process::id()));
+            let file = wasm_dir().join(format!("node-{}-{}.wasm", std::process::id(), self.chromium));
             std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
             let answer = exchange(serde_json::json!({ "load": file.to_string_lossy() }))?;
             if answer.get("ok").and_then(|d| d.as_str()) != Some(self.digest.as_str()) {
@@ -538,8 +624,8 @@ fn json_answer(r: crate::http::Response) -> Result<serde_json::Value, String> {
     }
 }
 
-/// The runtimes every corpus runs through. A missing generic component, `wasmtime` CLI or Node
-/// is an error, never a skip.
+/// The runtimes every corpus runs through. A missing generic component, `wasmtime` CLI, Node,
+/// Chromium or workerd is an error, never a skip.
 pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
     Ok(vec![
         Box::new(Native),
@@ -547,6 +633,8 @@ pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
         Box::new(HttpServer::new()?),
         Box::new(SpinApp::new()?),
         Box::new(NodeJs::new()?),
+        Box::new(NodeJs::chromium()?),
+        Box::new(Workerd::new()?),
     ])
 }
 
