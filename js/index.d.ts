@@ -131,7 +131,9 @@ export declare class PDPError extends Error {
   path?: string;
 }
 
-export declare function coreModuleBytes(component: Uint8Array | ArrayBuffer): Uint8Array;
+/** The baked component's core module (what `WebAssembly.compile` takes; a view of the input). */
+export declare function coreModuleBytes(component: Uint8Array<ArrayBuffer> | ArrayBuffer): Uint8Array<ArrayBuffer>;
+export declare function coreModuleBytes(component: Uint8Array): Uint8Array;
 
 export declare class PDP {
   static create(options: PDPOptions): Promise<PDP>;
