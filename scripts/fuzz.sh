@@ -30,6 +30,8 @@ if [ ! -x "$TOOLS/bin/cargo-fuzz" ]; then
   cargo +stable install cargo-fuzz --locked --root "$TOOLS" >&2
 fi
 export PATH="$TOOLS/bin:$PATH"
+# The fuzz crate builds with nightly: not through the stable clippy-driver test.sh lints with.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 export CARGO_TARGET_DIR="$HOME/.cache/authz-fuzz/target"
 CORPUS="$HOME/.cache/authz-fuzz/corpus"
 if [ "${1:-}" != "--runs" ]; then

@@ -73,31 +73,7 @@ enum Command {
     },
     /// Read a Cerbos CheckResources request (or, with --endpoint, an AuthZEN one) on stdin,
     /// write the response on stdout; a refused request's error body goes to stderr (exit 2).
-    Check {
-        /// Policy directory.
-        #[arg(long)]
-        policies: PathBuf,
-        /// Globals as a JSON object.
-        #[arg(long)]
-        globals: Option<String>,
-        /// Version used when a request names none.
-        #[arg(long, default_value = "default")]
-        default_policy_version: String,
-        /// Search up from scopes that have no policy.
-        #[arg(long)]
-        lenient_scopes: bool,
-        /// Schema enforcement: `none`, `warn` or `reject`.
-        #[arg(long, default_value = "none")]
-        schema_enforcement: SchemaEnforcement,
-        /// The time conditions see as `now()` (default: the current time).
-        #[arg(long)]
-        now: Option<String>,
-        /// The API the request on stdin is for, answered as `authz serve` answers it:
-        /// `/api/check/resources` (Cerbos CheckResources), `/access/v1/evaluation` or
-        /// `/access/v1/evaluations` (AuthZEN 1.0).
-        #[arg(long, value_name = "PATH", default_value = "/api/check/resources")]
-        endpoint: String,
-    },
+    Check(CheckArgs),
     /// Serve an HTTP PDP (Cerbos CheckResources + AuthZEN) deciding with a baked component;
     /// with no source, the example bundle built into this binary.
     Serve(Box<serve::ServeArgs>),
@@ -277,13 +253,31 @@ fn globals_arg(text: Option<&str>) -> anyhow::Result<serde_json::Map<String, ser
     }
 }
 
+/// `authz check`.
+#[derive(clap::Args)]
 struct CheckArgs {
+    /// Policy directory.
+    #[arg(long)]
     policies: PathBuf,
+    /// Globals as a JSON object.
+    #[arg(long)]
     globals: Option<String>,
+    /// Version used when a request names none.
+    #[arg(long, default_value = "default")]
     default_policy_version: String,
+    /// Search up from scopes that have no policy.
+    #[arg(long)]
     lenient_scopes: bool,
+    /// Schema enforcement: `none`, `warn` or `reject`.
+    #[arg(long, default_value = "none")]
     schema_enforcement: SchemaEnforcement,
+    /// The time conditions see as `now()` (default: the current time).
+    #[arg(long)]
     now: Option<String>,
+    /// The API the request on stdin is for, answered as `authz serve` answers it:
+    /// `/api/check/resources` (Cerbos CheckResources), `/access/v1/evaluation` or
+    /// `/access/v1/evaluations` (AuthZEN 1.0).
+    #[arg(long, value_name = "PATH", default_value = "/api/check/resources")]
     endpoint: String,
 }
 
@@ -346,23 +340,7 @@ fn main() -> ExitCode {
             bake(BakeArgs { policies, out, label, skip_tests, component, sign, cerbos_config, http })
         }
         Command::Keygen { out } => keygen(&out),
-        Command::Check {
-            policies,
-            globals,
-            default_policy_version,
-            lenient_scopes,
-            schema_enforcement,
-            now,
-            endpoint,
-        } => check(CheckArgs {
-            policies,
-            globals,
-            default_policy_version,
-            lenient_scopes,
-            schema_enforcement,
-            now,
-            endpoint,
-        }),
+        Command::Check(args) => check(args),
         Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -266,7 +266,7 @@ pub struct SpinApp {
 }
 
 /// The shared `wasmtime serve` and the digest of the app it serves.
-static SPIN: std::sync::Mutex<Option<(crate::http::Server, String)>> = std::sync::Mutex::new(None);
+static SPIN: ServerSlot = std::sync::Mutex::new(None);
 
 impl SpinApp {
     /// Finds the `wasmtime` CLI (`AUTHZ_WASMTIME`, else on `PATH`: `source scripts/wasm-tools.sh`).
@@ -360,13 +360,7 @@ impl Workerd {
 }
 
 /// The shared workerd and the digest of the component its worker serves.
-static WORKERD: std::sync::Mutex<Option<(crate::http::Server, String)>> = std::sync::Mutex::new(None);
-
-struct WorkerdLoaded {
-    baked: Vec<u8>,
-    digest: String,
-    workerd: Workerd,
-}
+static WORKERD: ServerSlot = std::sync::Mutex::new(None);
 
 impl Runtime for Workerd {
     fn name(&self) -> &'static str {
@@ -374,50 +368,12 @@ impl Runtime for Workerd {
     }
 
     fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
-        let baked = artifact.baked()?.to_vec();
-        let loaded = WorkerdLoaded { baked, digest: artifact.bundle().digest().to_string(), workerd: self.clone() };
-        loaded.post("/healthz", None)?;
-        Ok(Box::new(loaded))
+        let workerd = self.clone();
+        // As the other runtimes: the corpus sets each case's `now`, globals and options.
+        let start =
+            move |file: &std::path::Path| workerd.serve(file, &["ALLOW_REQUEST_OPTIONS=true", "NO_HOST_CLOCK=true"]);
+        ServedLoaded::load(artifact.baked()?.to_vec(), artifact, "workerd", &WORKERD, Box::new(start))
     }
-}
-
-impl WorkerdLoaded {
-    /// Sends `body` (or GETs `path`) to the shared workerd, restarting it with this component
-    /// if it serves another.
-    fn post(&self, path: &str, body: Option<&str>) -> Result<crate::http::Response, String> {
-        let mut guard = WORKERD.lock().map_err(|_| "server lock poisoned")?;
-        if guard.as_ref().is_none_or(|(_, serving)| *serving != self.digest) {
-            *guard = None;
-            std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
-            let file = wasm_dir().join(format!("workerd-{}.wasm", std::process::id()));
-            std::fs::write(&file, &self.baked).map_err(|e| e.to_string())?;
-            // As the other runtimes: the corpus sets each case's `now`, globals and options.
-            let server = self.workerd.serve(&file, &["ALLOW_REQUEST_OPTIONS=true", "NO_HOST_CLOCK=true"])?;
-            *guard = Some((server, self.digest.clone()));
-        }
-        let Some((server, _)) = guard.as_mut() else { return Err("no server".into()) };
-        let mut client = server.client();
-        match body {
-            Some(b) => client.post_json(path, b),
-            None => client.get(path),
-        }
-    }
-}
-
-impl Loaded for WorkerdLoaded {
-    fn decide(&self, _: &CheckResourcesRequest, _: &CheckOptions) -> Option<Result<Decision, String>> {
-        None
-    }
-
-    fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
-        json_answer(self.post("/api/check/resources", Some(request))?)
-    }
-}
-
-struct SpinLoaded {
-    app: Vec<u8>,
-    digest: String,
-    spin: SpinApp,
 }
 
 impl Runtime for SpinApp {
@@ -427,26 +383,56 @@ impl Runtime for SpinApp {
 
     fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
         let app = authz::compose::http_app(authz::compose::GATEWAY, artifact.baked()?).map_err(|e| e.to_string())?;
-        let loaded = SpinLoaded { app, digest: artifact.bundle().digest().to_string(), spin: self.clone() };
-        loaded.post("/healthz", None)?;
-        Ok(Box::new(loaded))
+        let spin = self.clone();
+        // As the other runtimes: the corpus sets each case's `now`, globals and options.
+        let start =
+            move |file: &std::path::Path| spin.serve(file, &["AUTHZ_ALLOW_REQUEST_OPTIONS=1", "AUTHZ_NO_HOST_CLOCK=1"]);
+        ServedLoaded::load(app, artifact, "spin-app", &SPIN, Box::new(start))
     }
 }
 
-impl SpinLoaded {
-    /// Sends `body` (or GETs `path`) to the shared `wasmtime serve`, restarting it with this
-    /// app if it serves another.
+/// One server per test process and the digest of the bundle it serves.
+type ServerSlot = std::sync::Mutex<Option<(crate::http::Server, String)>>;
+
+/// Starts a server on a file.
+type StartServer = Box<dyn Fn(&std::path::Path) -> Result<crate::http::Server, String>>;
+
+/// A bundle in a runtime that is an HTTP server run on a file (the Spin app under `wasmtime
+/// serve`, the worker under workerd): one server per test process, restarted on this bundle's
+/// file when it serves another.
+struct ServedLoaded {
+    /// What the server runs (the composed app, the baked component).
+    file: Vec<u8>,
+    digest: String,
+    /// Names the file (`spin-app`, `workerd`).
+    kind: &'static str,
+    server: &'static ServerSlot,
+    start: StartServer,
+}
+
+impl ServedLoaded {
+    fn load(
+        file: Vec<u8>,
+        artifact: &Artifact<'_>,
+        kind: &'static str,
+        server: &'static ServerSlot,
+        start: StartServer,
+    ) -> Result<Box<dyn Loaded>, String> {
+        let loaded = ServedLoaded { file, digest: artifact.bundle().digest().to_string(), kind, server, start };
+        loaded.post("/healthz", None)?;
+        Ok(Box::new(loaded))
+    }
+
+    /// Sends `body` (or GETs `path`) to the shared server, restarting it on this bundle's file
+    /// if it serves another.
     fn post(&self, path: &str, body: Option<&str>) -> Result<crate::http::Response, String> {
-        let mut guard = SPIN.lock().map_err(|_| "server lock poisoned")?;
+        let mut guard = self.server.lock().map_err(|_| "server lock poisoned")?;
         if guard.as_ref().is_none_or(|(_, serving)| *serving != self.digest) {
             *guard = None;
             std::fs::create_dir_all(wasm_dir()).map_err(|e| e.to_string())?;
-            let file = wasm_dir().join(format!("spin-app-{}.wasm", std::process::id()));
-            std::fs::write(&file, &self.app).map_err(|e| e.to_string())?;
-            // As the other runtimes: the corpus sets each case's `now`, globals and options.
-            let env = ["AUTHZ_ALLOW_REQUEST_OPTIONS=1", "AUTHZ_NO_HOST_CLOCK=1"];
-            let server = self.spin.serve(&file, &env)?;
-            *guard = Some((server, self.digest.clone()));
+            let file = wasm_dir().join(format!("{}-{}.wasm", self.kind, std::process::id()));
+            std::fs::write(&file, &self.file).map_err(|e| e.to_string())?;
+            *guard = Some(((self.start)(&file)?, self.digest.clone()));
         }
         let Some((server, _)) = guard.as_mut() else { return Err("no server".into()) };
         let mut client = server.client();
@@ -457,7 +443,7 @@ impl SpinLoaded {
     }
 }
 
-impl Loaded for SpinLoaded {
+impl Loaded for ServedLoaded {
     fn decide(&self, _: &CheckResourcesRequest, _: &CheckOptions) -> Option<Result<Decision, String>> {
         None
     }
