@@ -51,44 +51,45 @@ fi
 cargo clippy -p authz-api --target wasm32-wasip2 --locked -- -D warnings
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== clippy (native) in the build itself: every target of the workspace, benches included"
+echo "== clippy (native) in the build itself: every crate but the benchmarks, as the tests build them"
 # clippy-driver compiles the workspace members (cargo's RUSTC_WORKSPACE_WRAPPER and CLIPPY_ARGS,
 # exactly what `cargo clippy -- -D warnings` sets, but for a build rather than a check): the lints
 # come with the one build the tests run, and the dependencies are compiled once, not also
-# checked (a separate `cargo clippy` pass was 11 of a fresh machine's minutes). Every cargo
-# build of the workspace below runs so, and shares these artifacts; fuzz.sh (nightly) and
-# install-check.sh (a user's environment) unset it.
+# checked. Every cargo command below that builds the workspace selects the same packages and
+# targets as this one, so that cargo unifies the same features and rebuilds nothing (a
+# different selection, e.g. with the benchmarks' Cedar and regorus, or `-p authz` alone,
+# recompiles wasmtime). fuzz.sh (nightly) and install-check.sh (a user's environment) unset it.
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-cargo test --workspace --all-targets --no-run --locked
-cargo test -p authz-engine --features prepared --all-targets --no-run --locked
-echo "== cargo clippy (the component and the gateway, for wasm32)"
+TESTED=(--workspace --exclude authz-benches --locked)
+cargo test "${TESTED[@]}" --no-run
+# The component's engine (`prepared`: only prepare() builds the CEL runtime).
+cargo test -p authz-engine --features prepared --all-targets --locked --no-run
+echo "== cargo clippy: the benchmarks (a check: their Cedar and regorus are never run in CI), and wasm32"
+# Timings are never asserted: run them with `cargo bench` (BENCHMARKS.md).
+cargo clippy -p authz-benches --all-targets --locked -- -D warnings
 CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
 cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --locked -- -D warnings
-echo "== cargo test (engine, cli, component, wasmtime host)"
-cargo test --workspace --exclude authz-conformance --exclude authz-benches --locked
-# The component's engine (`prepared`: only prepare() builds the CEL runtime).
-cargo test -p authz-engine --features prepared --test prepared --locked
 echo "== the real Cerbos (npm @cerbos/cerbos-linux-x64): it compiles and tests every shipped policy directory"
 source scripts/cerbos.sh
 set -euo pipefail
 for dir in policies/*/; do
   "$CERBOS_BIN" compile "$dir"
 done
-echo "== conformance: Cerbos corpus and example suites, native = component in wasmtime = authz serve ="
-echo "   the wasi:http app under wasmtime serve (Spin) = the JS package in Node; HTTP tests;"
-echo "   the differential corpus against cerbos server"
-# The HTTP runtime and tests run the real `authz serve` binary: build the current one first.
-cargo build -p authz --locked
+echo "== cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
+echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
+echo "   JS package in Node, in Chromium and under workerd; HTTP tests; the differential corpus"
+echo "   against cerbos server"
 # The conformance runtimes include the JS package under workerd and in Chromium, and the HTTP
-# API tests serve the edge function under workerd too.
+# API tests serve the edge function under workerd too. The HTTP runtimes run this build's
+# `authz` (target/debug/authz, built above for the CLI's tests). One test at a time: the
+# conformance servers are shared per test binary.
 source scripts/workerd.sh
 source scripts/chromium.sh
 set -euo pipefail
-cargo test -p authz-conformance --locked -- --nocapture --test-threads 1
-# The benchmarks are compiled and linted by the --all-targets build above; timings are never
-# asserted: run them with `cargo bench` (BENCHMARKS.md).
+cargo test "${TESTED[@]}" -- --nocapture --test-threads 1
+cargo test -p authz-engine --features prepared --test prepared --locked
 echo "== the JS package in Node (node --test): the example's answers equal the native engine's"
 bash scripts/js-test.sh
 echo "== the JS package as an edge function under workerd: answers equal the native engine's"
