@@ -33,7 +33,7 @@ enum Host {
 
 const HOSTS: [Host; 3] = [Host::Serve, Host::Spin, Host::Workerd];
 
-/// Request limits, as `authz serve` flags or the gateway's environment.
+/// Request limits, as `authz serve` flags, the gateway's environment or the worker's bindings.
 #[derive(Default)]
 struct Limits {
     max_resources: Option<&'static str>,
@@ -82,28 +82,31 @@ impl Host {
                 Server::start(&args).unwrap()
             }
             Host::Spin => {
-                let mut env = Vec::new();
-                if let Some(n) = limits.max_resources {
-                    env.push(format!("AUTHZ_MAX_RESOURCES={n}"));
-                }
-                if let Some(n) = limits.max_body_bytes {
-                    env.push(format!("AUTHZ_MAX_BODY_BYTES={n}"));
-                }
+                let env = limits.settings("AUTHZ_");
                 let env: Vec<&str> = env.iter().map(String::as_str).collect();
                 authz_conformance::runtime::SpinApp::new().unwrap().serve(example_app(), &env).unwrap()
             }
             Host::Workerd => {
-                let mut bindings = Vec::new();
-                if let Some(n) = limits.max_resources {
-                    bindings.push(format!("MAX_RESOURCES={n}"));
-                }
-                if let Some(n) = limits.max_body_bytes {
-                    bindings.push(format!("MAX_BODY_BYTES={n}"));
-                }
+                let bindings = limits.settings("");
                 let bindings: Vec<&str> = bindings.iter().map(String::as_str).collect();
                 authz_conformance::runtime::Workerd::new().unwrap().serve(example_component(), &bindings).unwrap()
             }
         }
+    }
+}
+
+impl Limits {
+    /// The limits as `NAME=VALUE` settings: the gateway's environment (`AUTHZ_` names), the
+    /// worker's bindings (bare names).
+    fn settings(&self, prefix: &str) -> Vec<String> {
+        let mut settings = Vec::new();
+        if let Some(n) = self.max_resources {
+            settings.push(format!("{prefix}MAX_RESOURCES={n}"));
+        }
+        if let Some(n) = self.max_body_bytes {
+            settings.push(format!("{prefix}MAX_BODY_BYTES={n}"));
+        }
+        settings
     }
 }
 
