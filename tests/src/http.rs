@@ -252,15 +252,24 @@ impl Server {
     }
 
     /// [`Server::spawn`] for a server with no way to stop when its stdin closes (`wasmtime
-    /// serve`): run under `sh`, which stops it when the pipe closes, however this process ends.
-    pub fn spawn_until_stdin_closes(program: &std::path::Path, args: &[&str], marker: &str) -> Result<Server, String> {
+    /// serve`, workerd): run under `sh`, which stops it when the pipe closes, however this
+    /// process ends. Its output goes to stderr, which is collected. `announce`: for a server
+    /// that prints no `MARKER<address>` line of its own (workerd), the line the wrapper prints
+    /// for it at once (then wait with [`Server::await_ready`]).
+    pub fn spawn_until_stdin_closes(
+        program: &std::path::Path,
+        args: &[&str],
+        marker: &str,
+        announce: Option<&str>,
+    ) -> Result<Server, String> {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(r#""$@" </dev/null & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p""#)
+            .arg(r#"[ -z "$ANNOUNCE" ] || echo "$ANNOUNCE" >&2; "$@" </dev/null >&2 & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p""#)
             .arg("sh")
             .arg(program)
-            .args(args);
+            .args(args)
+            .env("ANNOUNCE", announce.unwrap_or_default());
         Server::spawn(command, marker)
     }
 

@@ -303,7 +303,7 @@ impl SpinApp {
         }
         args.push(file.to_string_lossy().into_owned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://")
+        crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://", None)
     }
 }
 
@@ -343,19 +343,14 @@ impl Workerd {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("finding a free port: {e}"))?;
         // workerd announces nothing when it listens: the wrapper names the address at once and
-        // readiness is polled; it stops workerd when its stdin closes, as for `wasmtime serve`.
-        let mut command = std::process::Command::new("sh");
-        command
-            .arg("-c")
-            .arg(r#"echo "workerd on http://$1" >&2; shift; "$@" </dev/null >&2 & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p""#)
-            .arg("sh")
-            .arg(addr.to_string())
-            .arg(&self.workerd)
-            .arg("serve")
-            .arg(dir.path().join("config.capnp"))
-            .arg("--socket-addr")
-            .arg(format!("http={addr}"));
-        crate::http::Server::spawn(command, "workerd on http://")?.keeping(dir).await_ready("/healthz")
+        // readiness is polled.
+        let config = dir.path().join("config.capnp");
+        let (config, socket) = (config.to_string_lossy(), format!("http={addr}"));
+        let args = ["serve", config.as_ref(), "--socket-addr", socket.as_str()];
+        let announce = format!("workerd on http://{addr}");
+        crate::http::Server::spawn_until_stdin_closes(&self.workerd, &args, "workerd on http://", Some(&announce))?
+            .keeping(dir)
+            .await_ready("/healthz")
     }
 }
 
