@@ -23,6 +23,8 @@ if [ "${1:-}" = "--fresh" ]; then
 else
   TARGET="$CARGO_TARGET_DIR"
   PROFILE=(--debug)
+  # Reusing the tests' dependencies needs the same features in both graphs.
+  python3 "$ROOT/scripts/feature-check.py"
 fi
 # A user's environment: none of ours (AUTHZ_*, the project's target dir or flags).
 unset_args=()

@@ -8,10 +8,12 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
+# Each step is announced with the seconds since the start: where a CI run's time goes.
+step() { echo "== [${SECONDS} s] $*"; }
 if [ ! -d "$AUTHZ_CERBOS_TESTDATA" ]; then
   echo "!!! Cerbos test data not found at $AUTHZ_CERBOS_TESTDATA: conformance cases will be reported as SKIPPED" >&2
 fi
-echo "== wasm toolchain and the generic component (rebuilt: it must be the committed bytes)"
+step "wasm toolchain and the generic component (rebuilt: it must be the committed bytes)"
 bash scripts/build-component.sh
 source scripts/wasm-tools.sh
 set -euo pipefail
@@ -22,7 +24,7 @@ if ! git ls-files --error-unmatch component/authz-pdp-generic.wasm > /dev/null 2
   echo "(git add component/authz-pdp-generic.wasm) if the change is meant" >&2
   exit 1
 fi
-echo "== the wasi:http gateway (spin-app/; rebuilt: it must be the committed bytes)"
+step "the wasi:http gateway (spin-app/; rebuilt: it must be the committed bytes)"
 bash scripts/build-gateway.sh
 # Tracked, too: an ignored or untracked file would pass the diff and be missing from a clone.
 if ! git ls-files --error-unmatch spin-app/authz-gateway.wasm > /dev/null 2>&1 \
@@ -31,34 +33,34 @@ if ! git ls-files --error-unmatch spin-app/authz-gateway.wasm > /dev/null 2>&1 \
   echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
   exit 1
 fi
-echo "== the JS package's bindings (js/glue: jco on the generic component; regenerated: the same files)"
+step "the JS package's bindings (js/glue: jco on the generic component; regenerated: the same files)"
 bash scripts/build-js.sh
 if ! git diff --quiet -- js/glue || [ -n "$(git status --porcelain -- js/glue)" ]; then
   echo "js/glue differs from the committed bindings: the component's world changed without" >&2
   echo "bash scripts/build-js.sh being run, or jco's output is not reproducible here" >&2
   exit 1
 fi
-echo "== the component's world (imports nothing) matches component/tests/world.golden.wit"
+step "the component's world (imports nothing) matches component/tests/world.golden.wit"
 if ! diff -u component/tests/world.golden.wit <(wasm-tools component wit component/authz-pdp-generic.wasm); then
   echo "the component's WIT world changed: review, then update component/tests/world.golden.wit" >&2
   exit 1
 fi
-echo "== authz-api: pure (neither wasmtime nor CEL in its tree), builds for wasm32-wasip2"
+step "authz-api: pure (neither wasmtime nor CEL in its tree), builds for wasm32-wasip2"
 if cargo tree -p authz-api -e normal --prefix none --locked | grep -E '^(wasmtime|cel|authz-engine) '; then
   echo "authz-api must not depend on wasmtime, the CEL interpreter or the engine" >&2
   exit 1
 fi
 cargo clippy -p authz-api --target wasm32-wasip2 --locked -- -D warnings
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== clippy (native) in the build itself: every crate but the benchmarks, as the tests build them"
+step "clippy (native) in the build itself: every crate but the benchmarks, as the tests build them"
 # clippy-driver compiles the workspace members (cargo's RUSTC_WORKSPACE_WRAPPER and CLIPPY_ARGS,
 # exactly what `cargo clippy -- -D warnings` sets, but for a build rather than a check): the lints
 # come with the one build the tests run, and the dependencies are compiled once, not also
 # checked. Every cargo command below that builds the workspace selects the same packages and
 # targets as this one, so that cargo unifies the same features and rebuilds nothing (a
 # different selection, e.g. with the benchmarks' Cedar and regorus, or `-p authz` alone,
-# recompiles wasmtime). fuzz.sh (nightly) and install-check.sh (a user's environment) unset it.
+# recompiles wasmtime). fuzz.sh (its own instrumented build) and install-check.sh (a user's environment) unset it.
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
@@ -66,18 +68,18 @@ TESTED=(--workspace --exclude authz-benches --locked)
 cargo test "${TESTED[@]}" --no-run
 # The component's engine (`prepared`: only prepare() builds the CEL runtime).
 cargo test -p authz-engine --features prepared --all-targets --locked --no-run
-echo "== cargo clippy: the benchmarks (a check: their Cedar and regorus are never run in CI), and wasm32"
+step "cargo clippy: the benchmarks (a check: their Cedar and regorus are never run in CI), and wasm32"
 # Timings are never asserted: run them with `cargo bench` (BENCHMARKS.md).
 cargo clippy -p authz-benches --all-targets --locked -- -D warnings
 CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
 cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --locked -- -D warnings
-echo "== the real Cerbos (npm @cerbos/cerbos-linux-x64): it compiles and tests every shipped policy directory"
+step "the real Cerbos (npm @cerbos/cerbos-linux-x64): it compiles and tests every shipped policy directory"
 source scripts/cerbos.sh
 set -euo pipefail
 for dir in policies/*/; do
   "$CERBOS_BIN" compile "$dir"
 done
-echo "== cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
+step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
 echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
 echo "   JS package in Node, in Chromium and under workerd; HTTP tests; the differential corpus"
 echo "   against cerbos server"
@@ -90,22 +92,23 @@ source scripts/chromium.sh
 set -euo pipefail
 cargo test "${TESTED[@]}" -- --nocapture --test-threads 1
 cargo test -p authz-engine --features prepared --test prepared --locked
-echo "== the JS package in Node (node --test): the example's answers equal the native engine's"
+step "the JS package in Node (node --test): the example's answers equal the native engine's"
 bash scripts/js-test.sh
-echo "== the JS package as an edge function under workerd: answers equal the native engine's"
+step "the JS package as an edge function under workerd: answers equal the native engine's"
 bash scripts/workerd-test.sh
-echo "== the JS package in headless Chromium: a page's answers equal the native engine's"
+step "the JS package in headless Chromium: a page's answers equal the native engine's"
 bash scripts/browser-test.sh
-echo "== fuzzing: each target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N)"
+step "fuzzing: each target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N)"
 bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
-echo "== cargo install --path cli: a user's build bakes and serves --policies"
+step "cargo install --path cli: a user's build bakes and serves --policies"
 bash scripts/install-check.sh
-echo "== Spin and SpinKube manifests: spin.toml, helm lint/template, SpinApps against SpinKube's CRDs"
+step "Spin and SpinKube manifests: spin.toml, helm lint/template, SpinApps against SpinKube's CRDs"
 bash scripts/deploy-check.sh
-echo "== example policy suites, and baking each example"
+step "example policy suites, and baking each example"
 for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" compile "$dir"
   out="$CARGO_TARGET_DIR/authz-wasm/$(basename "$dir").wasm"
   "$CARGO_TARGET_DIR/debug/authz" bake --policies "$dir" --out "$out" --skip-tests
   wasmtime run --invoke 'bundle-info()' "$out"
 done
+step "all passed"
