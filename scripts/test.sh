@@ -3,8 +3,9 @@
 # committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
 # unit and host tests, the conformance corpus through every runtime (native, component in
 # wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve, the JS package in
-# Node), HTTP server tests, a short fuzzing run, the JS package in Node, workerd and Chromium,
-# `cargo install` as a user does it, the Spin/SpinKube manifests, example suites.
+# Node, Chromium and workerd, the wasmCloud 2.x workload), HTTP server tests, a short fuzzing
+# run, the JS package's own tests, `cargo install` as a user does it, the Spin/SpinKube and
+# wasmCloud manifests, example suites.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -45,14 +46,14 @@ if ! diff -u component/tests/world.golden.wit <(wasm-tools component wit compone
   echo "the component's WIT world changed: review, then update component/tests/world.golden.wit" >&2
   exit 1
 fi
-step "authz-api: pure (neither wasmtime nor CEL in its tree), builds for wasm32-wasip2"
+step "authz-api: pure (neither wasmtime nor CEL in its tree; it is linted for wasm32 below)"
 if cargo tree -p authz-api -e normal --prefix none --locked | grep -E '^(wasmtime|cel|authz-engine) '; then
   echo "authz-api must not depend on wasmtime, the CEL interpreter or the engine" >&2
   exit 1
 fi
-cargo clippy -p authz-api --target wasm32-wasip2 --locked -- -D warnings
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path wasmcloud/host/Cargo.toml -- --check
 step "clippy (native) in the build itself: every crate but the benchmarks, as the tests build them"
 # clippy-driver compiles the workspace members (cargo's RUSTC_WORKSPACE_WRAPPER and CLIPPY_ARGS,
 # exactly what `cargo clippy -- -D warnings` sets, but for a build rather than a check): the lints
@@ -66,13 +67,9 @@ export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 TESTED=(--workspace --exclude authz-benches --locked)
 cargo test "${TESTED[@]}" --no-run
-# The component's engine (`prepared`: only prepare() builds the CEL runtime).
-cargo test -p authz-engine --features prepared --all-targets --locked --no-run
-step "cargo clippy: the benchmarks (a check: their Cedar and regorus are never run in CI), and wasm32"
-# Timings are never asserted: run them with `cargo bench` (BENCHMARKS.md).
-cargo clippy -p authz-benches --all-targets --locked -- -D warnings
-CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
-cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --locked -- -D warnings
+# The component's engine (`prepared`: only prepare() builds the CEL runtime): its library and
+# the test that runs it.
+cargo test -p authz-engine --features prepared --lib --test prepared --locked --no-run
 step "the real Cerbos (npm @cerbos/cerbos-linux-x64): it compiles and tests every shipped policy directory"
 source scripts/cerbos.sh
 set -euo pipefail
@@ -81,15 +78,25 @@ for dir in policies/*/; do
 done
 step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
 echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
-echo "   JS package in Node, in Chromium and under workerd; HTTP tests; the differential corpus"
-echo "   against cerbos server"
-# The conformance runtimes include the JS package under workerd and in Chromium, and the HTTP
-# API tests serve the edge function under workerd too. The HTTP runtimes run this build's
+echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload; HTTP"
+echo "   tests; the differential corpus against cerbos server"
+# The conformance runtimes include the JS package under workerd and in Chromium and the
+# wasmCloud workload, and the HTTP API tests serve through workerd and wasmCloud too. The HTTP runtimes run this build's
 # `authz` (target/debug/authz, built above for the CLI's tests). One test at a time: the
 # conformance servers are shared per test binary.
 source scripts/workerd.sh
 source scripts/chromium.sh
 set -euo pipefail
+step "the wasmCloud 2.x host (wasmcloud/host: wash-runtime, its own wasmtime, cached outside the clone)"
+source scripts/wasmcloud.sh
+set -euo pipefail
+step "clippy checks in the background (scripts/lint-checks.sh: the benchmarks, the wasm32 crates), while the tests run"
+CHECKS_LOG="$(mktemp)"
+bash scripts/lint-checks.sh > "$CHECKS_LOG" 2>&1 &
+CHECKS=$!
+# However this script ends, the checks end with it.
+trap 'kill "$CHECKS" 2>/dev/null || true; rm -f "$CHECKS_LOG"' EXIT
+step "cargo test (all runtimes)"
 cargo test "${TESTED[@]}" -- --nocapture --test-threads 1
 cargo test -p authz-engine --features prepared --test prepared --locked
 step "the JS package in Node (node --test): the example's answers equal the native engine's"
@@ -102,7 +109,7 @@ step "fuzzing: each target for a short, bounded time (a campaign: bash scripts/f
 bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo install --path cli: a user's build bakes and serves --policies"
 bash scripts/install-check.sh
-step "Spin and SpinKube manifests: spin.toml, helm lint/template, SpinApps against SpinKube's CRDs"
+step "Spin, SpinKube and wasmCloud manifests: spin.toml, helm lint/template, SpinApps and the WorkloadDeployment against their CRDs, wadm against its schema"
 bash scripts/deploy-check.sh
 step "example policy suites, and baking each example"
 for dir in policies/*/; do
@@ -111,4 +118,11 @@ for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" bake --policies "$dir" --out "$out" --skip-tests
   wasmtime run --invoke 'bundle-info()' "$out"
 done
+step "the background clippy checks"
+if ! wait "$CHECKS"; then
+  cat "$CHECKS_LOG" >&2
+  echo "scripts/lint-checks.sh failed (its log is above)" >&2
+  exit 1
+fi
+tail -n 1 "$CHECKS_LOG"
 step "all passed"

@@ -4,7 +4,20 @@
   validate_manifests.py crd CRD.yaml... -- MANIFEST.yaml...
       Every document of every MANIFEST must be a kind one of the CRDs defines, and valid against
       its openAPIV3Schema, strictly: a field the schema does not name is an error (a cluster
-      would silently prune it). Before that, a broken SpinApp must fail, so the check can fail.
+      would silently prune it). Before that, a broken document of each kind must fail, so the
+      check can fail.
+
+  validate_manifests.py wadm OAM_SCHEMA.json MANIFEST.yaml -- IMAGE=FILE...
+      A wadm (wasmCloud 1.x) application, against wadm's JSON schema; then every `link` trait:
+      its target is a component of the manifest, each linked interface is an import of a source
+      component and an export of the target (`wasm-tools component wit` on the files the
+      images map to). A broken copy (a link to another package) must fail first.
+
+  validate_manifests.py workload MANIFEST.yaml -- IMAGE=FILE...
+      A wasmCloud 2.x WorkloadDeployment's links by name (its schema is checked in `crd` mode):
+      every import of a component that the host does not provide (`wasi:*`) is exported, under
+      exactly that name, by another component of the workload, and every host interface is
+      exported by one. A copy without its last component must fail first.
 
   validate_manifests.py spin SPIN.toml...
       A Spin manifest v2: an HTTP trigger on a route, naming a component that exists; every
@@ -73,14 +86,20 @@ def check_docs(schemas, docs, where):
 def crd_main(args):
     split = args.index("--")
     schemas = crd_schemas(args[:split])
-    broken = {
-        "apiVersion": "core.spinkube.dev/v1alpha1",
-        "kind": "SpinApp",
-        "metadata": {"name": "broken"},
-        "spec": {"executor": "containerd-shim-spin", "replicas": "two", "imageTypo": "x"},
-    }
-    if len(check_docs(schemas, [broken], "self-check")) < 3:
-        sys.exit("self-check: a SpinApp without image, with a string replica count and an unknown field passed")
+    # The check can fail: for every kind, a document with a field its schema does not name.
+    for api_version, kind in schemas:
+        broken = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "broken"}, "spec": {"imageTypo": "x"}}
+        if not check_docs(schemas, [broken], "self-check"):
+            sys.exit(f"self-check: a {kind} with an unknown field passed")
+    if ("core.spinkube.dev/v1alpha1", "SpinApp") in schemas:
+        broken = {
+            "apiVersion": "core.spinkube.dev/v1alpha1",
+            "kind": "SpinApp",
+            "metadata": {"name": "broken"},
+            "spec": {"executor": "containerd-shim-spin", "replicas": "two", "imageTypo": "x"},
+        }
+        if len(check_docs(schemas, [broken], "self-check")) < 3:
+            sys.exit("self-check: a SpinApp without image, with a string replica count and an unknown field passed")
     errors, count = [], 0
     for path in args[split + 1 :]:
         docs = list(yaml.safe_load_all(pathlib.Path(path).read_text()))
@@ -93,9 +112,124 @@ def crd_main(args):
     print(f"{count} manifest(s) valid against {len(schemas)} CRD schema(s), strictly")
 
 
-def imports_of(component):
+def world_of(component, kind):
+    """The `import`s or `export`s (kind) of a component's world, with their versions."""
     wit = subprocess.run(["wasm-tools", "component", "wit", str(component)], capture_output=True, text=True, check=True)
-    return {line.split()[1].rstrip(";") for line in wit.stdout.splitlines() if line.strip().startswith("import ")}
+    return {line.split()[1].rstrip(";") for line in wit.stdout.splitlines() if line.strip().startswith(kind + " ")}
+
+
+def imports_of(component):
+    return world_of(component, "import")
+
+
+def unversioned(name):
+    return name.split("@")[0]
+
+
+def image_files(args):
+    files = {}
+    for arg in args:
+        image, _, path = arg.rpartition("=")
+        if not image or not pathlib.Path(path).is_file():
+            sys.exit(f"IMAGE=FILE expected, with an existing file: {arg}")
+        files[image] = path
+    return files
+
+
+def wadm_errors(validator, doc, files, where):
+    errors = [f"{where}: {'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in validator.iter_errors(doc)]
+    if errors:
+        return errors
+    components = {c["name"]: c for c in doc["spec"]["components"]}
+    if len(components) != len(doc["spec"]["components"]):
+        errors.append(f"{where}: two components share a name")
+
+    def world(component, kind):
+        image = component["properties"].get("image")
+        if component["type"] != "component" or image not in files:
+            return None  # a provider, or an image with no file: nothing to check against
+        return {unversioned(n) for n in world_of(files[image], kind)}
+
+    for name, c in components.items():
+        for t in c.get("traits", []):
+            if t["type"] != "link":
+                continue
+            p = t["properties"]
+            target = components.get(p["target"]["name"])
+            if target is None:
+                errors.append(f"{where}: {name}: link target {p['target']['name']!r} is not a component of the manifest")
+                continue
+            imports, exports = world(c, "import"), world(target, "export")
+            for iface in p["interfaces"]:
+                full = f"{p['namespace']}:{p['package']}/{iface}"
+                if imports is not None and full not in imports:
+                    errors.append(f"{where}: {name}: links {full}, which it does not import ({sorted(imports)})")
+                if exports is not None and full not in exports:
+                    errors.append(f"{where}: {name}: links {full} to {p['target']['name']}, which does not export it ({sorted(exports)})")
+    return errors
+
+
+def wadm_main(args):
+    split = args.index("--")
+    schema_path, manifests, files = args[0], args[1:split], image_files(args[split + 1 :])
+    validator = jsonschema.Draft7Validator(json.loads(pathlib.Path(schema_path).read_text()))
+    errors, count = [], 0
+    for path in manifests:
+        doc = yaml.safe_load(pathlib.Path(path).read_text())
+        broken = copy.deepcopy(doc)
+        for c in broken["spec"]["components"]:
+            for t in c.get("traits", []):
+                if t["type"] == "link" and t["properties"]["namespace"] != "wasi":
+                    t["properties"]["package"] = "other"
+        broken["spec"]["components"][0]["properties"]["imageTypo"] = "x"
+        if len(wadm_errors(validator, broken, files, "self-check")) < 1:
+            sys.exit(f"self-check: a copy of {path} with an unknown property passed")
+        del broken["spec"]["components"][0]["properties"]["imageTypo"]
+        if not wadm_errors(validator, broken, files, "self-check"):
+            sys.exit(f"self-check: a copy of {path} linking another package passed")
+        errors += wadm_errors(validator, doc, files, path)
+        count += 1
+    if errors:
+        sys.exit("\n".join(errors))
+    print(f"{count} wadm manifest(s) valid against wadm's schema, every link against the components' worlds")
+
+
+def workload_errors(doc, files, where):
+    errors = []
+    spec = doc["spec"]["template"]["spec"]
+    worlds = {}
+    for c in spec["components"]:
+        if c["image"] not in files:
+            errors.append(f"{where}: component {c['name']}: no file for image {c['image']}")
+            continue
+        worlds[c["name"]] = (world_of(files[c["image"]], "import"), world_of(files[c["image"]], "export"))
+    for name, (imports, _) in worlds.items():
+        for imported in sorted(i for i in imports if not i.startswith("wasi:")):
+            exporters = [other for other, (_, exports) in worlds.items() if other != name and imported in exports]
+            if len(exporters) != 1:
+                errors.append(f"{where}: component {name} imports {imported}, exported by {len(exporters)} other components (exactly one must)")
+    for h in spec.get("hostInterfaces", []):
+        for iface in h["interfaces"]:
+            full = f"{h['namespace']}:{h['package']}/{iface}"
+            if not any(full in map(unversioned, exports) for _, exports in worlds.values()):
+                errors.append(f"{where}: host interface {full} is exported by no component")
+    return errors
+
+
+def workload_main(args):
+    split = args.index("--")
+    manifests, files = args[:split], image_files(args[split + 1 :])
+    errors = []
+    for path in manifests:
+        doc = yaml.safe_load(pathlib.Path(path).read_text())
+        broken = copy.deepcopy(doc)
+        broken["spec"]["template"]["spec"]["components"].pop()
+        if not workload_errors(broken, files, "self-check"):
+            sys.exit(f"self-check: a copy of {path} without its last component passed")
+        errors += workload_errors(doc, files, path)
+    if errors:
+        sys.exit("\n".join(errors))
+    print(f"{len(manifests)} WorkloadDeployment(s): every component import is another component's export")
 
 
 def spin_main(args):
@@ -140,4 +274,4 @@ def spin_main(args):
 
 if __name__ == "__main__":
     mode, rest = sys.argv[1], sys.argv[2:]
-    {"crd": crd_main, "spin": spin_main}[mode](rest)
+    {"crd": crd_main, "spin": spin_main, "wadm": wadm_main, "workload": workload_main}[mode](rest)

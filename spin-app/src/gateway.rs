@@ -14,8 +14,9 @@ authz_api::wit_conversions!(super::authz::pdp::authz);
 
 use authz::pdp::authz as pdp;
 
-/// The runtime named in decision records.
-const RUNTIME: &str = "spin";
+/// The runtime named in decision records unless `AUTHZ_RUNTIME` names another (the shipped
+/// Spin and wasmCloud manifests do): any `wasi:http` host.
+const RUNTIME: &str = "wasi-http";
 
 /// Bytes read from the body stream at a time.
 const CHUNK: u64 = 64 * 1024;
@@ -37,6 +38,8 @@ struct Config {
     handler: Handler,
     host_clock: bool,
     globals_json: Option<String>,
+    /// The runtime named in decision records.
+    runtime: String,
     /// Why the configuration is unusable: every request is then answered 500 with it.
     error: Option<String>,
 }
@@ -70,6 +73,7 @@ impl Config {
             handler: Handler::new(limits, flag("AUTHZ_ALLOW_REQUEST_OPTIONS")),
             host_clock: !flag("AUTHZ_NO_HOST_CLOCK"),
             globals_json,
+            runtime: var("AUTHZ_RUNTIME").unwrap_or_else(|| RUNTIME.to_string()),
             error: (!errors.is_empty()).then(|| format!("the gateway's configuration: {}", errors.join("; "))),
         }
     }
@@ -109,6 +113,7 @@ fn answer(config: &Config, request: &IncomingRequest) -> Response {
     let decider = Imported {
         host_clock: config.host_clock,
         globals_json: config.globals_json.as_deref(),
+        runtime: &config.runtime,
         reads_clock: std::cell::OnceCell::new(),
     };
     let request = Request { method: &method, path, host: authority.as_deref(), body: &body };
@@ -171,6 +176,7 @@ fn respond(out: ResponseOutparam, answer: &Response) {
 struct Imported<'a> {
     host_clock: bool,
     globals_json: Option<&'a str>,
+    runtime: &'a str,
     /// Whether the bundle reads the time: asked of the PDP once per HTTP request, not once per
     /// decision (an AuthZEN batch decides up to its limit).
     reads_clock: std::cell::OnceCell<bool>,
@@ -199,7 +205,7 @@ impl Decider for Imported<'_> {
                 })
             }
         };
-        for record in DecisionRecord::of_decision(request, &decision, RUNTIME, start.elapsed()) {
+        for record in DecisionRecord::of_decision(request, &decision, self.runtime, start.elapsed()) {
             eprintln!("{}", record.to_line());
         }
         Ok(decision)

@@ -14,7 +14,9 @@
 //!   `authz serve --no-host-clock`; otherwise the host's wall clock is `now`;
 //! - `AUTHZ_GLOBALS`: globals (`G`) as a JSON object, for every request;
 //! - `AUTHZ_MAX_RESOURCES`, `AUTHZ_MAX_ACTIONS`, `AUTHZ_MAX_BODY_BYTES`: request limits (the
-//!   defaults are `authz serve`'s).
+//!   defaults are `authz serve`'s);
+//! - `AUTHZ_RUNTIME`: the runtime its decision records name (default `wasi-http`; the Spin
+//!   manifests set `spin`, the wasmCloud 2.x manifest `wasmcloud`).
 
 #[cfg(target_arch = "wasm32")]
 mod gateway;

@@ -386,6 +386,75 @@ impl Runtime for SpinApp {
     }
 }
 
+/// The PDP in wasmCloud 2.x: `wasmcloud/workloaddeployment.yaml` as written, run by a real
+/// wasmCloud runtime (crate wash-runtime, through `wasmcloud/host`): the gateway and the baked
+/// PDP are two components of one workload, linked in process by the name of the interface one
+/// imports and the other exports, with `wasi:http` ingress. Not composed: every decision
+/// crosses the runtime's link.
+#[derive(Debug, Clone)]
+pub struct Wasmcloud {
+    host: PathBuf,
+}
+
+impl Wasmcloud {
+    /// Finds the host (`AUTHZ_WASMCLOUD_HOST`: `source scripts/wasmcloud.sh` builds it and sets
+    /// it).
+    pub fn new() -> Result<Self, String> {
+        let host = std::env::var_os("AUTHZ_WASMCLOUD_HOST").map(PathBuf::from).ok_or(
+            "AUTHZ_WASMCLOUD_HOST is not set: `source scripts/wasmcloud.sh` builds the wasmCloud host and sets it",
+        )?;
+        Ok(Wasmcloud { host })
+    }
+
+    /// The shipped manifest's workload on a free loopback port, its PDP image being the baked
+    /// component in `pdp` and its gateway image the committed gateway, with `env` (`NAME=VALUE`:
+    /// see `spin-app/src/lib.rs`) over the gateway's environment. The decision records (the
+    /// gateway's stderr) are collected as the server's stderr.
+    pub fn serve(&self, pdp: &std::path::Path, env: &[&str]) -> Result<crate::http::Server, String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let manifest = root.join("wasmcloud/workloaddeployment.yaml");
+        let text = std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let image = |name: &str| -> Result<String, String> {
+            ["spec", "template", "spec", "components"]
+                .iter()
+                .try_fold(&doc, |v, key| v.get(key))
+                .and_then(serde_yaml::Value::as_sequence)
+                .and_then(|cs| cs.iter().find(|c| c.get("name").and_then(|n| n.as_str()) == Some(name)))
+                .and_then(|c| c.get("image")?.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| format!("{}: no component `{name}` with an image", manifest.display()))
+        };
+        let gateway = format!("{}={}", image("gateway")?, root.join("spin-app/authz-gateway.wasm").display());
+        let pdp = format!("{}={}", image("pdp")?, pdp.display());
+        let mut command = std::process::Command::new(&self.host);
+        command.arg("--manifest").arg(&manifest).args(["--image", &gateway, "--image", &pdp]);
+        command.args(["--addr", "127.0.0.1:0"]);
+        for e in env {
+            command.args(["--env", &format!("gateway:{e}")]);
+        }
+        crate::http::Server::spawn(command, "listening on http://")
+    }
+}
+
+/// The shared wasmCloud host and the digest of the PDP its workload runs.
+static WASMCLOUD: ServerSlot = std::sync::Mutex::new(None);
+
+impl Runtime for Wasmcloud {
+    fn name(&self) -> &'static str {
+        "wasmcloud/wash-runtime"
+    }
+
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let wasmcloud = self.clone();
+        // As the other runtimes: the corpus sets each case's `now`, globals and options.
+        let start = move |file: &std::path::Path| {
+            wasmcloud.serve(file, &["AUTHZ_ALLOW_REQUEST_OPTIONS=1", "AUTHZ_NO_HOST_CLOCK=1"])
+        };
+        ServedLoaded::load(artifact.baked()?.to_vec(), artifact, "wasmcloud", &WASMCLOUD, Box::new(start))
+    }
+}
+
 /// One server per test process and the digest of the bundle it serves.
 type ServerSlot = std::sync::Mutex<Option<(crate::http::Server, String)>>;
 
@@ -393,7 +462,7 @@ type ServerSlot = std::sync::Mutex<Option<(crate::http::Server, String)>>;
 type StartServer = Box<dyn Fn(&std::path::Path) -> Result<crate::http::Server, String>>;
 
 /// A bundle in a runtime that is an HTTP server run on a file (the Spin app under `wasmtime
-/// serve`, the worker under workerd): one server per test process, restarted on this bundle's
+/// serve`, the worker under workerd, the workload in wasmCloud): one server per test process, restarted on this bundle's
 /// file when it serves another.
 struct ServedLoaded {
     /// What the server runs (the composed app, the baked component).
@@ -606,7 +675,7 @@ fn json_answer(r: crate::http::Response) -> Result<serde_json::Value, String> {
 }
 
 /// The runtimes every corpus runs through. A missing generic component, `wasmtime` CLI, Node,
-/// Chromium or workerd is an error, never a skip.
+/// Chromium, workerd or wasmCloud host is an error, never a skip.
 pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
     Ok(vec![
         Box::new(Native),
@@ -616,6 +685,7 @@ pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
         Box::new(NodeJs::new()?),
         Box::new(NodeJs::chromium()?),
         Box::new(Workerd::new()?),
+        Box::new(Wasmcloud::new()?),
     ])
 }
 

@@ -1,8 +1,9 @@
 //! `authz serve` as a real process on loopback: both APIs, batch semantics, errors, limits,
 //! metrics, the audit log, and hot swap under concurrent load. The API tests (both APIs, batch
 //! semantics, errors, limits) run against the `wasi:http` app under `wasmtime serve` (Spin's
-//! model) and the JS package's edge function under workerd too: one HTTP API, whichever host
-//! serves it.
+//! model), the JS package's edge function under workerd and the wasmCloud workload (gateway and
+//! PDP linked by name in a real wasmCloud 2.x runtime) too: one HTTP API, whichever host serves
+//! it.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -29,9 +30,11 @@ enum Host {
     Spin,
     /// The edge function (the JS package in `js/workerd/worker.js`) on the example, under workerd.
     Workerd,
+    /// `wasmcloud/workloaddeployment.yaml` with the baked example as its PDP, in wash-runtime.
+    Wasmcloud,
 }
 
-const HOSTS: [Host; 3] = [Host::Serve, Host::Spin, Host::Workerd];
+const HOSTS: [Host; 4] = [Host::Serve, Host::Spin, Host::Workerd, Host::Wasmcloud];
 
 /// Request limits, as `authz serve` flags, the gateway's environment or the worker's bindings.
 #[derive(Default)]
@@ -90,6 +93,11 @@ impl Host {
                 let bindings = limits.settings("");
                 let bindings: Vec<&str> = bindings.iter().map(String::as_str).collect();
                 authz_conformance::runtime::Workerd::new().unwrap().serve(example_component(), &bindings).unwrap()
+            }
+            Host::Wasmcloud => {
+                let env = limits.settings("AUTHZ_");
+                let env: Vec<&str> = env.iter().map(String::as_str).collect();
+                authz_conformance::runtime::Wasmcloud::new().unwrap().serve(example_component(), &env).unwrap()
             }
         }
     }
@@ -398,7 +406,7 @@ fn record_without_runtime(mut r: Value) -> Value {
 }
 
 #[test]
-fn the_spin_app_and_the_worker_write_the_audit_records_authz_serve_writes() {
+fn the_spin_app_the_worker_and_the_wasmcloud_workload_write_the_audit_records_authz_serve_writes() {
     let dir = temp_dir("audit-spin");
     let (pdp, app) = (dir.path().join("pdp.wasm"), dir.path().join("app.wasm"));
     bake_example(&pdp, &["--label", "audit"]);
@@ -410,11 +418,14 @@ fn the_spin_app_and_the_worker_write_the_audit_records_authz_serve_writes() {
         std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(want.len(), 4, "one record per decision: {want:?}");
 
-    let spin = authz_conformance::runtime::SpinApp::new().unwrap().serve(&app, &[]).unwrap();
+    // The runtime a record names is the gateway's AUTHZ_RUNTIME, as spin-app/spin.toml sets it;
+    // the wasmCloud manifest's own environment sets `wasmcloud`.
+    let spin = authz_conformance::runtime::SpinApp::new().unwrap().serve(&app, &["AUTHZ_RUNTIME=spin"]).unwrap();
     let workerd = authz_conformance::runtime::Workerd::new().unwrap().serve(&pdp, &[]).unwrap();
+    let wasmcloud = authz_conformance::runtime::Wasmcloud::new().unwrap().serve(&pdp, &[]).unwrap();
     // The gateway writes each record as one line on stderr (`wasmtime serve` prefixes the
     // lines it relays), the worker on its log; the servers' lines are collected as they come.
-    for (server, runtime) in [(spin, "spin"), (workerd, "js")] {
+    for (server, runtime) in [(spin, "spin"), (workerd, "js"), (wasmcloud, "wasmcloud")] {
         ok_json(server.client().post_json("/api/check/resources", &example_request()).unwrap());
         let deadline = Instant::now() + Duration::from_secs(10);
         let got: Vec<Value> = loop {
@@ -434,7 +445,7 @@ fn the_spin_app_and_the_worker_write_the_audit_records_authz_serve_writes() {
         // workerd keeps its clock coarse (Workers' timing-attack defence): its durations may
         // be 0, or a jump of that clock.
         assert!(got.iter().all(|r| r["durationMicros"].as_f64().is_some_and(|d| d >= 0.0)), "{got:?}");
-        if runtime == "spin" {
+        if runtime != "js" {
             assert!(got.iter().all(|r| r["durationMicros"].as_f64().is_some_and(|d| d > 0.0)), "{got:?}");
         }
         let strip = |v: Vec<Value>| v.into_iter().map(record_without_runtime).collect::<Vec<_>>();

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The lints no test build covers, as `cargo clippy` checks: the benchmarks (their Cedar,
+# regorus and criterion are never built for the tests: unified with the tests' graph they
+# would change features the tests depend on, e.g. serde_json's float parsing) and the crates
+# built for wasm32 (authz-api, the component, the wasi:http gateway).
+#
+# In a target directory of their own (AUTHZ_CHECK_TARGET, default ~/.cache/authz-check-target):
+# a check shares no artifact with a build, so this directory costs nothing twice, and a
+# `cargo test` running meanwhile in the main one does not block it. test.sh runs this in the
+# background while the tests run, which leave a core idle most of the time: on a fresh
+# machine these checks are ~10 minutes of compiling.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${AUTHZ_CHECK_TARGET:-$HOME/.cache/authz-check-target}"
+# `cargo clippy` sets its own wrapper.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+start=$SECONDS
+cargo clippy -p authz-api --target wasm32-wasip2 --locked -- -D warnings
+CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --locked -- -D warnings
+# Timings are never asserted: run the benchmarks with `cargo bench` (BENCHMARKS.md).
+cargo clippy -p authz-benches --all-targets --locked -- -D warnings
+echo "clippy checks passed: the benchmarks, authz-api, the component and the gateway for wasm32 ($((SECONDS - start)) s)"

@@ -1,0 +1,130 @@
+//! `authz-wasmcloud-host`: runs a wasmCloud 2.x `WorkloadDeployment` on wasmCloud's runtime
+//! library (crate `wash-runtime`), as one wasmCloud host does: the workload's components are
+//! linked in process by their import and export names, and `wasi:http/incoming-handler` is
+//! served on `--addr`. Images are not pulled (there is no registry here): each image reference
+//! maps to a local file.
+//!
+//! ```text
+//! authz-wasmcloud-host --manifest wasmcloud/workloaddeployment.yaml \
+//!   --image ghcr.io/example/authz-gateway:0.1.0=spin-app/authz-gateway.wasm \
+//!   --image ghcr.io/example/authz-pdp-example:0.1.0=pdp.wasm \
+//!   [--env gateway:AUTHZ_NO_HOST_CLOCK=1]... [--addr 127.0.0.1:8000]
+//! ```
+//!
+//! Prints `listening on http://ADDR` once the workload runs; stops on Ctrl-C or when its stdin
+//! closes. The components' stdout and stderr are this process's.
+
+mod manifest;
+
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wash_runtime::host::{HostApi, HostBuilder};
+
+struct Args {
+    manifest: PathBuf,
+    images: HashMap<String, PathBuf>,
+    env: HashMap<String, BTreeMap<String, String>>,
+    addr: SocketAddr,
+}
+
+const USAGE: &str = "usage: authz-wasmcloud-host --manifest FILE --image REF=FILE... [--env COMPONENT:NAME=VALUE]... [--addr HOST:PORT]";
+
+fn args() -> Result<Args> {
+    let mut manifest = None;
+    let mut images = HashMap::new();
+    let mut env: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    let mut addr: SocketAddr = "127.0.0.1:8000".parse()?;
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--manifest" => manifest = Some(PathBuf::from(value()?)),
+            "--image" => {
+                let v = value()?;
+                let (image, file) = v.rsplit_once('=').with_context(|| format!("--image {v}: expected REF=FILE"))?;
+                images.insert(image.to_string(), PathBuf::from(file));
+            }
+            "--env" => {
+                let v = value()?;
+                let parsed = v.split_once(':').and_then(|(c, kv)| kv.split_once('=').map(|(k, val)| (c, k, val)));
+                let Some((component, name, val)) = parsed else {
+                    bail!("--env {v}: expected COMPONENT:NAME=VALUE");
+                };
+                env.entry(component.to_string()).or_default().insert(name.to_string(), val.to_string());
+            }
+            "--addr" => {
+                let v = value()?;
+                addr = v.parse().with_context(|| format!("--addr {v}: expected HOST:PORT"))?;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
+        }
+    }
+    let manifest = manifest.with_context(|| format!("--manifest is required\n{USAGE}"))?;
+    Ok(Args { manifest, images, env, addr })
+}
+
+/// `addr`, with port 0 replaced by a port free now (wash-runtime's HTTP server does not report
+/// the port it bound).
+fn concrete(addr: SocketAddr) -> Result<SocketAddr> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    Ok(std::net::TcpListener::bind(addr)?.local_addr()?)
+}
+
+async fn run(args: Args) -> Result<()> {
+    let text =
+        std::fs::read_to_string(&args.manifest).with_context(|| format!("reading {}", args.manifest.display()))?;
+    let deployment = manifest::parse(&text).with_context(|| format!("{}", args.manifest.display()))?;
+    let workload = manifest::workload(&deployment, &args.images, &args.env)?;
+    let addr = concrete(args.addr)?;
+    let engine = wash_runtime::engine::Engine::builder().build()?;
+    let host = HostBuilder::new()
+        .with_engine(engine)
+        .with_plugin(Arc::new(wash_runtime::plugin::wasi_http::HttpServer::new(addr)))?
+        .build()?
+        .start()
+        .await
+        .context("starting the host")?;
+    let started = host.workload_start(wash_runtime::types::WorkloadStartRequest { workload }).await.context(
+        "starting the workload (are its components' imports all exported by another component or the host?)",
+    )?;
+    eprintln!(
+        "authz-wasmcloud-host: workload {} ({}) {:?}: listening on http://{addr}",
+        deployment.metadata.name, started.workload_status.workload_id, started.workload_status.workload_state
+    );
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        () = stdin_closed() => {}
+    }
+    host.stop().await
+}
+
+/// Resolves when stdin reaches its end (a supervising process went away); never for a terminal.
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 256];
+    loop {
+        match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn main() {
+    let result =
+        args().and_then(|args| tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args)));
+    if let Err(e) = result {
+        eprintln!("authz-wasmcloud-host: {e:#}");
+        std::process::exit(1);
+    }
+}
