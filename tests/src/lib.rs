@@ -148,7 +148,15 @@ impl Tally {
             self.passed,
             self.failed.len(),
             self.skipped.len(),
-            if self.runtimes.is_empty() { "native engine only".to_string() } else { self.runtimes.join(" = ") }
+            if self.runtimes.is_empty() {
+                "native engine only".to_string()
+            } else {
+                format!(
+                    "{} ({} requests through each)",
+                    self.runtimes.join(" = "),
+                    runtime::requests_through_every_runtime()
+                )
+            }
         );
         let mut problems = Vec::new();
         if !self.failed.is_empty() {

@@ -711,11 +711,21 @@ fn disagreement(message: String) -> DecideError {
     DecideError::runtime(Failure::Internal, message)
 }
 
+/// Requests every [`Matrix`] of this test process has sent through all its runtimes.
+static REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many requests (each of one or more resources and actions) went through every runtime
+/// in this test process, for reports.
+pub fn requests_through_every_runtime() -> usize {
+    REQUESTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Decider for Matrix {
     fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Result<Decision, DecideError> {
         let Some(((native_name, native), others)) = self.loaded.split_first() else {
             return Err(disagreement("no runtimes".into()));
         };
+        REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let want = native
             .decide(request, opts)
             .ok_or_else(|| disagreement("the first runtime must decide typed".into()))?
