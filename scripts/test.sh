@@ -61,7 +61,8 @@ step "clippy (native) in the build itself: every crate but the benchmarks, as th
 # checked. Every cargo command below that builds the workspace selects the same packages and
 # targets as this one, so that cargo unifies the same features and rebuilds nothing (a
 # different selection, e.g. with the benchmarks' Cedar and regorus, or `-p authz` alone,
-# recompiles wasmtime). fuzz.sh (its own instrumented build) and install-check.sh (a user's environment) unset it.
+# recompiles wasmtime). fuzz.sh (its own instrumented build) and install-check.sh (a user's
+# environment) unset it.
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
@@ -76,14 +77,9 @@ set -euo pipefail
 for dir in policies/*/; do
   "$CERBOS_BIN" compile "$dir"
 done
-step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
-echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
-echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload; HTTP"
-echo "   tests; the differential corpus against cerbos server"
 # The conformance runtimes include the JS package under workerd and in Chromium and the
-# wasmCloud workload, and the HTTP API tests serve through workerd and wasmCloud too. The HTTP runtimes run this build's
-# `authz` (target/debug/authz, built above for the CLI's tests). One test at a time: the
-# conformance servers are shared per test binary.
+# wasmCloud workload, and the HTTP API tests serve through workerd and wasmCloud too. The HTTP
+# runtimes run this build's `authz` (target/debug/authz, built above for the CLI's tests).
 source scripts/workerd.sh
 source scripts/chromium.sh
 set -euo pipefail
@@ -92,11 +88,15 @@ source scripts/wasmcloud.sh
 set -euo pipefail
 step "clippy checks in the background (scripts/lint-checks.sh: the benchmarks, the wasm32 crates), while the tests run"
 CHECKS_LOG="$(mktemp)"
-bash scripts/lint-checks.sh > "$CHECKS_LOG" 2>&1 &
+# A process group of their own: however this script ends, the checks (cargo, rustc) end with it.
+setsid bash scripts/lint-checks.sh > "$CHECKS_LOG" 2>&1 &
 CHECKS=$!
-# However this script ends, the checks end with it.
-trap 'kill "$CHECKS" 2>/dev/null || true; rm -f "$CHECKS_LOG"' EXIT
-step "cargo test (all runtimes)"
+trap 'kill -- -"$CHECKS" 2>/dev/null || true; rm -f "$CHECKS_LOG"' EXIT
+step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
+echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
+echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload; HTTP"
+echo "   tests; the differential corpus against cerbos server"
+# One test at a time: the conformance servers are shared per test binary.
 cargo test "${TESTED[@]}" -- --nocapture --test-threads 1
 cargo test -p authz-engine --features prepared --test prepared --locked
 step "the JS package in Node (node --test): the example's answers equal the native engine's"
