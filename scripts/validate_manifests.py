@@ -129,7 +129,7 @@ def unversioned(name):
 def image_files(args):
     files = {}
     for arg in args:
-        image, _, path = arg.rpartition("=")
+        image, _, path = arg.partition("=")
         if not image or not pathlib.Path(path).is_file():
             sys.exit(f"IMAGE=FILE expected, with an existing file: {arg}")
         files[image] = path

@@ -44,7 +44,7 @@ fn args() -> Result<Args> {
             "--manifest" => manifest = Some(PathBuf::from(value()?)),
             "--image" => {
                 let v = value()?;
-                let (image, file) = v.rsplit_once('=').with_context(|| format!("--image {v}: expected REF=FILE"))?;
+                let (image, file) = v.split_once('=').with_context(|| format!("--image {v}: expected REF=FILE"))?;
                 images.insert(image.to_string(), PathBuf::from(file));
             }
             "--env" => {
