@@ -429,7 +429,8 @@ impl Wasmcloud {
         let pdp = format!("{}={}", image("pdp")?, pdp.display());
         let mut command = std::process::Command::new(&self.host);
         command.arg("--manifest").arg(&manifest).args(["--image", &gateway, "--image", &pdp]);
-        command.args(["--addr", "127.0.0.1:0"]);
+        // Stopped when the harness drops the server (closing its stdin), or exits.
+        command.args(["--addr", "127.0.0.1:0", "--exit-on-stdin-close"]);
         for e in env {
             command.args(["--env", &format!("gateway:{e}")]);
         }

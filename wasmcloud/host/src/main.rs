@@ -11,8 +11,9 @@
 //!   [--env gateway:AUTHZ_NO_HOST_CLOCK=1]... [--addr 127.0.0.1:8000]
 //! ```
 //!
-//! Prints `listening on http://ADDR` once the workload runs; stops on Ctrl-C or when its stdin
-//! closes. The components' stdout and stderr are this process's.
+//! Prints `listening on http://ADDR` once the workload runs; stops on Ctrl-C, or, with
+//! `--exit-on-stdin-close`, when its stdin closes (a supervising process went away). The
+//! components' stdout and stderr are this process's.
 
 mod manifest;
 
@@ -28,15 +29,17 @@ struct Args {
     images: HashMap<String, PathBuf>,
     env: HashMap<String, BTreeMap<String, String>>,
     addr: SocketAddr,
+    exit_on_stdin_close: bool,
 }
 
-const USAGE: &str = "usage: authz-wasmcloud-host --manifest FILE --image REF=FILE... [--env COMPONENT:NAME=VALUE]... [--addr HOST:PORT]";
+const USAGE: &str = "usage: authz-wasmcloud-host --manifest FILE --image REF=FILE... [--env COMPONENT:NAME=VALUE]... [--addr HOST:PORT] [--exit-on-stdin-close]";
 
 fn args() -> Result<Args> {
     let mut manifest = None;
     let mut images = HashMap::new();
     let mut env: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     let mut addr: SocketAddr = "127.0.0.1:8000".parse()?;
+    let mut exit_on_stdin_close = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
@@ -59,6 +62,7 @@ fn args() -> Result<Args> {
                 let v = value()?;
                 addr = v.parse().with_context(|| format!("--addr {v}: expected HOST:PORT"))?;
             }
+            "--exit-on-stdin-close" => exit_on_stdin_close = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -67,7 +71,7 @@ fn args() -> Result<Args> {
         }
     }
     let manifest = manifest.with_context(|| format!("--manifest is required\n{USAGE}"))?;
-    Ok(Args { manifest, images, env, addr })
+    Ok(Args { manifest, images, env, addr, exit_on_stdin_close })
 }
 
 /// `addr`, with port 0 replaced by a port free now (wash-runtime's HTTP server does not report
@@ -102,12 +106,12 @@ async fn run(args: Args) -> Result<()> {
     );
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,
-        () = stdin_closed() => {}
+        () = stdin_closed(), if args.exit_on_stdin_close => {}
     }
     host.stop().await
 }
 
-/// Resolves when stdin reaches its end (a supervising process went away); never for a terminal.
+/// Resolves when stdin reaches its end or fails.
 async fn stdin_closed() {
     use tokio::io::AsyncReadExt;
     let mut stdin = tokio::io::stdin();
