@@ -26,6 +26,7 @@
 """
 
 import copy
+import functools
 import json
 import pathlib
 import subprocess
@@ -112,10 +113,18 @@ def crd_main(args):
     print(f"{count} manifest(s) valid against {len(schemas)} CRD schema(s), strictly")
 
 
+@functools.cache
+def world(component):
+    """{"import": {...}, "export": {...}}: a component's world, with versions (one `wasm-tools
+    component wit` per file, however many links name it)."""
+    wit = subprocess.run(["wasm-tools", "component", "wit", str(component)], capture_output=True, text=True, check=True)
+    lines = [line.split() for line in wit.stdout.splitlines()]
+    return {kind: {w[1].rstrip(";") for w in lines if len(w) > 1 and w[0] == kind} for kind in ("import", "export")}
+
+
 def world_of(component, kind):
     """The `import`s or `export`s (kind) of a component's world, with their versions."""
-    wit = subprocess.run(["wasm-tools", "component", "wit", str(component)], capture_output=True, text=True, check=True)
-    return {line.split()[1].rstrip(";") for line in wit.stdout.splitlines() if line.strip().startswith(kind + " ")}
+    return world(str(component))[kind]
 
 
 def imports_of(component):
@@ -144,7 +153,7 @@ def wadm_errors(validator, doc, files, where):
     if len(components) != len(doc["spec"]["components"]):
         errors.append(f"{where}: two components share a name")
 
-    def world(component, kind):
+    def linked(component, kind):
         image = component["properties"].get("image")
         if component["type"] != "component" or image not in files:
             return None  # a provider, or an image with no file: nothing to check against
@@ -159,7 +168,7 @@ def wadm_errors(validator, doc, files, where):
             if target is None:
                 errors.append(f"{where}: {name}: link target {p['target']['name']!r} is not a component of the manifest")
                 continue
-            imports, exports = world(c, "import"), world(target, "export")
+            imports, exports = linked(c, "import"), linked(target, "export")
             for iface in p["interfaces"]:
                 full = f"{p['namespace']}:{p['package']}/{iface}"
                 if imports is not None and full not in imports:

@@ -394,23 +394,21 @@ impl Runtime for SpinApp {
 #[derive(Debug, Clone)]
 pub struct Wasmcloud {
     host: PathBuf,
+    /// `wasmcloud/workloaddeployment.yaml`.
+    manifest: PathBuf,
+    /// `--image REF=FILE` for the manifest's gateway: the committed gateway.
+    gateway_image: String,
+    /// The manifest's image reference for the PDP.
+    pdp_ref: String,
 }
 
 impl Wasmcloud {
     /// Finds the host (`AUTHZ_WASMCLOUD_HOST`: `source scripts/wasmcloud.sh` builds it and sets
-    /// it).
+    /// it) and reads the shipped manifest's two image references.
     pub fn new() -> Result<Self, String> {
         let host = std::env::var_os("AUTHZ_WASMCLOUD_HOST").map(PathBuf::from).ok_or(
             "AUTHZ_WASMCLOUD_HOST is not set: `source scripts/wasmcloud.sh` builds the wasmCloud host and sets it",
         )?;
-        Ok(Wasmcloud { host })
-    }
-
-    /// The shipped manifest's workload on a free loopback port, its PDP image being the baked
-    /// component in `pdp` and its gateway image the committed gateway, with `env` (`NAME=VALUE`:
-    /// see `spin-app/src/lib.rs`) over the gateway's environment. The decision records (the
-    /// gateway's stderr) are collected as the server's stderr.
-    pub fn serve(&self, pdp: &std::path::Path, env: &[&str]) -> Result<crate::http::Server, String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let manifest = root.join("wasmcloud/workloaddeployment.yaml");
         let text = std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
@@ -425,10 +423,19 @@ impl Wasmcloud {
                 .map(str::to_string)
                 .ok_or_else(|| format!("{}: no component `{name}` with an image", manifest.display()))
         };
-        let gateway = format!("{}={}", image("gateway")?, root.join("spin-app/authz-gateway.wasm").display());
-        let pdp = format!("{}={}", image("pdp")?, pdp.display());
+        let gateway_image = format!("{}={}", image("gateway")?, root.join("spin-app/authz-gateway.wasm").display());
+        let pdp_ref = image("pdp")?;
+        Ok(Wasmcloud { host, manifest, gateway_image, pdp_ref })
+    }
+
+    /// The shipped manifest's workload on a free loopback port, its PDP image being the baked
+    /// component in `pdp` and its gateway image the committed gateway, with `env` (`NAME=VALUE`:
+    /// see `spin-app/src/lib.rs`) over the gateway's environment. The decision records (the
+    /// gateway's stderr) are collected as the server's stderr.
+    pub fn serve(&self, pdp: &std::path::Path, env: &[&str]) -> Result<crate::http::Server, String> {
+        let pdp_image = format!("{}={}", self.pdp_ref, pdp.display());
         let mut command = std::process::Command::new(&self.host);
-        command.arg("--manifest").arg(&manifest).args(["--image", &gateway, "--image", &pdp]);
+        command.arg("--manifest").arg(&self.manifest).args(["--image", &self.gateway_image, "--image", &pdp_image]);
         // Stopped when the harness drops the server (closing its stdin), or exits.
         command.args(["--addr", "127.0.0.1:0", "--exit-on-stdin-close"]);
         for e in env {
@@ -463,8 +470,8 @@ type ServerSlot = std::sync::Mutex<Option<(crate::http::Server, String)>>;
 type StartServer = Box<dyn Fn(&std::path::Path) -> Result<crate::http::Server, String>>;
 
 /// A bundle in a runtime that is an HTTP server run on a file (the Spin app under `wasmtime
-/// serve`, the worker under workerd, the workload in wasmCloud): one server per test process, restarted on this bundle's
-/// file when it serves another.
+/// serve`, the worker under workerd, the workload in wasmCloud): one server per test process,
+/// restarted on this bundle's file when it serves another.
 struct ServedLoaded {
     /// What the server runs (the composed app, the baked component).
     file: Vec<u8>,
