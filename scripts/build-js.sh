@@ -7,8 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-npm_tool npm-jco @bytecodealliance/jco@1.35.0
-JCO="$TOOLS/npm-jco/node_modules/.bin/jco"
+install_jco
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 "$JCO" transpile component/authz-pdp-generic.wasm -o "$OUT" --name authz --instantiation async \

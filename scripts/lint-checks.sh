@@ -2,13 +2,13 @@
 # The lints no test build covers, as `cargo clippy` checks: the benchmarks (their Cedar,
 # regorus and criterion are never built for the tests: unified with the tests' graph they
 # would change features the tests depend on, e.g. serde_json's float parsing) and the crates
-# built for wasm32 (authz-api, the component, the wasi:http gateway).
+# built for wasm32 (authz-api, the component, the wasi:http gateway: their builds use a plain
+# rustc, as built by clippy-driver they differ from the committed bytes).
 #
 # In a target directory of their own (AUTHZ_CHECK_TARGET, default ~/.cache/authz-check-target):
 # a check shares no artifact with a build, so this directory costs nothing twice, and a
 # `cargo test` running meanwhile in the main one does not block it. test.sh runs this in the
-# background while the tests run, which leave a core idle most of the time: on a fresh
-# machine these checks are ~10 minutes of compiling.
+# background while the tests run, which leave a core idle most of the time.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"

@@ -14,10 +14,70 @@ step() { echo "== [${SECONDS} s] $*"; }
 if [ ! -d "$AUTHZ_CERBOS_TESTDATA" ]; then
   echo "!!! Cerbos test data not found at $AUTHZ_CERBOS_TESTDATA: conformance cases will be reported as SKIPPED" >&2
 fi
-step "wasm toolchain and the generic component (rebuilt: it must be the committed bytes)"
-bash scripts/build-component.sh
-source scripts/wasm-tools.sh
-set -euo pipefail
+# Background steps: each in a process group of its own (however this script ends, its cargo
+# and rustc end with it), its output kept and printed if it fails.
+declare -A BG_PID BG_LOG
+background() {
+  local name="$1"
+  shift
+  BG_LOG[$name]="$(mktemp)"
+  setsid "$@" > "${BG_LOG[$name]}" 2>&1 &
+  BG_PID[$name]=$!
+}
+# await NAME: waits for a background step; its failure fails the run.
+await() {
+  if ! wait "${BG_PID[$1]}"; then
+    cat "${BG_LOG[$1]}" >&2
+    echo "the background step \`$1\` failed (its log is above)" >&2
+    exit 1
+  fi
+  unset "BG_PID[$1]"
+  echo "   $1: $(tail -n 1 "${BG_LOG[$1]}")"
+}
+cleanup() {
+  local pid
+  for pid in "${BG_PID[@]}"; do kill -- -"$pid" 2>/dev/null || true; done
+  rm -f "${BG_LOG[@]}"
+}
+trap cleanup EXIT
+# clippy-driver compiles the workspace members (cargo's RUSTC_WORKSPACE_WRAPPER and CLIPPY_ARGS,
+# exactly what `cargo clippy -- -D warnings` sets, but for a build rather than a check): the lints
+# come with the one build the tests run, and the dependencies are compiled once, not also
+# checked. Every cargo command below that builds the workspace selects the same packages and
+# targets as this one, so that cargo unifies the same features and rebuilds nothing (a
+# different selection, e.g. with the benchmarks' Cedar and regorus, or `-p authz` alone,
+# recompiles wasmtime). The wasmCloud host's build is linted the same way. The wasm builds
+# (their bytes are compared with the committed ones), fuzz.sh (its own instrumented build),
+# lint-checks.sh (`cargo clippy`) and install-check.sh (a user's environment) unset it.
+RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
+export RUSTC_WORKSPACE_WRAPPER
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+TESTED=(--workspace --exclude authz-benches --locked)
+step "in the background: the tools (scripts/tools.sh), then the wasm builds and the wasmCloud host"
+# Downloads and single-threaded stretches (LTO, wasm-opt) beside the native build below.
+background wasm bash -c 'bash scripts/tools.sh && bash scripts/build-component.sh \
+  && bash scripts/build-gateway.sh && bash scripts/build-js.sh && source scripts/wasmcloud.sh'
+step "cargo fmt --check"
+cargo fmt --all -- --check
+cargo fmt --manifest-path wasmcloud/host/Cargo.toml -- --check
+step "authz-api: pure (neither wasmtime nor CEL in its tree; it is linted for wasm32 by scripts/lint-checks.sh)"
+if cargo tree -p authz-api -e normal --prefix none --locked | grep -E '^(wasmtime|cel|authz-engine) '; then
+  echo "authz-api must not depend on wasmtime, the CEL interpreter or the engine" >&2
+  exit 1
+fi
+step "the native build (linted by clippy-driver): every crate but the benchmarks, as the tests build them"
+cargo test "${TESTED[@]}" --no-run
+# The component benchmarks (hosts/wasmtime/benches): run once each as tests, below.
+cargo test "${TESTED[@]}" --bench component --no-run
+# The component's engine (`prepared`: only prepare() builds the CEL runtime): the test that runs
+# it (the whole corpus runs through it too, inside the component, in every runtime but native).
+# Selected as above, with the feature added: `-p authz-engine` alone unifies other features and
+# compiled its dependencies a second time.
+PREPARED=("${TESTED[@]}" --features authz-engine/prepared --test prepared)
+cargo test "${PREPARED[@]}" --no-run
+step "the background steps: the tools, the wasm builds, the wasmCloud host"
+await wasm
+step "the generic component (rebuilt above) is the committed one"
 if ! git ls-files --error-unmatch component/authz-pdp-generic.wasm > /dev/null 2>&1 \
   || ! git diff --quiet -- component/authz-pdp-generic.wasm; then
   echo "component/authz-pdp-generic.wasm is not committed, or differs from the committed one: the component's sources changed" >&2
@@ -25,8 +85,7 @@ if ! git ls-files --error-unmatch component/authz-pdp-generic.wasm > /dev/null 2
   echo "(git add component/authz-pdp-generic.wasm) if the change is meant" >&2
   exit 1
 fi
-step "the wasi:http gateway (spin-app/; rebuilt: it must be the committed bytes)"
-bash scripts/build-gateway.sh
+step "the wasi:http gateway (spin-app/; rebuilt above) is the committed one"
 # Tracked, too: an ignored or untracked file would pass the diff and be missing from a clone.
 if ! git ls-files --error-unmatch spin-app/authz-gateway.wasm > /dev/null 2>&1 \
   || ! git diff --quiet -- spin-app/authz-gateway.wasm; then
@@ -34,43 +93,19 @@ if ! git ls-files --error-unmatch spin-app/authz-gateway.wasm > /dev/null 2>&1 \
   echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
   exit 1
 fi
-step "the JS package's bindings (js/glue: jco on the generic component; regenerated: the same files)"
-bash scripts/build-js.sh
+step "the JS package's bindings (js/glue: jco on the generic component; regenerated above) are the committed ones"
 if ! git diff --quiet -- js/glue || [ -n "$(git status --porcelain -- js/glue)" ]; then
   echo "js/glue differs from the committed bindings: the component's world changed without" >&2
   echo "bash scripts/build-js.sh being run, or jco's output is not reproducible here" >&2
   exit 1
 fi
+source scripts/wasm-tools.sh
+set -euo pipefail
 step "the component's world (imports nothing) matches component/tests/world.golden.wit"
 if ! diff -u component/tests/world.golden.wit <(wasm-tools component wit component/authz-pdp-generic.wasm); then
   echo "the component's WIT world changed: review, then update component/tests/world.golden.wit" >&2
   exit 1
 fi
-step "authz-api: pure (neither wasmtime nor CEL in its tree; it is linted for wasm32 below)"
-if cargo tree -p authz-api -e normal --prefix none --locked | grep -E '^(wasmtime|cel|authz-engine) '; then
-  echo "authz-api must not depend on wasmtime, the CEL interpreter or the engine" >&2
-  exit 1
-fi
-step "cargo fmt --check"
-cargo fmt --all -- --check
-cargo fmt --manifest-path wasmcloud/host/Cargo.toml -- --check
-step "clippy (native) in the build itself: every crate but the benchmarks, as the tests build them"
-# clippy-driver compiles the workspace members (cargo's RUSTC_WORKSPACE_WRAPPER and CLIPPY_ARGS,
-# exactly what `cargo clippy -- -D warnings` sets, but for a build rather than a check): the lints
-# come with the one build the tests run, and the dependencies are compiled once, not also
-# checked. Every cargo command below that builds the workspace selects the same packages and
-# targets as this one, so that cargo unifies the same features and rebuilds nothing (a
-# different selection, e.g. with the benchmarks' Cedar and regorus, or `-p authz` alone,
-# recompiles wasmtime). fuzz.sh (its own instrumented build) and install-check.sh (a user's
-# environment) unset it.
-RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
-export RUSTC_WORKSPACE_WRAPPER
-export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-TESTED=(--workspace --exclude authz-benches --locked)
-cargo test "${TESTED[@]}" --no-run
-# The component's engine (`prepared`: only prepare() builds the CEL runtime): its library and
-# the test that runs it.
-cargo test -p authz-engine --features prepared --lib --test prepared --locked --no-run
 step "the real Cerbos (npm @cerbos/cerbos-linux-x64): it compiles and tests every shipped policy directory"
 source scripts/cerbos.sh
 set -euo pipefail
@@ -83,30 +118,34 @@ done
 source scripts/workerd.sh
 source scripts/chromium.sh
 set -euo pipefail
-step "the wasmCloud 2.x host (wasmcloud/host: wash-runtime, its own wasmtime, cached outside the clone)"
+# The wasmCloud 2.x host (wasmcloud/host: wash-runtime, its own wasmtime, cached outside the
+# clone), built above: this sets AUTHZ_WASMCLOUD_HOST.
 source scripts/wasmcloud.sh
 set -euo pipefail
-step "clippy checks in the background (scripts/lint-checks.sh: the benchmarks, the wasm32 crates), while the tests run"
-CHECKS_LOG="$(mktemp)"
-# A process group of their own: however this script ends, the checks (cargo, rustc) end with it.
-setsid bash scripts/lint-checks.sh > "$CHECKS_LOG" 2>&1 &
-CHECKS=$!
-trap 'kill -- -"$CHECKS" 2>/dev/null || true; rm -f "$CHECKS_LOG"' EXIT
+step "in the background while the tests run: clippy on the benchmarks (scripts/lint-checks.sh), then fuzzing"
+# Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N). The
+# tests leave a core idle most of the time.
+background checks bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
 echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
 echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload; HTTP"
 echo "   tests; the differential corpus against cerbos server"
-# One test at a time: the conformance servers are shared per test binary.
-cargo test "${TESTED[@]}" -- --nocapture --test-threads 1
-cargo test -p authz-engine --features prepared --test prepared --locked
+# One test at a time: the conformance servers are shared per test binary. Each test binary's
+# start is stamped with the run's seconds, as the steps are.
+cargo test "${TESTED[@]}" -- --nocapture --test-threads 1 2>&1 | while IFS= read -r line; do
+  case "$line" in
+    *"     Running "*) echo "== [${SECONDS} s] ${line#"${line%%Running*}"}" ;;
+    *) printf '%s\n' "$line" ;;
+  esac
+done
+cargo test "${PREPARED[@]}"
+cargo test "${TESTED[@]}" --bench component
 step "the JS package in Node (node --test): the example's answers equal the native engine's"
 bash scripts/js-test.sh
 step "the JS package as an edge function under workerd: answers equal the native engine's"
 bash scripts/workerd-test.sh
 step "the JS package in headless Chromium: a page's answers equal the native engine's"
 bash scripts/browser-test.sh
-step "fuzzing: each target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N)"
-bash scripts/fuzz.sh "${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo install --path cli: a user's build bakes and serves --policies"
 bash scripts/install-check.sh
 step "Spin, SpinKube and wasmCloud manifests: spin.toml, helm lint/template, SpinApps and the WorkloadDeployment against their CRDs, wadm against its schema"
@@ -118,11 +157,6 @@ for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" bake --policies "$dir" --out "$out" --skip-tests
   wasmtime run --invoke 'bundle-info()' "$out"
 done
-step "the background clippy checks"
-if ! wait "$CHECKS"; then
-  cat "$CHECKS_LOG" >&2
-  echo "scripts/lint-checks.sh failed (its log is above)" >&2
-  exit 1
-fi
-tail -n 1 "$CHECKS_LOG"
+step "the background steps: clippy on the benchmarks, fuzzing"
+await checks
 step "all passed"

@@ -1,11 +1,12 @@
 #![expect(
     clippy::indexing_slicing,
     clippy::panic,
-    clippy::unwrap_used,
     reason = "benchmark setup: a broken workload must stop the run loudly"
 )]
 //! authz against Cedar and regorus, side by side in one run, on equivalent
-//! policies and data. Decisions are asserted equal before anything is timed.
+//! policies and data. Decisions are asserted equal before anything is timed. The same
+//! workloads through the baked component are `hosts/wasmtime/benches/component.rs`, under the
+//! same group names (`cargo bench -p authz-benches -p authz-wasmtime` runs both).
 
 use authz_benches::*;
 use authz_engine::Effect;
@@ -14,9 +15,6 @@ use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::str::FromStr;
-
-#[path = "../shared/component.rs"]
-mod component;
 
 const BATCH_ACTIONS: [&str; 5] = ["view", "edit", "delete", "approve", "share"];
 
@@ -99,22 +97,6 @@ fn single_check(c: &mut Criterion) {
     let rin = rego_input_value(0, "view");
     g.bench_function("regorus", |bch| bch.iter(|| black_box(rego_allowed(&rego, black_box(rin.clone())))));
 
-    // The same check through the baked component in wasmtime (authz-wasmtime defaults:
-    // precompiled, pre-instantiated, pooling allocator, fuel metering on).
-    let baked = component::baked(&bundle).unwrap_or_else(|e| panic!("{e}"));
-    let pdp = authz_wasmtime::Pdp::from_bytes(&baked, component::config(8)).unwrap();
-    let typed = authz_conformance::runtime::typed_request(&opts, &input[0]);
-    let json =
-        authz_api::cerbos::encode_request(&opts, &authz_api::cerbos::CheckResourcesRequest::for_input(&input[0]))
-            .to_string();
-    assert_eq!(pdp.check(&typed).unwrap().results[0].actions[0].effect, authz_wasmtime::types::Effect::Allow);
-    g.bench_function("authz_component_typed", |bch| bch.iter(|| black_box(pdp.check(black_box(&typed)).is_ok())));
-    g.bench_function("authz_component_json", |bch| bch.iter(|| black_box(pdp.check_json(black_box(&json)).is_ok())));
-    // A fresh instance per decision: instantiate from the pool, decode the bundle, decide.
-    let fresh = authz_wasmtime::Pdp::from_bytes(&baked, component::config(0)).unwrap();
-    g.bench_function("authz_component_fresh_instance", |bch| {
-        bch.iter(|| black_box(fresh.check(black_box(&typed)).is_ok()))
-    });
     g.finish();
 }
 
@@ -130,15 +112,6 @@ fn batch(c: &mut Criterion) {
     g.bench_function("cedar", |bch| bch.iter(|| reqs.iter().filter(|r| cedar.allowed(r)).count()));
     let rins: Vec<_> = (0..50).flat_map(|i| BATCH_ACTIONS.iter().map(move |a| rego_input_value(i, a))).collect();
     g.bench_function("regorus", |bch| bch.iter(|| rins.iter().filter(|r| rego_allowed(&rego, (*r).clone())).count()));
-    let pdp = authz_wasmtime::Pdp::from_bytes(
-        &component::baked(&bundle).unwrap_or_else(|e| panic!("{e}")),
-        component::config(8),
-    )
-    .unwrap();
-    let typed: Vec<_> = inputs.iter().map(|i| authz_conformance::runtime::typed_request(&opts, i)).collect();
-    g.bench_function("authz_component_typed", |bch| {
-        bch.iter(|| typed.iter().filter(|t| pdp.check(black_box(t)).is_ok()).count())
-    });
     g.finish();
 }
 

@@ -1,8 +1,8 @@
-//! Cerbos's `cel_eval/*.yaml` cases: each condition runs as the condition of a
-//! one-rule policy through the full engine, with Cerbos's fixed test clock.
+//! Cerbos's `cel_eval/*.yaml` cases: each condition runs as the condition of a rule of its own
+//! through the full engine and every runtime, with Cerbos's fixed test clock.
 
-use authz_conformance::runtime::{runtimes, Matrix};
-use authz_conformance::Tally;
+use authz_conformance::runtime::Matrix;
+use authz_conformance::{corpus, files, Tally};
 use authz_engine::{AuxData, Bundle, CheckInput, CheckOptions, Principal, Resource, Source};
 use serde::Deserialize;
 
@@ -29,57 +29,114 @@ struct Case {
     want_error: bool,
 }
 
-fn run_case(text: &str) -> Result<(), String> {
-    let case: Case = serde_yaml::from_str(text).map_err(|e| format!("unreadable case: {e}"))?;
-    let kind = case.request.resource.kind.clone();
-    let policy = serde_json::json!({
-        "apiVersion": "api.cerbos.dev/v1",
-        "resourcePolicy": {
-            "resource": kind,
-            "version": "default",
-            "rules": [{
-                "actions": ["cel_test"],
-                "roles": ["*"],
-                "effect": "EFFECT_ALLOW",
-                "condition": { "match": case.condition },
-            }],
-        },
-    });
-    let bundle =
-        Bundle::build(vec![Source::new("cel_case.json", policy.to_string())], None).map_err(|e| e.to_string())?;
-    let opts = CheckOptions {
-        lenient_scopes: true,
-        now: chrono::DateTime::parse_from_rfc3339(CEL_TEST_NOW).ok(),
-        ..CheckOptions::default()
-    };
-    let input = CheckInput {
-        request_id: "cel".into(),
-        principal: case.request.principal,
-        resource: case.request.resource,
-        actions: vec!["cel_test".into()],
-        aux_data: case.request.aux_data,
-    };
-    let matrix = Matrix::load(&bundle)?;
-    let out = authz_api::decide_each(&matrix, &opts, std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
-    let first = out.first().ok_or("no output")?;
-    let allowed = first.actions.get("cel_test").is_some_and(|a| a.effect == authz_engine::Effect::Allow);
-    let errored = !first.evaluation_errors.is_empty();
-    if case.want_error {
-        return if errored && !allowed { Ok(()) } else { Err("expected an evaluation error".into()) };
+/// One case: its condition becomes the rule `case_<n>` for the action `cel_test_<n>`.
+struct Prepared {
+    case: Case,
+    action: String,
+    rule: serde_json::Value,
+}
+
+impl Prepared {
+    fn new(n: usize, text: &str) -> Result<Self, String> {
+        let case: Case = serde_yaml::from_str(text).map_err(|e| format!("unreadable case: {e}"))?;
+        let action = format!("cel_test_{n}");
+        let rule = serde_json::json!({
+            "name": format!("case_{n}"),
+            "actions": [action],
+            "roles": ["*"],
+            "effect": "EFFECT_ALLOW",
+            "condition": { "match": case.condition },
+        });
+        Ok(Prepared { case, action, rule })
     }
-    if allowed == case.want {
-        Ok(())
-    } else {
-        Err(format!("condition evaluated to {allowed}, want {}; output: {first:?}", case.want))
+
+    fn input(&self) -> CheckInput {
+        CheckInput {
+            request_id: "cel".into(),
+            principal: self.case.request.principal.clone(),
+            resource: self.case.request.resource.clone(),
+            actions: vec![self.action.clone()],
+            aux_data: self.case.request.aux_data.clone(),
+        }
     }
 }
 
+/// The bundle of one resource policy per kind, holding these cases' rules.
+fn bundle(cases: &[&Prepared]) -> Result<Bundle, String> {
+    let mut kinds: std::collections::BTreeMap<&str, Vec<&serde_json::Value>> = Default::default();
+    for c in cases {
+        kinds.entry(c.case.request.resource.kind.as_str()).or_default().push(&c.rule);
+    }
+    let sources = kinds
+        .into_iter()
+        .map(|(kind, rules)| {
+            let policy = serde_json::json!({
+                "apiVersion": "api.cerbos.dev/v1",
+                "resourcePolicy": { "resource": kind, "version": "default", "rules": rules },
+            });
+            Source::new(format!("cel_cases/{kind}.json"), policy.to_string())
+        })
+        .collect();
+    Bundle::build(sources, None).map_err(|e| e.to_string())
+}
+
+fn options() -> CheckOptions {
+    CheckOptions {
+        lenient_scopes: true,
+        now: chrono::DateTime::parse_from_rfc3339(CEL_TEST_NOW).ok(),
+        ..CheckOptions::default()
+    }
+}
+
+/// The case's answer from `matrix` (every runtime, on the bundle of all cases) must be what the
+/// native engine answers on a bundle of this case alone, and what Cerbos wants.
+fn run_case(matrix: &Matrix, alone: &Bundle, case: &Prepared) -> Result<(), String> {
+    let opts = options();
+    let input = case.input();
+    let out = authz_api::decide_each(matrix, &opts, std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
+    let first = out.first().ok_or("no output")?;
+    let own = alone.check(&opts, std::slice::from_ref(&input));
+    if own.first() != Some(first) {
+        return Err(format!("with the other cases' rules beside it: {first:?}; alone: {own:?}"));
+    }
+    let allowed = first.actions.get(&case.action).is_some_and(|a| a.effect == authz_engine::Effect::Allow);
+    let errored = !first.evaluation_errors.is_empty();
+    if case.case.want_error {
+        return if errored && !allowed { Ok(()) } else { Err("expected an evaluation error".into()) };
+    }
+    if allowed == case.case.want {
+        Ok(())
+    } else {
+        Err(format!("condition evaluated to {allowed}, want {}; output: {first:?}", case.case.want))
+    }
+}
+
+/// Every case is decided through every runtime, all cases in one bundle: each runtime loads
+/// (and compiles) one bundle, not one per case. A case whose rule does not build alone fails
+/// alone and stays out of the shared bundle.
 #[test]
 fn cerbos_cel_cases() {
     let mut tally = Tally::new("cel_eval");
-    match runtimes() {
-        Ok(r) => tally.through(r.iter().map(|r| r.name()).collect()),
-        Err(e) => panic!("{e}"),
+    let Some(dir) = corpus("cel_eval") else {
+        tally.missing("cel_eval/*.yaml");
+        tally.finish();
+        return;
+    };
+    let mut cases = Vec::new();
+    for (n, path) in files(&dir, "yaml").into_iter().enumerate() {
+        let name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        match Prepared::new(n, &text).and_then(|c| bundle(&[&c]).map(|alone| (c, alone))) {
+            Ok((case, alone)) => cases.push((name, case, alone)),
+            Err(e) => tally.record(&name, Err(e)),
+        }
     }
-    tally.run_yaml_cases("cel_eval", |_, text| run_case(text));
+    let all = bundle(&cases.iter().map(|(_, c, _)| c).collect::<Vec<_>>())
+        .unwrap_or_else(|e| panic!("the cases that build alone must build together: {e}"));
+    let matrix = Matrix::load(&all).unwrap_or_else(|e| panic!("every runtime must load the cases' bundle: {e}"));
+    tally.through(matrix.names());
+    for (name, case, alone) in &cases {
+        tally.record(name, run_case(&matrix, alone, case));
+    }
+    tally.finish();
 }

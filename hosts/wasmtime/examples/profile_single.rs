@@ -5,7 +5,7 @@
 //! component through `authz-wasmtime` (a warm instance, the host's defaults except: no pool,
 //! whose address-space reservation valgrind cannot make, and an on-disk compile cache).
 //! `WIDE=1` adds 40 nested attributes to the principal and to the resource.
-#[path = "../shared/component.rs"]
+#[path = "../benches/shared/component.rs"]
 mod component;
 
 fn main() {

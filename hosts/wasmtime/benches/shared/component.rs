@@ -1,5 +1,5 @@
 //! The baked component as the benchmark and the profiling examples load it (included with
-//! `#[path]`: it needs the wasmtime host, a dev-dependency the library cannot use).
+//! `#[path]` by each: benches and examples share no module otherwise).
 
 use authz_engine::Bundle;
 
