@@ -11,8 +11,8 @@ cd "$ROOT"
 start=$SECONDS
 pids=()
 names=()
-# install NAME COMMAND...: runs one installer in the background, its output kept for a failure.
-install() {
+# installer NAME COMMAND...: runs one installer in the background, its output kept for a failure.
+installer() {
   local name="$1"
   shift
   ( "$@" ) > "$LOGS/$name.log" 2>&1 &
@@ -22,13 +22,13 @@ install() {
 LOGS="$(mktemp -d)"
 trap 'rm -rf "$LOGS"' EXIT
 # wasm-tools.sh's venv also gets the manifest checks' modules: one pip at a time in one venv.
-install wasm-tools bash -c 'source scripts/wasm-tools.sh && install_manifest_python'
-install cerbos bash -c 'source scripts/cerbos.sh'
-install workerd bash -c 'source scripts/workerd.sh'
-install chromium bash -c 'source scripts/chromium.sh'
-install jco bash -c 'source scripts/env.sh && install_jco'
-install typescript bash -c 'source scripts/env.sh && install_typescript'
-install helm bash -c 'source scripts/env.sh && install_helm'
+installer wasm-tools bash -c 'source scripts/wasm-tools.sh && install_manifest_python'
+installer cerbos bash -c 'source scripts/cerbos.sh'
+installer workerd bash -c 'source scripts/workerd.sh'
+installer chromium bash -c 'source scripts/chromium.sh'
+installer jco bash -c 'source scripts/env.sh && install_jco'
+installer typescript bash -c 'source scripts/env.sh && install_typescript'
+installer helm bash -c 'source scripts/env.sh && install_helm'
 failed=0
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then
