@@ -32,10 +32,10 @@ await() {
     exit 1
   fi
   unset "BG_PID[$1]"
-  # The summary lines of the scripts it ran (with their times), and its last line.
-  grep -E '^(tools installed|generic component:|gateway component:|js/glue:|clippy checks passed|fuzz )' \
-    "${BG_LOG[$1]}" | sed "s/^/   $1: /" || true
-  echo "   $1: $(tail -n 1 "${BG_LOG[$1]}")"
+  # The summary lines of the scripts it ran (with their times), and its last line (once, when
+  # it is one of them).
+  { grep -E '^(tools installed|generic component:|gateway component:|js/glue:|clippy checks passed|fuzz )' \
+    "${BG_LOG[$1]}" || true; tail -n 1 "${BG_LOG[$1]}"; } | uniq | sed "s/^/   $1: /"
 }
 cleanup() {
   local pid
