@@ -73,6 +73,8 @@ export interface HttpRequest {
   method: string;
   path: string;
   host?: string;
+  /** `Content-Type` (AuthZEN requests must be `application/json`) and `X-Request-ID` (echoed) are read. */
+  headers?: Headers | Record<string, string>;
   body?: string | Uint8Array | ArrayBuffer;
 }
 

@@ -182,14 +182,23 @@ export class PDP {
   /**
    * Answers one request to the PDP's HTTP API — Cerbos `POST /api/check/resources`, AuthZEN
    * `POST /access/v1/evaluation(s)`, `GET /.well-known/authzen-configuration`, `/healthz`,
-   * `/readyz` — as `authz serve` answers it: `{ method, path, host?, body? }` (body: text or
-   * bytes) → `{ status, headers, body }` (body: JSON text). What an edge function serves.
+   * `/readyz` — as `authz serve` answers it: `{ method, path, host?, headers?, body? }` (headers:
+   * a `Headers` or a plain object, of which `Content-Type` (AuthZEN requests must be
+   * `application/json`) and `X-Request-ID` (echoed) are read; body: text or bytes) →
+   * `{ status, headers, body }` (body: JSON text). What an edge function serves.
    */
-  handle({ method, path, host, body }) {
-    return this.#call(method, path, host, body, this.allowRequestOptions);
+  handle({ method, path, host, headers, body }) {
+    const header = (name) => {
+      if (!headers) return undefined;
+      if (typeof headers.get === 'function') return headers.get(name) ?? undefined;
+      const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+      return key === undefined ? undefined : String(headers[key]);
+    };
+    const request = { method, path, host, contentType: header('content-type'), requestId: header('x-request-id') };
+    return this.#call(request, body, this.allowRequestOptions);
   }
 
-  #call(method, path, host, body, allowRequestOptions) {
+  #call({ method, path, host, contentType, requestId }, body, allowRequestOptions) {
     const defaults = { ...this.defaults };
     if (this.now && this.bundleInfo().readsClock) {
       defaults.now = this.now().toISOString();
@@ -197,7 +206,7 @@ export class PDP {
     const bytes = body === undefined ? new Uint8Array() : typeof body === 'string' ? ENCODER.encode(body) : new Uint8Array(body);
     const config = { ...this.limits, allowRequestOptions, defaults, runtime: 'js' };
     const start = performance.now();
-    const answer = this.exports.handleHttp({ method, path, host, body: bytes }, config);
+    const answer = this.exports.handleHttp({ method, path, host, contentType, requestId, body: bytes }, config);
     if (this.onDecision && answer.decisions.length > 0) {
       const micros = (performance.now() - start) * 1000;
       for (const line of answer.decisions) {
@@ -206,12 +215,12 @@ export class PDP {
         this.onDecision(record);
       }
     }
-    return { status: answer.status, headers: JSON_HEADERS, body: answer.body };
+    return { status: answer.status, headers: { ...JSON_HEADERS, ...Object.fromEntries(answer.headers) }, body: answer.body };
   }
 
   /** The API's answer to `body` at `path` as text; a PDPError unless it is a decision. */
   #post(path, text) {
-    const answer = this.#call('POST', path, undefined, text, true);
+    const answer = this.#call({ method: 'POST', path, contentType: 'application/json' }, text, true);
     if (answer.status !== 200) {
       throw new PDPError(answer.status, JSON.parse(answer.body));
     }

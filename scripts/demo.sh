@@ -24,7 +24,7 @@ echo
 echo "== authz serve: the example bundle built into authz, as an HTTP PDP on 127.0.0.1:3592 (Ctrl-C stops it)"
 echo "   in another terminal:"
 echo "   curl -s localhost:3592/api/check/resources -d @policies/example-request.json"
-echo "   curl -s localhost:3592/access/v1/evaluation -d '{\"subject\":{\"type\":\"user\",\"id\":\"alice\",\"properties\":{\"cerbos.roles\":[\"user\"],\"department\":\"finance\"}},\"resource\":{\"type\":\"document\",\"id\":\"d1\",\"properties\":{\"owner\":\"bob\",\"department\":\"finance\"}},\"action\":{\"name\":\"view\"}}'"
+echo "   curl -s localhost:3592/access/v1/evaluation -H 'Content-Type: application/json' -d '{\"subject\":{\"type\":\"user\",\"id\":\"alice\",\"properties\":{\"cerbos.roles\":[\"user\"],\"department\":\"finance\"}},\"resource\":{\"type\":\"document\",\"id\":\"d1\",\"properties\":{\"owner\":\"bob\",\"department\":\"finance\"}},\"action\":{\"name\":\"view\"}}'"
 if [ "${AUTHZ_DEMO_NO_SERVE:-}" = 1 ]; then
   exit 0
 fi

@@ -21,7 +21,7 @@
 
 use crate::cerbos::{self, CheckResourcesRequest, Limits, ResourceEntry};
 use crate::error::RequestError;
-use crate::model::{Attributes, AuxData, CheckOutput, Principal, Resource};
+use crate::model::{Attributes, AuxData, Principal, Resource};
 use serde_json::{Map, Value};
 
 /// How a batch of evaluations is executed (`options.evaluations_semantic`).
@@ -58,8 +58,10 @@ pub struct Evaluation {
 /// An Access Evaluations (batch) request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluations {
-    /// The evaluations, defaults applied, in request order.
-    pub items: Vec<Evaluation>,
+    /// The evaluations, defaults applied, in request order: each one decodable or not. An item
+    /// that is not is decided `false` with its error in its own context; the others are decided
+    /// (the spec's evaluation-level errors).
+    pub items: Vec<Result<Evaluation, RequestError>>,
     /// How to execute them.
     pub semantic: Semantic,
     /// No `evaluations` array: the request is a single evaluation and is answered as one.
@@ -83,18 +85,27 @@ fn parse(text: &str, limits: &Limits) -> Result<Map<String, Value>, RequestError
     }
 }
 
-/// Decodes an Access Evaluation request (`POST /access/v1/evaluation`).
+/// Decodes an Access Evaluation request (`POST /access/v1/evaluation`). Members the spec does
+/// not define are ignored, at every level (its objects are extensible).
 pub fn decode_evaluation(text: &str, limits: &Limits) -> Result<Evaluation, RequestError> {
     let body = parse(text, limits)?;
-    known_keys(&body, "$", &["subject", "resource", "action", "context"])?;
     evaluation(&body, &Map::new(), "$", "$")
 }
 
 /// Decodes an Access Evaluations request (`POST /access/v1/evaluations`): top-level `subject`,
-/// `resource`, `action` and `context` are defaults each evaluation may replace.
+/// `resource`, `action` and `context` are defaults each evaluation may replace (as a whole: an
+/// evaluation's own `properties` are never merged with the default's; only a required
+/// identifier it leaves out, `type`, `id` or `name`, is the default's, as the certification
+/// scenario reads the spec). What is wrong with the payload as a whole (not JSON, a default or
+/// `options` of the wrong type, too many evaluations) is an error; what is wrong with one
+/// evaluation is that evaluation's.
 pub fn decode_evaluations(text: &str, limits: &Limits) -> Result<Evaluations, RequestError> {
     let body = parse(text, limits)?;
-    known_keys(&body, "$", &["subject", "resource", "action", "context", "evaluations", "options"])?;
+    for key in ["subject", "resource", "action", "context"] {
+        if body.get(key).is_some_and(|v| !v.is_null() && !v.is_object()) {
+            return Err(invalid(format!("$.{key}"), "must be an object"));
+        }
+    }
     let semantic = match body.get("options") {
         None | Some(Value::Null) => Semantic::ExecuteAll,
         Some(Value::Object(o)) => match o.get("evaluations_semantic") {
@@ -123,7 +134,7 @@ pub fn decode_evaluations(text: &str, limits: &Limits) -> Result<Evaluations, Re
         Some(_) => return Err(invalid("$.evaluations", "must be an array")),
     };
     let Some(list) = list else {
-        return Ok(Evaluations { items: vec![evaluation(&body, &Map::new(), "$", "$")?], semantic, single: true });
+        return Ok(Evaluations { items: vec![evaluation(&body, &Map::new(), "$", "$")], semantic, single: true });
     };
     // Each evaluation is one decision: the resources-per-request limit bounds a batch.
     if list.len() > limits.max_resources {
@@ -138,31 +149,45 @@ pub fn decode_evaluations(text: &str, limits: &Limits) -> Result<Evaluations, Re
         .map(|(i, e)| {
             let path = format!("$.evaluations[{i}]");
             let Value::Object(e) = e else { return Err(invalid(path, "must be an object")) };
-            known_keys(e, &path, &["subject", "resource", "action", "context"])?;
             evaluation(e, &body, &path, "$")
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
     Ok(Evaluations { items, semantic, single: false })
 }
 
-fn known_keys(obj: &Map<String, Value>, path: &str, keys: &[&str]) -> Result<(), RequestError> {
-    match obj.keys().find(|k| !keys.contains(&k.as_str())) {
-        Some(k) => Err(invalid(format!("{path}.{k}"), format!("unknown field, expected one of {keys:?}"))),
-        None => Ok(()),
+/// The identifiers an entity must have: what an evaluation's own entity takes from the
+/// default's when it leaves them out.
+fn required_keys(key: &str) -> &'static [&'static str] {
+    match key {
+        "subject" | "resource" => &["type", "id"],
+        "action" => &["name"],
+        _ => &[],
     }
 }
 
-/// The field `key` of `own`, or else of `defaults`, with the JSON path it came from.
-fn pick<'v>(
-    own: &'v Map<String, Value>,
-    defaults: &'v Map<String, Value>,
+/// The field `key` of `own`, or else of `defaults`, with the JSON path it came from. An own
+/// entity replaces the default as a whole, but for the required identifiers it leaves out.
+fn pick(
+    own: &Map<String, Value>,
+    defaults: &Map<String, Value>,
     key: &str,
     own_path: &str,
     default_path: &str,
-) -> Option<(&'v Value, String)> {
+) -> Option<(Value, String)> {
+    let default = defaults.get(key).filter(|v| !v.is_null());
     match own.get(key) {
-        Some(v) if !v.is_null() => Some((v, format!("{own_path}.{key}"))),
-        _ => defaults.get(key).filter(|v| !v.is_null()).map(|v| (v, format!("{default_path}.{key}"))),
+        Some(v) if !v.is_null() => {
+            let mut v = v.clone();
+            if let (Value::Object(o), Some(Value::Object(d))) = (&mut v, default) {
+                for k in required_keys(key) {
+                    if let (false, Some(dv)) = (o.contains_key(*k), d.get(*k)) {
+                        o.insert((*k).to_string(), dv.clone());
+                    }
+                }
+            }
+            Some((v, format!("{own_path}.{key}")))
+        }
+        _ => default.map(|v| (v.clone(), format!("{default_path}.{key}"))),
     }
 }
 
@@ -179,10 +204,9 @@ fn evaluation(
     let (subject, sp) = required("subject")?;
     let (resource, rp) = required("resource")?;
     let (action, ap) = required("action")?;
-    let principal = entity(subject, &sp)?.principal(&sp)?;
-    let resource = entity(resource, &rp)?.resource();
+    let principal = entity(&subject, &sp)?.principal(&sp)?;
+    let resource = entity(&resource, &rp)?.resource();
     let Value::Object(action) = action else { return Err(invalid(ap, "must be an object")) };
-    known_keys(action, &ap, &["name", "properties"])?;
     let name = match action.get("name") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::String(_)) => return Err(invalid(format!("{ap}.name"), "must not be empty")),
@@ -200,15 +224,15 @@ fn evaluation(
         for (k, v) in context {
             let path = format!("{cp}[\"{k}\"]");
             match k.as_str() {
-                "cerbos.requestId" => request_id = string(v, &path)?,
+                "cerbos.requestId" => request_id = string(&v, &path)?,
                 "cerbos.includeMeta" => {
                     include_meta = v.as_bool().ok_or_else(|| invalid(path, "must be a boolean"))?;
                 }
                 "cerbos.auxData" => {
-                    aux = Some(AuxData::deserialize_at(v, &path)?);
+                    aux = Some(AuxData::deserialize_at(&v, &path)?);
                 }
                 _ => {
-                    extra_context.insert(k.clone(), v.clone());
+                    extra_context.insert(k, v);
                 }
             }
         }
@@ -267,7 +291,6 @@ struct Entity {
 
 fn entity(v: &Value, path: &str) -> Result<Entity, RequestError> {
     let Value::Object(m) = v else { return Err(invalid(path, "must be an object")) };
-    known_keys(m, path, &["type", "id", "properties"])?;
     let field = |key: &str| -> Result<String, RequestError> {
         match m.get(key) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -320,20 +343,145 @@ impl Entity {
     }
 }
 
-/// The AuthZEN decision for an evaluation, from the engine's output for its one resource.
-pub fn encode_decision(eval: &Evaluation, output: &CheckOutput, digest: &str, label: Option<&str>) -> Value {
-    let action = eval.request.resources.first().and_then(|r| r.actions.first());
-    let decision = action.and_then(|a| output.actions.get(a)).is_some_and(|e| e.effect == crate::Effect::Allow);
+/// A decision object: `decision`, and a context with the deciding bundle's digest (and label)
+/// and, when asked for, the Cerbos response it came from.
+fn decision(allowed: bool, digest: &str, label: Option<&str>, response: Option<&Value>) -> Value {
     let mut context = Map::new();
     context.insert("authz.bundleDigest".into(), digest.into());
     if let Some(l) = label {
         context.insert("authz.bundleLabel".into(), l.into());
     }
-    if eval.include_meta {
-        let response = cerbos::encode_response(&eval.request, std::slice::from_ref(output), digest, label);
-        context.insert("cerbos.response".into(), response);
+    if let Some(r) = response {
+        context.insert("cerbos.response".into(), r.clone());
     }
-    serde_json::json!({ "decision": decision, "context": context })
+    serde_json::json!({ "decision": allowed, "context": context })
+}
+
+/// The decision for an evaluation that cannot be decided: `false`, its error in its context
+/// (the spec's evaluation-level error: `{"status", "message"}`, and the JSON path).
+pub fn error_decision(error: &RequestError) -> Value {
+    let status = match error {
+        RequestError::Invalid { .. } => 400,
+        RequestError::Limit { .. } => 413,
+    };
+    serde_json::json!({
+        "decision": false,
+        "context": { "error": { "status": status, "message": error.to_string(), "path": error.path() } }
+    })
+}
+
+fn set(answers: &mut [Value], i: usize, answer: Value) {
+    if let Some(slot) = answers.get_mut(i) {
+        *slot = answer;
+    }
+}
+
+/// One CheckResources request standing for several evaluations.
+struct Group {
+    request: CheckResourcesRequest,
+    /// (evaluation index, resource entry, action) of each evaluation it decides.
+    members: Vec<(usize, usize, String)>,
+}
+
+impl Group {
+    /// Whether an evaluation asking `r` belongs here: the same subject, aux data (with the
+    /// AuthZEN action properties and context), request id and `includeMeta`.
+    fn takes(&self, r: &CheckResourcesRequest) -> bool {
+        let g = &self.request;
+        g.principal == r.principal
+            && g.aux_data == r.aux_data
+            && g.request_id == r.request_id
+            && g.include_meta == r.include_meta
+    }
+
+    /// Adds evaluation `index` (resource `resource`, action `action`): to the entry of the same
+    /// resource while it has room for one more action, else to a new entry.
+    fn add(&mut self, index: usize, resource: &Resource, action: &str, limits: &Limits) {
+        let entries = &mut self.request.resources;
+        let at = entries.iter().position(|e| {
+            e.resource == *resource && (e.actions.iter().any(|a| a == action) || e.actions.len() < limits.max_actions)
+        });
+        let at = at.unwrap_or_else(|| {
+            entries.push(ResourceEntry { actions: Vec::new(), resource: resource.clone() });
+            entries.len() - 1
+        });
+        if let Some(entry) = entries.get_mut(at) {
+            if !entry.actions.iter().any(|a| a == action) {
+                entry.actions.push(action.to_string());
+            }
+        }
+        self.members.push((index, at, action.to_string()));
+    }
+}
+
+/// Decides evaluations, one decision object each, in order: an evaluation that could not be
+/// decoded is decided `false` with its error. The others are grouped as Cerbos's AuthZEN
+/// endpoint groups them: those that share a subject, aux data, request id and `includeMeta`
+/// are one CheckResources request (an entry per distinct resource, its actions together,
+/// within `limits`), decided in one call, and with `cerbos.includeMeta` each one's
+/// `context["cerbos.response"]` is that request's response. Grouping changes no decision: a
+/// CheckResources request decides each (resource, action) on its own. A group the decider
+/// refuses as a request is decided `false` with that error; a decider that fails is the
+/// caller's error (the batch is answered with an error status, nothing allowed).
+pub fn decide_all(
+    decider: &dyn crate::Decider,
+    options: &crate::CheckOptions,
+    items: &[Result<Evaluation, RequestError>],
+    limits: &Limits,
+) -> Result<Vec<Value>, crate::DecideError> {
+    // Fail closed: every slot is a denial until its decision is in.
+    let mut answers = vec![serde_json::json!({ "decision": false }); items.len()];
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let asked = item.as_ref().map_err(Clone::clone).and_then(|e| {
+            let r = &e.request;
+            r.resources
+                .first()
+                .and_then(|entry| entry.actions.first().map(|a| (r, entry, a)))
+                .ok_or_else(|| invalid("$", "an evaluation without a resource or an action"))
+        });
+        let (r, entry, action) = match asked {
+            Ok(a) => a,
+            Err(e) => {
+                set(&mut answers, i, error_decision(&e));
+                continue;
+            }
+        };
+        let at = groups.iter().position(|g| g.takes(r)).unwrap_or_else(|| {
+            let request = CheckResourcesRequest { resources: Vec::new(), ..r.clone() };
+            groups.push(Group { request, members: Vec::new() });
+            groups.len() - 1
+        });
+        if let Some(g) = groups.get_mut(at) {
+            g.add(i, &entry.resource, action, limits);
+        }
+    }
+    for g in groups {
+        match cerbos::decide(decider, &g.request, options) {
+            Ok(d) => {
+                let label = d.bundle_label.as_deref();
+                let response = g
+                    .request
+                    .include_meta
+                    .then(|| cerbos::encode_response(&g.request, &d.outputs, &d.bundle_digest, label));
+                for (i, at, action) in &g.members {
+                    let allowed = d
+                        .outputs
+                        .get(*at)
+                        .and_then(|o| o.actions.get(action))
+                        .is_some_and(|e| e.effect == crate::Effect::Allow);
+                    set(&mut answers, *i, decision(allowed, &d.bundle_digest, label, response.as_ref()));
+                }
+            }
+            Err(crate::DecideError::Request(e)) => {
+                for (i, ..) in &g.members {
+                    set(&mut answers, *i, error_decision(&e));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(answers)
 }
 
 /// The body of `GET /.well-known/authzen-configuration` for a PDP at `base_url`.

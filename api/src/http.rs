@@ -98,15 +98,21 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// The `Host` header, for the discovery document's URLs.
     pub host: Option<&'a str>,
+    /// The `Content-Type` header: AuthZEN requests must be `application/json`.
+    pub content_type: Option<&'a str>,
+    /// The `X-Request-ID` header, echoed in the answer's headers.
+    pub request_id: Option<&'a str>,
     /// The body, already read within the host's bounds.
     pub body: &'a [u8],
 }
 
-/// The answer: a status and a JSON body.
+/// The answer: a status, headers beyond `Content-Type`, and a JSON body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     /// HTTP status.
     pub status: u16,
+    /// Headers to send besides `Content-Type` (every body is JSON): `X-Request-ID`, echoed.
+    pub headers: Vec<(String, String)>,
     /// The JSON body.
     pub body: Value,
 }
@@ -116,7 +122,7 @@ impl Response {
     pub const CONTENT_TYPE: &'static str = "application/json";
 
     fn ok(body: Value) -> Self {
-        Response { status: 200, body }
+        Response { status: 200, headers: Vec::new(), body }
     }
 
     /// An error answer: `{"code", "message", "path"?}` with Cerbos's (gRPC) code for `status`.
@@ -137,7 +143,17 @@ impl Response {
         if let Some(p) = path {
             body.insert("path".into(), p.into());
         }
-        Response { status, body: Value::Object(body) }
+        Response { status, headers: Vec::new(), body: Value::Object(body) }
+    }
+
+    /// The same error as the AuthZEN spec shapes it: the body is the error message, a string
+    /// (the JSON path, when there is one, is in it).
+    fn into_authzen_error(mut self) -> Self {
+        if self.status >= 400 {
+            let message = self.body.get("message").and_then(Value::as_str).unwrap_or("error").to_string();
+            self.body = Value::String(message);
+        }
+        self
     }
 
     /// The body as bytes.
@@ -203,29 +219,50 @@ impl Handler {
     }
 
     /// Answers `request` with `decider`; also says which endpoint answered (`None`: no route).
+    /// Every answer echoes the request's `X-Request-ID`.
     pub fn handle(&self, decider: &dyn Decider, request: Request<'_>) -> (Option<Endpoint>, Response) {
+        let (endpoint, mut answer) = self.route(decider, request);
+        if let Some(id) = request.request_id {
+            answer.headers.push(("X-Request-ID".into(), id.into()));
+        }
+        (endpoint, answer)
+    }
+
+    fn route(&self, decider: &dyn Decider, request: Request<'_>) -> (Option<Endpoint>, Response) {
         let Some(endpoint) = Endpoint::at(request.path) else {
             return (None, Response::error(404, "no such endpoint", None));
         };
+        let authzen = endpoint != Endpoint::CheckResources;
         if request.method != endpoint.method() {
             let message = format!("`{}` answers {} only", request.path, endpoint.method());
-            return (Some(endpoint), Response::error(405, message, None));
+            let answer = Response::error(405, message, None);
+            return (Some(endpoint), if authzen { answer.into_authzen_error() } else { answer });
         }
         let answer = match endpoint {
             Endpoint::Configuration => Ok(Response::ok(authzen::configuration(&format!(
                 "http://{}",
                 request.host.unwrap_or("127.0.0.1:3592")
             )))),
+            // The AuthZEN HTTPS binding: requests are `application/json`.
+            _ if authzen && !is_json(request.content_type) => Err(Response::error(
+                400,
+                format!(
+                    "the request's Content-Type must be application/json, not {}",
+                    request.content_type.map_or_else(|| "absent".to_string(), |t| format!("`{t}`"))
+                ),
+                None,
+            )),
             _ => match std::str::from_utf8(request.body) {
                 Err(_) => Err(Response::error(400, "the body is not UTF-8 text", Some("$".into()))),
                 Ok(text) => match endpoint {
                     Endpoint::CheckResources => self.check_resources(decider, text),
-                    Endpoint::Evaluation => self.evaluation(decider, text),
-                    _ => self.evaluations(decider, text),
+                    Endpoint::Evaluation => self.evaluation(decider, text, false),
+                    _ => self.evaluation(decider, text, true),
                 },
             },
         };
-        (Some(endpoint), answer.unwrap_or_else(|e| e))
+        let answer = answer.unwrap_or_else(|e| e);
+        (Some(endpoint), if authzen { answer.into_authzen_error() } else { answer })
     }
 
     fn check_resources(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
@@ -242,38 +279,36 @@ impl Handler {
         Ok(Response::ok(cerbos::encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref())))
     }
 
-    fn evaluation(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
-        let eval = authzen::decode_evaluation(text, &self.limits)?;
-        Ok(Response::ok(evaluate(decider, &self.defaults, &eval)?.1))
-    }
-
-    fn evaluations(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
-        let batch = authzen::decode_evaluations(text, &self.limits)?;
-        let mut decisions = Vec::with_capacity(batch.items.len());
-        for eval in &batch.items {
-            let (allowed, decision) = evaluate(decider, &self.defaults, eval)?;
-            decisions.push(decision);
-            if batch.semantic.stops_after(allowed) {
-                break;
+    /// An Access Evaluation (`batch`: Access Evaluations) request.
+    fn evaluation(&self, decider: &dyn Decider, text: &str, batch: bool) -> Result<Response, Response> {
+        let batch = if batch {
+            authzen::decode_evaluations(text, &self.limits)?
+        } else {
+            let item = authzen::decode_evaluation(text, &self.limits)?;
+            authzen::Evaluations { items: vec![Ok(item)], semantic: authzen::Semantic::ExecuteAll, single: true }
+        };
+        if batch.single {
+            // A single evaluation that cannot be decoded is the request's error.
+            if let Some(Err(e)) = batch.items.first() {
+                return Err(e.clone().into());
             }
         }
+        let mut decisions = authzen::decide_all(decider, &self.defaults, &batch.items, &self.limits)?;
         if batch.single {
-            return Ok(Response::ok(decisions.pop().unwrap_or(Value::Null)));
+            return Ok(Response::ok(decisions.pop().unwrap_or_else(|| json!({ "decision": false }))));
+        }
+        // Every evaluation is decided; the answer stops after the first that its semantic
+        // stops at (as Cerbos answers).
+        let decided = |d: &Value| d.get("decision") == Some(&Value::Bool(true));
+        if let Some(stop) = decisions.iter().position(|d| batch.semantic.stops_after(decided(d))) {
+            decisions.truncate(stop + 1);
         }
         Ok(Response::ok(json!({ "evaluations": decisions })))
     }
 }
 
-/// One AuthZEN evaluation: whether it allowed, and its decision object.
-fn evaluate(
-    decider: &dyn Decider,
-    options: &CheckOptions,
-    eval: &authzen::Evaluation,
-) -> Result<(bool, Value), Response> {
-    let d = cerbos::decide(decider, &eval.request, options)?;
-    let Some(output) = d.outputs.first() else {
-        return Err(Response::error(500, "the decider answered no result", None));
-    };
-    let decision = authzen::encode_decision(eval, output, &d.bundle_digest, d.bundle_label.as_deref());
-    Ok((decision.get("decision") == Some(&Value::Bool(true)), decision))
+/// Whether a `Content-Type` is JSON's: `application/json`, in any case, parameters allowed.
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .is_some_and(|t| t.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json")))
 }

@@ -441,7 +441,8 @@ macro_rules! wit_conversions {
 
             /// An HTTP answer and the decision records (audit lines) made for it.
             pub fn http_response_to_wit(r: $crate::http::Response, decisions: Vec<String>) -> wit::HttpResponse {
-                wit::HttpResponse { status: r.status, body: r.body.to_string(), decisions }
+                let $crate::http::Response { status, headers, body } = r;
+                wit::HttpResponse { status, headers, body: body.to_string(), decisions }
             }
 
             /// The bundle's details from a WIT record.

@@ -47,9 +47,21 @@ impl Decider for Stub {
     }
 }
 
+/// A request as an HTTP client sends JSON: `Content-Type: application/json`, no request id.
+fn request<'a>(method: &'a str, path: &'a str, body: &'a str) -> Request<'a> {
+    Request {
+        method,
+        path,
+        host: Some("pdp.example:8080"),
+        content_type: Some("application/json"),
+        request_id: None,
+        body: body.as_bytes(),
+    }
+}
+
 fn call(handler: &Handler, decider: &Stub, method: &str, path: &str, body: Value) -> (Option<Endpoint>, Response) {
     let body = body.to_string();
-    handler.handle(decider, Request { method, path, host: Some("pdp.example:8080"), body: body.as_bytes() })
+    handler.handle(decider, request(method, path, &body))
 }
 
 fn cerbos(actions: &[&str]) -> Value {
@@ -92,7 +104,6 @@ fn errors_have_a_status_a_code_a_message_and_a_path() {
         ("POST", "/api/check/resources", cerbos(&["a", "b", "c"]), 413, Some("$.resources[0].actions")),
         ("GET", "/api/check/resources", json!(null), 405, None),
         ("POST", "/nowhere", json!({}), 404, None),
-        ("POST", "/access/v1/evaluation", json!({"subject": {}}), 400, Some("$")),
     ];
     for (method, path, body, status, at) in cases {
         let (_, r) = call(&handler, &stub, method, path, body);
@@ -103,8 +114,7 @@ fn errors_have_a_status_a_code_a_message_and_a_path() {
             assert!(r.body["path"].as_str().is_some_and(|p| p.starts_with(at)), "{path}: {}", r.body);
         }
     }
-    let (_, r) = handler
-        .handle(&stub, Request { method: "POST", path: "/api/check/resources", host: None, body: &[0xff, 0xfe] });
+    let (_, r) = handler.handle(&stub, Request { body: &[0xff, 0xfe], ..request("POST", "/api/check/resources", "") });
     assert_eq!((r.status, &r.body["path"]), (400, &json!("$")));
     assert!(stub.asked.borrow().is_empty(), "no malformed request may be decided");
 }
@@ -155,6 +165,227 @@ fn authzen_batches_stop_where_their_semantic_says() {
     });
     let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluation", one);
     assert_eq!((r.status, &r.body["decision"]), (200, &json!(true)));
+}
+
+/// The AuthZEN spec's error: the status, and the message as the body (a JSON string).
+fn authzen_error(r: &Response, status: u16) -> &str {
+    assert_eq!(r.status, status, "{}", r.body);
+    let message = r.body.as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "an AuthZEN error body is its message, a string: {}", r.body);
+    message
+}
+
+fn alice(action: &str) -> Value {
+    json!({"subject": {"type": "user", "id": "alice"}, "resource": {"type": "doc", "id": "d1"},
+           "action": {"name": action}})
+}
+
+#[test]
+fn authzen_errors_are_the_spec_s_message_strings_naming_the_path() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let cases = [
+        (json!({"action": {"name": "allow"}, "resource": {"type": "doc", "id": "d1"}}), "$.subject"),
+        (
+            json!({"subject": {"id": "alice"}, "action": {"name": "allow"}, "resource": {"type": "doc", "id": "d1"}}),
+            "$.subject.type",
+        ),
+        (
+            json!({"subject": "alice", "action": {"name": "allow"}, "resource": {"type": "doc", "id": "d1"}}),
+            "$.subject",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {}, "resource": {"type": "doc", "id": "d1"}}),
+            "$.action.name",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": 123}, "resource": {"type": "doc", "id": "d1"}}),
+            "$.action.name",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "allow"}, "resource": {"type": "doc"}}),
+            "$.resource.id",
+        ),
+    ];
+    for path in ["/access/v1/evaluation", "/access/v1/evaluations"] {
+        for (body, at) in &cases {
+            let (_, r) = call(&handler, &stub, "POST", path, body.clone());
+            let message = authzen_error(&r, 400);
+            assert!(message.contains(&format!("`{at}`")), "{path} {body}: {message}");
+        }
+        for body in ["", "{", "[1]"] {
+            let (_, r) = handler.handle(&stub, request("POST", path, body));
+            authzen_error(&r, 400);
+        }
+    }
+    let (_, r) = call(&handler, &stub, "GET", "/access/v1/evaluation", json!(null));
+    authzen_error(&r, 405);
+    assert!(stub.asked.borrow().is_empty(), "no malformed request may be decided");
+}
+
+#[test]
+fn authzen_requests_must_be_json_and_cerbos_requests_need_not_say_so() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let body = alice("allow").to_string();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx")]
+    {
+        let (_, r) = handler.handle(&stub, Request { content_type, ..request("POST", "/access/v1/evaluation", &body) });
+        let message = authzen_error(&r, 400);
+        assert!(message.contains("Content-Type"), "{message}");
+    }
+    assert!(stub.asked.borrow().is_empty());
+    for content_type in ["application/json", "Application/JSON", "application/json; charset=utf-8"] {
+        let at = Request { content_type: Some(content_type), ..request("POST", "/access/v1/evaluation", &body) };
+        let (_, r) = handler.handle(&stub, at);
+        assert_eq!((r.status, &r.body["decision"]), (200, &json!(true)), "{content_type}");
+    }
+    // Cerbos's own API takes a body whatever its declared type, as `cerbos server` does.
+    let cerbos = cerbos(&["allow"]).to_string();
+    let (_, r) =
+        handler.handle(&stub, Request { content_type: None, ..request("POST", "/api/check/resources", &cerbos) });
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn every_answer_echoes_the_request_id() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let (eval, cerbos) = (alice("allow").to_string(), cerbos(&["allow"]).to_string());
+    let cases = [
+        ("POST", "/access/v1/evaluation", eval.as_str(), 200),
+        ("POST", "/access/v1/evaluation", "{", 400),
+        ("POST", "/api/check/resources", cerbos.as_str(), 200),
+        ("GET", "/.well-known/authzen-configuration", "", 200),
+        ("POST", "/nowhere", "", 404),
+    ];
+    for (method, path, body, status) in cases {
+        let at = Request { request_id: Some("bfe9eb29-ab87"), ..request(method, path, body) };
+        let (_, r) = handler.handle(&stub, at);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert_eq!(r.headers, [("X-Request-ID".to_string(), "bfe9eb29-ab87".to_string())], "{path}");
+        let (_, r) = handler.handle(&stub, request(method, path, body));
+        assert!(r.headers.is_empty(), "{path}: no request id, none echoed: {:?}", r.headers);
+    }
+}
+
+#[test]
+fn authzen_ignores_members_it_does_not_define_at_every_level() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let mut one = alice("allow");
+    one["foo"] = json!("bar");
+    one["futureField"] = json!({"nested": true});
+    one["subject"]["email"] = json!("a@example.com");
+    one["resource"]["owner"] = json!("bob");
+    one["action"]["verb"] = json!("GET");
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluation", one.clone());
+    assert_eq!((r.status, &r.body["decision"]), (200, &json!(true)), "{}", r.body);
+    let batch = json!({"subject": one["subject"], "resource": one["resource"], "futureField": 1,
+                       "options": {"evaluations_semantic": "execute_all", "another_option": "value"},
+                       "evaluations": [{"action": {"name": "allow", "x": 1}, "y": 2}]});
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    assert_eq!((r.status, &r.body["evaluations"][0]["decision"]), (200, &json!(true)), "{}", r.body);
+    // Nothing unknown reaches the decision: the subject's attributes are its `properties`.
+    assert!(stub.asked.borrow().iter().all(|(req, _)| req.principal.attr.is_empty()));
+}
+
+#[test]
+fn an_evaluation_that_cannot_be_decoded_is_denied_with_its_error_and_the_others_are_decided() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let batch = |semantic: &str| {
+        json!({
+            "subject": {"type": "user", "id": "alice"},
+            "action": {"name": "allow"},
+            "options": {"evaluations_semantic": semantic},
+            "evaluations": [
+                {"resource": {"type": "doc", "id": "d1"}},
+                {},
+                {"resource": {"type": "doc", "id": "d2"}, "action": {"name": 123}},
+                "not an object",
+                {"resource": {"type": "doc", "id": "d3"}}
+            ]
+        })
+    };
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch("execute_all"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let evaluations = r.body["evaluations"].as_array().cloned().unwrap_or_default();
+    let decisions: Vec<_> = evaluations.iter().map(|e| e["decision"].clone()).collect();
+    assert_eq!(decisions, [json!(true), json!(false), json!(false), json!(false), json!(true)]);
+    for (i, at) in [(1, "$.evaluations[1].resource"), (2, "$.evaluations[2].action.name"), (3, "$.evaluations[3]")] {
+        let error = &evaluations[i]["context"]["error"];
+        assert_eq!((&error["status"], &error["path"]), (&json!(400), &json!(at)), "{}", evaluations[i]);
+        assert!(error["message"].as_str().is_some_and(|m| m.contains(at)), "{error}");
+    }
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch("deny_on_first_deny"));
+    assert_eq!(r.body["evaluations"].as_array().map(Vec::len), Some(2), "an error is a denial: {}", r.body);
+    // A malformed payload as a whole is still the request's error.
+    let mut bad = batch("execute_all");
+    bad["subject"] = json!("alice");
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", bad);
+    authzen_error(&r, 400);
+}
+
+#[test]
+fn an_evaluation_s_own_entity_replaces_the_default_but_for_the_identifiers_it_leaves_out() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let batch = json!({
+        "subject": {"type": "user", "id": "alice", "properties": {"department": "sales"}},
+        "action": {"name": "allow"},
+        "resource": {"type": "record", "properties": {"status": "draft"}},
+        "evaluations": [
+            {"resource": {"id": "r1", "properties": {"status": "active"}}},
+            {"resource": {"type": "doc", "id": "r2"}},
+            {"subject": {"id": "bob"}, "resource": {"id": "r3"}}
+        ]
+    });
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let asked = stub.asked.borrow();
+    let resources: Vec<(String, String, Value)> = asked
+        .iter()
+        .flat_map(|(req, _)| req.resources.iter())
+        .map(|e| (e.resource.kind.clone(), e.resource.id.clone(), Value::Object(e.resource.attr.clone())))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            ("record".into(), "r1".into(), json!({"status": "active"})),
+            ("doc".into(), "r2".into(), json!({})),
+            ("record".into(), "r3".into(), json!({})),
+        ]
+    );
+    let bob = asked.iter().find(|(req, _)| req.principal.id == "bob").map(|(req, _)| req.principal.clone());
+    assert_eq!(bob.map(|p| (p.roles, Value::Object(p.attr))), Some((vec!["user".to_string()], json!({}))));
+}
+
+#[test]
+fn evaluations_of_one_subject_are_one_cerbos_request_and_share_its_response() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let batch = json!({
+        "subject": {"type": "user", "id": "alice"},
+        "context": {"cerbos.includeMeta": true},
+        "evaluations": [
+            {"action": {"name": "allow"}, "resource": {"type": "doc", "id": "d1"}},
+            {"action": {"name": "deny"}, "resource": {"type": "doc", "id": "d1"}},
+            {"action": {"name": "allow"}, "resource": {"type": "doc", "id": "d2"}},
+            {"action": {"name": "allow"}, "resource": {"type": "doc", "id": "d1"}, "subject": {"type": "user", "id": "bob"}}
+        ]
+    });
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let asked: Vec<Vec<(String, Vec<String>)>> = stub
+        .asked
+        .borrow()
+        .iter()
+        .map(|(req, _)| req.resources.iter().map(|e| (e.resource.id.clone(), e.actions.clone())).collect())
+        .collect();
+    let entry = |id: &str, actions: &[&str]| (id.to_string(), actions.iter().map(|a| a.to_string()).collect());
+    assert_eq!(asked, [vec![entry("d1", &["allow", "deny"]), entry("d2", &["allow"])], vec![entry("d1", &["allow"])]]);
+    let e = &r.body["evaluations"];
+    let decisions: Vec<_> = (0..4).map(|i| e[i]["decision"].clone()).collect();
+    assert_eq!(decisions, [json!(true), json!(false), json!(true), json!(true)]);
+    let response = |i: usize| e[i]["context"]["cerbos.response"].clone();
+    assert_eq!(response(0)["results"].as_array().map(Vec::len), Some(2));
+    assert!(response(0) == response(1) && response(1) == response(2));
+    assert_eq!(response(3)["results"][0]["actions"], json!({"allow": "EFFECT_ALLOW"}));
+    assert_eq!(e[0]["context"]["authz.bundleDigest"], json!("sha256:stub"));
 }
 
 #[test]

@@ -313,10 +313,18 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     std::io::stdin().read_to_end(&mut body).context("reading the request from stdin")?;
     // Requests may set their own options (`authzOptions`): the caller is the operator here.
     let handler = Handler::new(Limits::default(), true).with_defaults(opts);
-    let request = authz_api::http::Request { method: "POST", path: &a.endpoint, host: None, body: &body };
+    // What stdin holds is the request's JSON, as an HTTP client would declare it.
+    let request = authz_api::http::Request {
+        method: "POST",
+        path: &a.endpoint,
+        host: None,
+        content_type: Some("application/json"),
+        request_id: None,
+        body: &body,
+    };
     let (_, answer) = handler.handle(&bundle, request);
     if answer.status != 200 {
-        // The error body `authz serve` answers: `{code, message, path}`.
+        // The error body `authz serve` answers: `{code, message, path}` (AuthZEN's: the message).
         eprintln!("{}", answer.body);
         return Ok(ExitCode::from(2));
     }

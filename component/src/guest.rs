@@ -89,7 +89,7 @@ impl api::Guest for Pdp {
     }
 
     fn handle_http(request: api::HttpRequest, config: api::HttpConfig) -> api::HttpResponse {
-        let api::HttpRequest { method, path, host, body } = request;
+        let api::HttpRequest { method, path, host, content_type, request_id, body } = request;
         if let Some(answer) = http::probe(&method, &path, details) {
             return wit_map::http_response_to_wit(answer, Vec::new());
         }
@@ -101,7 +101,14 @@ impl api::Guest for Pdp {
             }
         };
         let decider = Recording { bundle: bundle().ok(), runtime: &runtime, records: RefCell::new(Vec::new()) };
-        let request = http::Request { method: &method, path: &path, host: host.as_deref(), body: &body };
+        let request = http::Request {
+            method: &method,
+            path: &path,
+            host: host.as_deref(),
+            content_type: content_type.as_deref(),
+            request_id: request_id.as_deref(),
+            body: &body,
+        };
         let (_, answer) = handler.handle(&decider, request);
         wit_map::http_response_to_wit(answer, decider.records.into_inner())
     }

@@ -1,7 +1,7 @@
 //! AuthZEN evaluations decided by the engine: what an AuthZEN request carries beyond Cerbos's
 //! model reaches conditions, and decisions carry the bundle digest.
 
-use authz_api::authzen::{decode_evaluation, encode_decision};
+use authz_api::authzen::{decide_all, decode_evaluation};
 use authz_api::cerbos::Limits;
 use authz_engine::{Bundle, CheckOptions, Source};
 use serde_json::json;
@@ -39,8 +39,8 @@ fn action_properties_and_context_reach_conditions_and_decisions_carry_the_digest
             "context": {"ip": "10.1.2.3", "cerbos.includeMeta": level == 3}
         });
         let e = decode_evaluation(&body.to_string(), &Limits::default()).unwrap();
-        let out = bundle.check(&CheckOptions::default(), &e.request.inputs());
-        encode_decision(&e, &out[0], bundle.digest(), bundle.label())
+        let mut d = decide_all(&bundle, &CheckOptions::default(), &[Ok(e)], &Limits::default()).unwrap();
+        d.pop().unwrap()
     };
     let allowed = decide(3);
     assert_eq!(allowed["decision"], json!(true));

@@ -33,7 +33,7 @@ test('the page answers as the native engine does', async () => {
     }
     assert.equal(checks, 120);
     for (const [path, request] of authzen()) {
-      const answer = await page.evaluate((r) => window.authzHandle(r), { method: 'POST', path, body: JSON.stringify(request) });
+      const answer = await page.evaluate((r) => window.authzHandle(r), { method: 'POST', path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request) });
       assert.equal(answer.status, 200, answer.body);
       assert.deepEqual(JSON.parse(answer.body), native(request, path));
     }

@@ -3629,8 +3629,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
         fn: () => {
           try {
             
-            var ptr0 = realloc0(0, 0, 4, 124);
-            var {method: v1_0, path: v1_1, host: v1_2, body: v1_3 } = arg0;
+            var ptr0 = realloc0(0, 0, 4, 148);
+            var {method: v1_0, path: v1_1, host: v1_2, contentType: v1_3, requestId: v1_4, body: v1_5 } = arg0;
             
             var encodeRes = _utf8AllocateAndEncode(v1_0, realloc0, memory0);
             var ptr2= encodeRes.ptr;
@@ -3659,86 +3659,86 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               dataView(memory0).setUint32(ptr0 + 24, len4, true);
               dataView(memory0).setUint32(ptr0 + 20, ptr4, true);
             }
-            var val6 = v1_3;
-            var len6 = Array.isArray(val6) ? val6.length : val6.byteLength;
-            var ptr6 = realloc0(0, 0, 1, len6 * 1);
+            var variant7 = v1_3;
+            if (variant7 === null || variant7=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 28, 0, true);
+            } else {
+              const e = variant7;
+              dataView(memory0).setInt8(ptr0 + 28, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr6= encodeRes.ptr;
+              var len6 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 36, len6, true);
+              dataView(memory0).setUint32(ptr0 + 32, ptr6, true);
+            }
+            var variant9 = v1_4;
+            if (variant9 === null || variant9=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 40, 0, true);
+            } else {
+              const e = variant9;
+              dataView(memory0).setInt8(ptr0 + 40, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr8= encodeRes.ptr;
+              var len8 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 48, len8, true);
+              dataView(memory0).setUint32(ptr0 + 44, ptr8, true);
+            }
+            var val10 = v1_5;
+            var len10 = Array.isArray(val10) ? val10.length : val10.byteLength;
+            var ptr10 = realloc0(0, 0, 1, len10 * 1);
             
-            let valData6;
-            const valLenBytes6 = len6 * 1;
-            if (Array.isArray(val6)) {
+            let valData10;
+            const valLenBytes10 = len10 * 1;
+            if (Array.isArray(val10)) {
               // Regular array likely containing numbers, write values to memory
               let offset = 0;
-              const dv6 = new DataView(memory0.buffer);
-              for (const v of val6) {
+              const dv10 = new DataView(memory0.buffer);
+              for (const v of val10) {
                 _requireValidNumericPrimitive.bind(null, 'u8')(v);
-                dv6.setUint8(ptr6+ offset, v, true);
+                dv10.setUint8(ptr10+ offset, v, true);
                 offset += 1;
               }
             } else {
               // TypedArray / ArrayBuffer-like, direct copy
-              valData6 = new Uint8Array(val6.buffer || val6, val6.byteOffset, valLenBytes6);
-              const out6 = new Uint8Array(memory0.buffer, ptr6, valLenBytes6);
-              out6.set(valData6);
+              valData10 = new Uint8Array(val10.buffer || val10, val10.byteOffset, valLenBytes10);
+              const out10 = new Uint8Array(memory0.buffer, ptr10, valLenBytes10);
+              out10.set(valData10);
             }
             
-            dataView(memory0).setUint32(ptr0 + 32, len6, true);
-            dataView(memory0).setUint32(ptr0 + 28, ptr6, true);
-            var {maxResources: v7_0, maxActions: v7_1, maxBodyBytes: v7_2, allowRequestOptions: v7_3, defaults: v7_4, runtime: v7_5 } = arg1;
-            var variant8 = v7_0;
-            if (variant8 === null || variant8=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 36, 0, true);
+            dataView(memory0).setUint32(ptr0 + 56, len10, true);
+            dataView(memory0).setUint32(ptr0 + 52, ptr10, true);
+            var {maxResources: v11_0, maxActions: v11_1, maxBodyBytes: v11_2, allowRequestOptions: v11_3, defaults: v11_4, runtime: v11_5 } = arg1;
+            var variant12 = v11_0;
+            if (variant12 === null || variant12=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 60, 0, true);
             } else {
-              const e = variant8;
-              dataView(memory0).setInt8(ptr0 + 36, 1, true);
-              dataView(memory0).setInt32(ptr0 + 40, toUint32(e), true);
+              const e = variant12;
+              dataView(memory0).setInt8(ptr0 + 60, 1, true);
+              dataView(memory0).setInt32(ptr0 + 64, toUint32(e), true);
             }
-            var variant9 = v7_1;
-            if (variant9 === null || variant9=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 44, 0, true);
-            } else {
-              const e = variant9;
-              dataView(memory0).setInt8(ptr0 + 44, 1, true);
-              dataView(memory0).setInt32(ptr0 + 48, toUint32(e), true);
-            }
-            var variant10 = v7_2;
-            if (variant10 === null || variant10=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 52, 0, true);
-            } else {
-              const e = variant10;
-              dataView(memory0).setInt8(ptr0 + 52, 1, true);
-              dataView(memory0).setInt32(ptr0 + 56, toUint32(e), true);
-            }
-            dataView(memory0).setInt8(ptr0 + 60, v7_3 ? 1 : 0, true);
-            var {now: v11_0, globalsJson: v11_1, defaultPolicyVersion: v11_2, defaultScope: v11_3, lenientScopes: v11_4, schemaEnforcement: v11_5, strictEvaluation: v11_6 } = v7_4;
-            var variant13 = v11_0;
+            var variant13 = v11_1;
             if (variant13 === null || variant13=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 64, 0, true);
+              dataView(memory0).setInt8(ptr0 + 68, 0, true);
             } else {
               const e = variant13;
-              dataView(memory0).setInt8(ptr0 + 64, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr12= encodeRes.ptr;
-              var len12 = encodeRes.len;
-              
-              dataView(memory0).setUint32(ptr0 + 72, len12, true);
-              dataView(memory0).setUint32(ptr0 + 68, ptr12, true);
+              dataView(memory0).setInt8(ptr0 + 68, 1, true);
+              dataView(memory0).setInt32(ptr0 + 72, toUint32(e), true);
             }
-            var variant15 = v11_1;
-            if (variant15 === null || variant15=== undefined) {
+            var variant14 = v11_2;
+            if (variant14 === null || variant14=== undefined) {
               dataView(memory0).setInt8(ptr0 + 76, 0, true);
             } else {
-              const e = variant15;
+              const e = variant14;
               dataView(memory0).setInt8(ptr0 + 76, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr14= encodeRes.ptr;
-              var len14 = encodeRes.len;
-              
-              dataView(memory0).setUint32(ptr0 + 84, len14, true);
-              dataView(memory0).setUint32(ptr0 + 80, ptr14, true);
+              dataView(memory0).setInt32(ptr0 + 80, toUint32(e), true);
             }
-            var variant17 = v11_2;
+            dataView(memory0).setInt8(ptr0 + 84, v11_3 ? 1 : 0, true);
+            var {now: v15_0, globalsJson: v15_1, defaultPolicyVersion: v15_2, defaultScope: v15_3, lenientScopes: v15_4, schemaEnforcement: v15_5, strictEvaluation: v15_6 } = v11_4;
+            var variant17 = v15_0;
             if (variant17 === null || variant17=== undefined) {
               dataView(memory0).setInt8(ptr0 + 88, 0, true);
             } else {
@@ -3752,7 +3752,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               dataView(memory0).setUint32(ptr0 + 96, len16, true);
               dataView(memory0).setUint32(ptr0 + 92, ptr16, true);
             }
-            var variant19 = v11_3;
+            var variant19 = v15_1;
             if (variant19 === null || variant19=== undefined) {
               dataView(memory0).setInt8(ptr0 + 100, 0, true);
             } else {
@@ -3766,39 +3766,67 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               dataView(memory0).setUint32(ptr0 + 108, len18, true);
               dataView(memory0).setUint32(ptr0 + 104, ptr18, true);
             }
-            dataView(memory0).setInt8(ptr0 + 112, v11_4 ? 1 : 0, true);
-            var val20 = v11_5;
-            let enum20;
-            switch (val20) {
+            var variant21 = v15_2;
+            if (variant21 === null || variant21=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 112, 0, true);
+            } else {
+              const e = variant21;
+              dataView(memory0).setInt8(ptr0 + 112, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr20= encodeRes.ptr;
+              var len20 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 120, len20, true);
+              dataView(memory0).setUint32(ptr0 + 116, ptr20, true);
+            }
+            var variant23 = v15_3;
+            if (variant23 === null || variant23=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 124, 0, true);
+            } else {
+              const e = variant23;
+              dataView(memory0).setInt8(ptr0 + 124, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr22= encodeRes.ptr;
+              var len22 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 132, len22, true);
+              dataView(memory0).setUint32(ptr0 + 128, ptr22, true);
+            }
+            dataView(memory0).setInt8(ptr0 + 136, v15_4 ? 1 : 0, true);
+            var val24 = v15_5;
+            let enum24;
+            switch (val24) {
               case 'none': {
-                enum20 = 0;
+                enum24 = 0;
                 break;
               }
               case 'warn': {
-                enum20 = 1;
+                enum24 = 1;
                 break;
               }
               case 'reject': {
-                enum20 = 2;
+                enum24 = 2;
                 break;
               }
               default: {
-                if ((v11_5) instanceof Error) {
-                  console.error(v11_5);
+                if ((v15_5) instanceof Error) {
+                  console.error(v15_5);
                 }
                 
-                throw new TypeError(`"${val20}" is not one of the cases of schema-enforcement`);
+                throw new TypeError(`"${val24}" is not one of the cases of schema-enforcement`);
               }
             }
-            dataView(memory0).setInt8(ptr0 + 113, enum20, true);
-            dataView(memory0).setInt8(ptr0 + 114, v11_6 ? 1 : 0, true);
+            dataView(memory0).setInt8(ptr0 + 137, enum24, true);
+            dataView(memory0).setInt8(ptr0 + 138, v15_6 ? 1 : 0, true);
             
-            var encodeRes = _utf8AllocateAndEncode(v7_5, realloc0, memory0);
-            var ptr21= encodeRes.ptr;
-            var len21 = encodeRes.len;
+            var encodeRes = _utf8AllocateAndEncode(v11_5, realloc0, memory0);
+            var ptr25= encodeRes.ptr;
+            var len25 = encodeRes.len;
             
-            dataView(memory0).setUint32(ptr0 + 120, len21, true);
-            dataView(memory0).setUint32(ptr0 + 116, ptr21, true);
+            dataView(memory0).setUint32(ptr0 + 144, len25, true);
+            dataView(memory0).setUint32(ptr0 + 140, ptr25, true);
             _debugLog('[iface="authz:pdp/authz@0.1.0", function="handle-http"][Instruction::CallWasm] enter', {
               funcName: 'handle-http',
               paramCount: 1,
@@ -3828,19 +3856,33 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
               
             }
             
-            var ptr22 = dataView(memory0).getUint32(ret + 4, true);
-            var len22 = dataView(memory0).getUint32(ret + 8, true);
-            var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
-            var len24 = dataView(memory0).getUint32(ret + 16, true);
-            var base24 = dataView(memory0).getUint32(ret + 12, true);
-            if (base24 % 4 !== 0) throw new TypeError(`list pointer [${base24}] is not aligned to 4`);
-            var result24 = [];
-            for (let i = 0; i < len24; i++) {
-              const base = base24 + i * 8;
-              var ptr23 = dataView(memory0).getUint32(base + 0, true);
-              var len23 = dataView(memory0).getUint32(base + 4, true);
-              var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
-              result24.push(result23);
+            var len28 = dataView(memory0).getUint32(ret + 8, true);
+            var base28 = dataView(memory0).getUint32(ret + 4, true);
+            if (base28 % 4 !== 0) throw new TypeError(`list pointer [${base28}] is not aligned to 4`);
+            var result28 = [];
+            for (let i = 0; i < len28; i++) {
+              const base = base28 + i * 16;
+              var ptr26 = dataView(memory0).getUint32(base + 0, true);
+              var len26 = dataView(memory0).getUint32(base + 4, true);
+              var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+              var ptr27 = dataView(memory0).getUint32(base + 8, true);
+              var len27 = dataView(memory0).getUint32(base + 12, true);
+              var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+              result28.push([result26, result27]);
+            }
+            var ptr29 = dataView(memory0).getUint32(ret + 12, true);
+            var len29 = dataView(memory0).getUint32(ret + 16, true);
+            var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+            var len31 = dataView(memory0).getUint32(ret + 24, true);
+            var base31 = dataView(memory0).getUint32(ret + 20, true);
+            if (base31 % 4 !== 0) throw new TypeError(`list pointer [${base31}] is not aligned to 4`);
+            var result31 = [];
+            for (let i = 0; i < len31; i++) {
+              const base = base31 + i * 8;
+              var ptr30 = dataView(memory0).getUint32(base + 0, true);
+              var len30 = dataView(memory0).getUint32(base + 4, true);
+              var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+              result31.push(result30);
             }
             _debugLog('[iface="authz:pdp/authz@0.1.0", function="handle-http"][Instruction::Return]', {
               funcName: 'handle-http',
@@ -3850,13 +3892,15 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             });
             task.resolve([{
               status: clampGuest(dataView(memory0).getUint16(ret + 0, true), 0, 65535),
-              body: result22,
-              decisions: result24,
+              headers: result28,
+              body: result29,
+              decisions: result31,
             }]);
             const retCopy = {
               status: clampGuest(dataView(memory0).getUint16(ret + 0, true), 0, 65535),
-              body: result22,
-              decisions: result24,
+              headers: result28,
+              body: result29,
+              decisions: result31,
             };
             
             let cstate = getOrCreateAsyncState(0);

@@ -58,7 +58,7 @@ test('a refused request is a PDPError with the native engine\'s error body and s
     const want = nativeRefusal(text, endpoint);
     const call = endpoint === '/api/check/resources'
       ? () => pdp.checkJson(text)
-      : () => pdp.handle({ method: 'POST', path: endpoint, body: text });
+      : () => pdp.handle({ method: 'POST', path: endpoint, headers: { 'content-type': 'application/json' }, body: text });
     if (endpoint === '/api/check/resources') {
       assert.throws(call, (e) => {
         assert.ok(e instanceof PDPError, String(e));
@@ -117,6 +117,18 @@ test('handle answers the HTTP API: discovery, probes, unknown routes, methods', 
   assert.equal(pdp.handle({ method: 'POST', path: '/api/check/resources', body: withOptions }).status, 400);
   const open = await PDP.create({ component, allowRequestOptions: true });
   assert.equal(open.handle({ method: 'POST', path: '/api/check/resources', body: withOptions }).status, 200);
+  // AuthZEN's HTTPS binding: JSON required, X-Request-ID echoed (headers as a plain object or Headers).
+  const [endpoint, evaluation] = authzen()[0];
+  const body = JSON.stringify(evaluation);
+  const plain = pdp.handle({ method: 'POST', path: endpoint, headers: { 'Content-Type': 'text/plain', 'X-Request-ID': 'r-9' }, body });
+  assert.equal(plain.status, 400);
+  assert.match(JSON.parse(plain.body), /Content-Type/);
+  assert.equal(plain.headers['X-Request-ID'], 'r-9');
+  assert.equal(pdp.handle({ method: 'POST', path: endpoint, body }).status, 400);
+  const json = pdp.handle({ method: 'POST', path: endpoint, headers: new Headers({ 'content-type': 'application/json', 'x-request-id': 'r-10' }), body });
+  assert.equal(json.status, 200, json.body);
+  assert.equal(json.headers['X-Request-ID'], 'r-10');
+  assert.equal(json.headers['content-type'], 'application/json');
   const small = await PDP.create({ component, maxResources: 1 });
   assert.equal(small.handle({ method: 'POST', path: '/api/check/resources', body: JSON.stringify(request) }).status, 413);
 });

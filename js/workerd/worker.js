@@ -33,7 +33,7 @@ export default {
     pdp ??= await create(env);
     const url = new URL(request.url);
     const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
-    const answer = pdp.handle({ method: request.method, path: url.pathname, host: url.host, body });
+    const answer = pdp.handle({ method: request.method, path: url.pathname, host: url.host, headers: request.headers, body });
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   },
 };

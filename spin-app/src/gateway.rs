@@ -110,13 +110,23 @@ fn answer(config: &Config, request: &IncomingRequest) -> Response {
         Vec::new()
     };
     let authority = request.authority();
+    let fields = request.headers();
+    let header = |name: &str| fields.get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok());
+    let (content_type, request_id) = (header("content-type"), header("x-request-id"));
     let decider = Imported {
         host_clock: config.host_clock,
         globals_json: config.globals_json.as_deref(),
         runtime: &config.runtime,
         reads_clock: std::cell::OnceCell::new(),
     };
-    let request = Request { method: &method, path, host: authority.as_deref(), body: &body };
+    let request = Request {
+        method: &method,
+        path,
+        host: authority.as_deref(),
+        content_type: content_type.as_deref(),
+        request_id: request_id.as_deref(),
+        body: &body,
+    };
     config.handler.handle(&decider, request).1
 }
 
@@ -150,6 +160,9 @@ fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, Respons
 fn respond(out: ResponseOutparam, answer: &Response) {
     let headers = Fields::new();
     let _ = headers.set("content-type", &[Response::CONTENT_TYPE.as_bytes().to_vec()]);
+    for (name, value) in &answer.headers {
+        let _ = headers.set(name, &[value.as_bytes().to_vec()]);
+    }
     let response = OutgoingResponse::new(headers);
     let _ = response.set_status_code(answer.status);
     let Ok(body) = response.body() else {

@@ -89,7 +89,14 @@ impl Loaded for NativeLoaded {
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         let handler = Handler::new(Limits::default(), true);
-        let http = Request { method: "POST", path: "/api/check/resources", host: None, body: request.as_bytes() };
+        let http = Request {
+            method: "POST",
+            path: "/api/check/resources",
+            host: None,
+            content_type: Some("application/json"),
+            request_id: None,
+            body: request.as_bytes(),
+        };
         let (_, response) = handler.handle(&self.0, http);
         if response.status == 200 {
             Ok(response.body)

@@ -51,7 +51,16 @@ fn failure(status: StatusCode, message: impl Into<String>, path: Option<&str>) -
 
 fn reply(r: Answer) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, authz_api::http::Response::CONTENT_TYPE)], r.body_bytes()).into_response()
+    let mut response =
+        (status, [(header::CONTENT_TYPE, authz_api::http::Response::CONTENT_TYPE)], r.body_bytes()).into_response();
+    for (name, value) in &r.headers {
+        if let (Ok(name), Ok(value)) =
+            (header::HeaderName::try_from(name.as_str()), header::HeaderValue::try_from(value))
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// Reads a body of at most `limit` bytes within the body time limit. A larger declared
@@ -111,12 +120,17 @@ impl Decider for Audited<'_> {
 async fn api(Shared(state): S, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let start = Instant::now();
     let endpoint = Endpoint::at(uri.path());
+    let text = |name: header::HeaderName| headers.get(name).and_then(|h| h.to_str().ok());
+    let request_id = text(header::HeaderName::from_static("x-request-id"));
     let bytes = match endpoint {
         Some(e) if e.method() == "POST" && method == Method::POST => {
             match read(&state, &headers, body, state.config.max_body_bytes).await {
                 Ok(b) => b,
-                Err(r) => {
+                Err(mut r) => {
                     state.metrics.request(e.name(), r.status, start.elapsed());
+                    if let Some(id) = request_id {
+                        r.headers.push(("X-Request-ID".into(), id.into()));
+                    }
                     return reply(r);
                 }
             }
@@ -128,7 +142,9 @@ async fn api(Shared(state): S, method: Method, uri: Uri, headers: HeaderMap, bod
     let request = Request {
         method: method.as_str(),
         path: uri.path(),
-        host: headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+        host: text(header::HOST),
+        content_type: text(header::CONTENT_TYPE),
+        request_id,
         body: &bytes,
     };
     let (endpoint, answer) = state.handler.handle(&decider, request);

@@ -120,6 +120,8 @@ export interface HttpRequest {
   method: string,
   path: string,
   host?: string,
+  contentType?: string,
+  requestId?: string,
   body: Uint8Array,
 }
 export interface HttpConfig {
@@ -132,6 +134,7 @@ export interface HttpConfig {
 }
 export interface HttpResponse {
   status: number,
+  headers: Array<[string, string]>,
   body: string,
   decisions: Array<string>,
 }
