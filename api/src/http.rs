@@ -293,15 +293,25 @@ impl Handler {
                 return Err(e.clone().into());
             }
         }
-        let mut decisions = authzen::decide_all(decider, &self.defaults, &batch.items, &self.limits)?;
+        let decided = |d: &Value| d.get("decision") == Some(&Value::Bool(true));
+        let mut decisions = if batch.semantic == authzen::Semantic::ExecuteAll {
+            authzen::decide_all(decider, &self.defaults, &batch.items, &self.limits)?
+        } else {
+            // A short-circuiting batch is decided one evaluation at a time, in order: nothing
+            // past where its semantic stops is decided, or audited.
+            let mut decisions = Vec::with_capacity(batch.items.len());
+            for item in &batch.items {
+                let one = authzen::decide_all(decider, &self.defaults, std::slice::from_ref(item), &self.limits)?;
+                let stop = one.iter().any(|d| batch.semantic.stops_after(decided(d)));
+                decisions.extend(one);
+                if stop {
+                    break;
+                }
+            }
+            decisions
+        };
         if batch.single {
             return Ok(Response::ok(decisions.pop().unwrap_or_else(|| json!({ "decision": false }))));
-        }
-        // Every evaluation is decided; the answer stops after the first that its semantic
-        // stops at (as Cerbos answers).
-        let decided = |d: &Value| d.get("decision") == Some(&Value::Bool(true));
-        if let Some(stop) = decisions.iter().position(|d| batch.semantic.stops_after(decided(d))) {
-            decisions.truncate(stop + 1);
         }
         Ok(Response::ok(json!({ "evaluations": decisions })))
     }

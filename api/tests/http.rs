@@ -389,6 +389,29 @@ fn evaluations_of_one_subject_are_one_cerbos_request_and_share_its_response() {
 }
 
 #[test]
+fn a_short_circuiting_batch_decides_nothing_past_its_stop() {
+    let handler = Handler::new(Limits::default(), false);
+    for (semantic, decided) in [("execute_all", 3), ("deny_on_first_deny", 2), ("permit_on_first_permit", 1)] {
+        let stub = Stub::default();
+        let batch = json!({
+            "subject": {"type": "user", "id": "alice"},
+            "resource": {"type": "doc", "id": "d1"},
+            "evaluations": [{"action": {"name": "allow1"}}, {"action": {"name": "deny"}}, {"action": {"name": "allow2"}}],
+            "options": {"evaluations_semantic": semantic}
+        });
+        let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+        assert_eq!(r.body["evaluations"].as_array().map(Vec::len), Some(decided), "{semantic}: {}", r.body);
+        let asked: usize = stub
+            .asked
+            .borrow()
+            .iter()
+            .map(|(req, _)| req.resources.iter().map(|e| e.actions.len()).sum::<usize>())
+            .sum();
+        assert_eq!(asked, decided, "{semantic}: every (resource, action) decided is answered");
+    }
+}
+
+#[test]
 fn the_discovery_document_names_the_host() {
     let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
     let (endpoint, r) = call(&handler, &stub, "GET", "/.well-known/authzen-configuration", json!(null));
