@@ -3,6 +3,7 @@
 
 use crate::{run_suites, GENERIC_COMPONENT};
 use anyhow::Context;
+use authz::cerbos_config::ServerSettings;
 use authz::suite::Outcome;
 use authz_engine::{Bundle, Source};
 use authz_server::{AuditLog, BundleSource, ServeConfig, SourceError};
@@ -35,14 +36,33 @@ pub(crate) struct ServeArgs {
     label: Option<String>,
     /// With --policies: a Cerbos configuration file whose `auxData.jwt` key sets go into the
     /// bundle (read again on every reload; watched too).
-    #[arg(long, value_name = "FILE", requires = "policies")]
+    #[arg(long, value_name = "FILE", requires = "policies", conflicts_with = "config")]
     cerbos_config: Option<PathBuf>,
+    /// A Cerbos server configuration (`cerbos server --config`), `${VAR}` and `${VAR:default}`
+    /// expanded: its listen address, request limits, disk storage (the policy directory and
+    /// whether to watch it), schema enforcement, default policy version, lenient scope search,
+    /// globals, JWT key sets and file audit log. Flags given as well win; keys authz does not
+    /// use are listed at start, and one it cannot honour (another storage driver, TLS, another
+    /// audit backend) stops it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on (port 0: any free port; the address is printed on stderr).
-    #[arg(long, default_value = "127.0.0.1:3592")]
-    addr: SocketAddr,
+    /// Default 127.0.0.1:3592.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
     /// Globals (`G`) as a JSON object, for every request.
     #[arg(long)]
     globals: Option<String>,
+    /// Policy version for requests that name none (default `default`).
+    #[arg(long, value_name = "VERSION")]
+    default_policy_version: Option<String>,
+    /// Search up a request's scope to the nearest that has a policy, instead of failing to match.
+    #[arg(long)]
+    lenient_scope_search: bool,
+    /// Check attributes against the policies' schemas: `none` (default), `warn` (reported in
+    /// `validationErrors`) or `reject` (reported, and every action denied).
+    #[arg(long, value_name = "MODE", value_parser = ["none", "warn", "reject"])]
+    schema_enforcement: Option<String>,
     /// Let requests carry `authzOptions` (their own `now`, globals, default policy version and
     /// scope, lenient scopes, schema enforcement, strict evaluation). Off by default: a request
     /// with them is refused (400), so no caller can override the operator.
@@ -75,12 +95,12 @@ pub(crate) struct ServeArgs {
     /// Connections open at once; one more is closed as soon as it is accepted.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
-    /// Resources per request (and evaluations per AuthZEN batch).
-    #[arg(long, default_value_t = 50)]
-    max_resources: usize,
-    /// Actions per resource.
-    #[arg(long, default_value_t = 50)]
-    max_actions: usize,
+    /// Resources per request (and evaluations per AuthZEN batch); default 50.
+    #[arg(long)]
+    max_resources: Option<usize>,
+    /// Actions per resource; default 50.
+    #[arg(long)]
+    max_actions: Option<usize>,
     /// Longest a decision may run, in milliseconds, before it fails (HTTP 422); 0: no limit.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     timeout_ms: u64,
@@ -292,6 +312,11 @@ impl BundleSource for Policies {
 }
 
 pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    // A configuration that cannot be served as written stops the server before anything starts.
+    let settings = match &a.config {
+        Some(path) => authz::cerbos_config::read(path)?,
+        None => ServerSettings::default(),
+    };
     if a.exit_on_stdin_close {
         std::thread::spawn(|| {
             use std::io::Write;
@@ -301,12 +326,21 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
             std::process::exit(0);
         });
     }
-    let source: Box<dyn BundleSource> = match (a.component, a.policies) {
+    // Flags win over the configuration; the configuration's directory is the source unless a
+    // flag names one.
+    let policies = match (&a.component, a.policies) {
+        (None, None) => settings.policies.clone(),
+        (_, policies) => policies,
+    };
+    let cerbos_config =
+        a.cerbos_config.or_else(|| a.config.clone().filter(|_| settings.aux_data && policies.is_some()));
+    let cerbos_config_unused = a.component.is_some() || policies.is_none();
+    let source: Box<dyn BundleSource> = match (a.component, policies) {
         (Some(path), _) => Box::new(ComponentFile(path)),
         (None, Some(dir)) => Box::new(PolicyDir {
             dir,
             label: a.label,
-            cerbos_config: a.cerbos_config,
+            cerbos_config,
             limits: ReloadLimits {
                 time: Duration::from_millis(a.reload_timeout_ms.max(1)),
                 memory_mb: a.reload_memory_mb.max(1),
@@ -319,10 +353,14 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
             label: Some(a.label.unwrap_or_else(|| format!("example (authz {})", env!("CARGO_PKG_VERSION")))),
         }),
     };
-    let globals = crate::globals_arg(a.globals.as_deref())?;
-    let audit = match a.audit_log.as_deref() {
+    let globals = match (a.globals.as_deref(), settings.globals) {
+        (None, Some(g)) => g,
+        (flag, _) => crate::globals_arg(flag)?,
+    };
+    let audit = match a.audit_log.or(settings.audit_log).as_deref() {
         None => None,
         Some("stdout" | "-") => Some(AuditLog::stdout()),
+        Some("stderr") => Some(AuditLog::file("/dev/stderr".as_ref()).context("opening the audit log on stderr")?),
         Some(path) => Some(AuditLog::file(path.as_ref()).with_context(|| format!("opening audit log `{path}`"))?),
     };
     let trusted_keys = a
@@ -341,23 +379,47 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         supply_now: !a.no_host_clock,
         ..Default::default()
     };
+    let schema_enforcement = match a.schema_enforcement {
+        Some(mode) => mode.parse().map_err(anyhow::Error::msg)?,
+        None => settings.schema_enforcement.unwrap_or_default(),
+    };
+    let options = authz_api::CheckOptions {
+        default_policy_version: a
+            .default_policy_version
+            .or(settings.default_policy_version)
+            .unwrap_or_else(|| authz_api::DEFAULT_POLICY_VERSION.into()),
+        lenient_scopes: a.lenient_scope_search || settings.lenient_scope_search.unwrap_or(false),
+        schema_enforcement,
+        ..authz_api::CheckOptions::default()
+    };
+    // `storage.disk.watchForChanges`: Cerbos reacts to file events; authz polls each second.
+    let watch = a.watch.or((settings.watch_for_changes && settings.policies.is_some()).then_some(1000));
     let config = ServeConfig {
-        addr: a.addr,
+        addr: a.addr.or(settings.http_listen_addr).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3592))),
         pdp,
         globals,
+        options,
         request_options: a.allow_request_options,
         max_body_bytes: a.max_body_bytes,
         header_timeout: Duration::from_millis(a.header_timeout_ms.max(1)),
         body_timeout: Duration::from_millis(a.body_timeout_ms.max(1)),
         max_connections: a.max_connections.max(1),
-        max_resources: a.max_resources,
-        max_actions: a.max_actions,
+        max_resources: a.max_resources.or(settings.max_resources).unwrap_or(50),
+        max_actions: a.max_actions.or(settings.max_actions).unwrap_or(50),
         admin_token: a.admin_token.filter(|t| !t.is_empty()),
-        watch: a.watch.map(Duration::from_millis),
+        watch: watch.map(Duration::from_millis),
         audit,
         audit_required: a.audit_required,
     };
     init_logs(&a.log_format, a.log_level);
+    if let Some(path) = &a.config {
+        for key in &settings.ignored {
+            tracing::warn!(config = %path.display(), "{}: ignored: {key}", path.display());
+        }
+        if settings.aux_data && cerbos_config_unused {
+            tracing::warn!(config = %path.display(), "{}: auxData: ignored: JWT key sets are baked into a bundle built from policies (--policies or storage.disk.directory)", path.display());
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(authz_server::serve(config, source))?;
     Ok(())

@@ -228,7 +228,8 @@ pub enum ConfigError {
         /// What the file system said.
         source: std::io::Error,
     },
-    /// The file is not YAML, or its `auxData` section is not as Cerbos reads it.
+    /// The file is not YAML, or a section is not as Cerbos reads it (its `auxData`), or a key
+    /// has a value `authz serve` cannot honour (see [`crate::cerbos_config`]).
     #[error("{path}: {message}")]
     Invalid {
         /// The configuration file.
@@ -248,6 +249,8 @@ pub fn cerbos_aux_config(path: &Path) -> Result<Source, ConfigError> {
     let shown = path.display().to_string();
     let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
+    // `${VAR}` and `${VAR:default}`, as Cerbos expands its configuration.
+    let text = crate::cerbos_config::expand_env(&text, |v| std::env::var(v).ok());
     let mut config: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let Some(aux) = config.get_mut("auxData") else {
         return Err(invalid("no `auxData` section (JWT key sets are configured under auxData.jwt.keySets)".into()));

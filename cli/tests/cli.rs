@@ -124,3 +124,24 @@ fn a_bad_key_set_in_a_cerbos_config_is_reported_in_that_file_at_its_key_set() {
     assert!(stderr.contains("keyset 'ks1'"), "{stderr}");
     assert!(!stderr.contains("_authz/auxdata.yaml"), "{stderr}");
 }
+
+#[test]
+fn serve_refuses_a_cerbos_config_it_cannot_honour_naming_the_file_and_key() {
+    let cases = [
+        ("storage:\n  driver: git\n  git:\n    url: https://example.com/policies.git\n", "storage.driver"),
+        ("storage:\n  driver: disk\n  disk:\n    directory: /p\nserver:\n  tls:\n    cert: /c.pem\n    key: /k.pem\n", "server.tls"),
+        ("audit:\n  enabled: true\n  backend: kafka\n", "audit.backend"),
+        ("engine:\n  defaultPolicyVersion: [a]\n", "engine.defaultPolicyVersion"),
+    ];
+    for (text, key) in cases {
+        let dir = scratch("serve-config", &[(".cerbos.yaml", text)]);
+        let config = dir.path().join(".cerbos.yaml");
+        // Were it to start, it would stop when its standard input closes (at once).
+        let args =
+            ["serve", "--exit-on-stdin-close", "--addr", "127.0.0.1:0", "--config", config.to_str().expect("utf8")];
+        let out = authz(&args, "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key}: it started: {stderr}");
+        assert!(stderr.contains(&format!("{}: {key}:", config.display())), "{key}: {stderr}");
+    }
+}

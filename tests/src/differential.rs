@@ -33,7 +33,8 @@ pub struct Cerbos {
     pub addr: SocketAddr,
 }
 
-fn free_port() -> Result<u16, String> {
+/// A TCP port free on loopback now.
+pub fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -42,14 +43,31 @@ impl Cerbos {
     /// Starts Cerbos on the policies in `store` with extra `--set` overrides.
     pub fn start(bin: &Path, store: &Path, sets: &[String]) -> Result<Cerbos, String> {
         let (http, grpc) = (free_port()?, free_port()?);
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["server", "--log-level=error", "--debug-listen-addr=127.0.0.1:0"])
             .arg(format!("--set=server.httpListenAddr=127.0.0.1:{http}"))
             .arg(format!("--set=server.grpcListenAddr=127.0.0.1:{grpc}"))
             .arg("--set=storage.driver=disk")
             .arg(format!("--set=storage.disk.directory={}", store.display()))
             .arg("--set=storage.disk.watchForChanges=false")
-            .args(sets.iter().map(|s| format!("--set={s}")))
+            .args(sets.iter().map(|s| format!("--set={s}")));
+        Cerbos::spawn(command, http)
+    }
+
+    /// Starts `cerbos server --config CONFIG` with `env` added to its environment, which must
+    /// make it listen for HTTP on 127.0.0.1:`http` (a port from [`free_port`]).
+    pub fn start_with_config(bin: &Path, config: &Path, env: &[(&str, String)], http: u16) -> Result<Cerbos, String> {
+        let mut command = Command::new(bin);
+        command
+            .args(["server", "--log-level=error", "--debug-listen-addr=127.0.0.1:0"])
+            .arg(format!("--config={}", config.display()))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        Cerbos::spawn(command, http)
+    }
+
+    fn spawn(mut command: Command, http: u16) -> Result<Cerbos, String> {
+        let child = command
             .env("CERBOS_NO_TELEMETRY", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -547,6 +565,19 @@ pub fn key_set_config(dir: &Path) -> Result<(Vec<String>, PathBuf), String> {
     );
     std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
     Ok((sets, config))
+}
+
+/// `authz serve --config CONFIG` (a Cerbos server configuration) with `env` added to its
+/// environment; the configuration must make it listen on 127.0.0.1 (port 0: any free port).
+pub fn authz_with_config(config: &Path, env: &[(&str, String)]) -> Result<Server, String> {
+    let mut command = Command::new(crate::http::authz_binary()?);
+    command
+        .args(["serve", "--exit-on-stdin-close", "--config"])
+        .arg(config)
+        .arg("--cache-dir")
+        .arg(crate::runtime::wasm_dir().join("compiled-servers"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    Server::spawn(command, "listening on http://")
 }
 
 /// `authz serve` on a component baked from `dir` without running its suites (the store's

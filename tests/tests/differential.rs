@@ -7,7 +7,7 @@
 //! `bash scripts/differential.sh N`. The smallest request of every kind found and fixed is kept
 //! in `tests/differential-regressions.json` and sent first, whatever the seed.
 
-use authz_conformance::differential::{cerbos_binary, classify, Cerbos, Pdps, Pool, Rng};
+use authz_conformance::differential::{authz_with_config, cerbos_binary, classify, free_port, Cerbos, Pdps, Pool, Rng};
 use authz_conformance::{corpus, Tally};
 use serde::Deserialize;
 use serde_json::Value;
@@ -119,6 +119,13 @@ fn run(name: &str, mode: &Mode, policies: &Path, pool: &Pool, n: usize, seed: u6
         options,
         principal_key_by_id: mode.name == "strict",
     };
+    let label = if mode.name.is_empty() { name.to_string() } else { format!("{name}, {}", mode.name) };
+    compare_all(name, &label, &mut pdps, pool, n, seed)
+}
+
+/// `n` generated requests (after the regressions of `name`) sent to both PDPs, each kind of
+/// mismatch kept with its smallest request.
+fn compare_all(name: &str, label: &str, pdps: &mut Pdps, pool: &Pool, n: usize, seed: u64) -> Result<Run, String> {
     let mut rng = Rng::new(seed);
     let mut out = Run { requests: 0, identical: 0, with_tokens: 0, by_class: BTreeMap::new() };
     let fixed = regressions(name)?;
@@ -143,12 +150,100 @@ fn run(name: &str, mode: &Mode, policies: &Path, pool: &Pool, n: usize, seed: u6
             }
         }
     }
-    let label = if mode.name.is_empty() { name.to_string() } else { format!("{name}, {}", mode.name) };
     println!(
         "differential `{label}`: {} requests ({} with signed tokens), {} identical to cerbos server 0.55",
         out.requests, out.with_tokens, out.identical
     );
     Ok(out)
+}
+
+/// A Cerbos server configuration as an operator writes it, environment variables and all: both
+/// PDPs start from this one file (`cerbos server --config`, `authz serve --config`), each given
+/// its own ports, audit file and the example's directory in its environment. Schema enforcement
+/// and lenient scope search change answers, so a setting either side missed is a mismatch;
+/// authz reports the keys it does not use (gRPC, telemetry) and ignores them.
+const CONFIG: &str = r#"---
+server:
+  httpListenAddr: "127.0.0.1:${DIFF_HTTP_PORT}"
+  grpcListenAddr: "127.0.0.1:${DIFF_GRPC_PORT}"
+  requestLimits:
+    maxActionsPerResource: 50
+    maxResourcesPerRequest: 50
+storage:
+  driver: disk
+  disk:
+    directory: "${DIFF_POLICIES}"
+    watchForChanges: false
+schema:
+  enforcement: reject
+engine:
+  defaultPolicyVersion: "${DIFF_UNSET_VERSION:default}"
+  lenientScopeSearch: true
+audit:
+  enabled: true
+  backend: file
+  file:
+    path: "${DIFF_AUDIT}"
+telemetry:
+  disabled: true
+"#;
+
+/// Both PDPs started from [`CONFIG`] on `policies`; also says what authz's start reported and
+/// how many decision records its audit file holds afterwards.
+fn run_config(
+    policies: &Path,
+    pool: &Pool,
+    n: usize,
+    seed: u64,
+    bin: &Path,
+) -> Result<(Run, Vec<String>, usize), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = dir.path().join(".cerbos.yaml");
+    std::fs::write(&config, CONFIG).map_err(|e| e.to_string())?;
+    let port = |p: Result<u16, String>| p.map(|p| p.to_string());
+    let (http, grpc) = (free_port()?, port(free_port())?);
+    let shared = |audit: &str, http: String| {
+        vec![
+            ("DIFF_HTTP_PORT", http),
+            ("DIFF_GRPC_PORT", grpc.clone()),
+            ("DIFF_POLICIES", policies.display().to_string()),
+            ("DIFF_AUDIT", dir.path().join(audit).display().to_string()),
+        ]
+    };
+    let cerbos = Cerbos::start_with_config(bin, &config, &shared("cerbos-audit.log", http.to_string()), http)?;
+    let authz = authz_with_config(&config, &shared("authz-audit.log", "0".into()))?;
+    let mut pdps = Pdps {
+        cerbos: authz_conformance::http::Client::new(cerbos.addr),
+        authz: authz.client(),
+        options: None,
+        principal_key_by_id: false,
+    };
+    let run = compare_all("example", "example, one Cerbos config file", &mut pdps, pool, n, seed)?;
+    let reported = authz.stderr.lock().map(|l| l.clone()).unwrap_or_default();
+    drop(authz);
+    let audit = std::fs::read_to_string(dir.path().join("authz-audit.log")).unwrap_or_default();
+    let records = audit
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|r| r.get("bundleDigest").is_some_and(Value::is_string)))
+        .count();
+    Ok((run, reported, records))
+}
+
+/// One case per kind of mismatch (`PREFIX/KIND`): passed, or failed with its count and smallest request.
+fn record(tally: &mut Tally, prefix: &str, result: &Run) {
+    for class in CLASSES {
+        let case = format!("{prefix}/{class}");
+        match result.by_class.get(class) {
+            None => tally.record(&case, Ok(())),
+            Some((count, small, want, got)) => tally.record(
+                &case,
+                Err(format!(
+                    "{count} of {} requests; smallest found:\n    request {small}\n    cerbos  {want}\n    authz   {got}",
+                    result.requests
+                )),
+            ),
+        }
+    }
 }
 
 #[test]
@@ -177,6 +272,7 @@ fn authz_decides_as_cerbos_does() {
     let mut example_docs = Vec::new();
     yaml_docs(&example.join("tests"), &mut example_docs);
     yaml_docs(&example.with_file_name("example-request.json"), &mut example_docs);
+    let (example_dir, example_docs_for_config) = (example.clone(), example_docs.clone());
     let default = [Mode { name: "", cerbos: &[], authz: None }];
     for (name, dir, docs, count, modes) in
         [("store", store, store_docs, n, &STORE_MODES[..]), ("example", example, example_docs, n / 4, &default[..])]
@@ -189,24 +285,36 @@ fn authz_decides_as_cerbos_does() {
                 Ok(r) => r,
                 Err(e) => panic!("{name}: {e}"),
             };
-            for class in CLASSES {
-                let case = if mode.name.is_empty() {
-                    format!("{name}/{class}")
-                } else {
-                    format!("{name}/{}/{class}", mode.name)
-                };
-                match result.by_class.get(class) {
-                    None => tally.record(&case, Ok(())),
-                    Some((count, small, want, got)) => tally.record(
-                        &case,
-                        Err(format!(
-                            "{count} of {} requests; smallest found:\n    request {small}\n    cerbos  {want}\n    authz   {got}",
-                            result.requests
-                        )),
-                    ),
-                }
-            }
+            let prefix = if mode.name.is_empty() { name.to_string() } else { format!("{name}/{}", mode.name) };
+            record(&mut tally, &prefix, &result);
         }
     }
+    // One Cerbos configuration file starts both: the same answers, the unused keys reported,
+    // the decisions in the configured audit file.
+    let example_pool = Pool::harvest(&example_docs_for_config);
+    let (result, reported, records) = match run_config(&example_dir, &example_pool, (n / 4).max(1), seed, &bin) {
+        Ok(r) => r,
+        Err(e) => panic!("example, one Cerbos config file: {e}"),
+    };
+    record(&mut tally, "example/config file", &result);
+    let unused = ["server.grpcListenAddr", "telemetry"];
+    let missing: Vec<&str> = unused
+        .into_iter()
+        .filter(|key| {
+            !reported.iter().any(|l| l.contains(&format!("{key}: ignored")) || l.contains(&format!("ignored: {key}")))
+        })
+        .collect();
+    tally.record(
+        "example/config file/unused keys reported",
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("not reported: {missing:?}; authz printed:\n{}", reported.join("\n")))
+        },
+    );
+    tally.record(
+        "example/config file/audit file",
+        if records > 0 { Ok(()) } else { Err("the configured audit file holds no decision record".into()) },
+    );
     tally.finish();
 }

@@ -948,3 +948,34 @@ fn logs_are_text_or_json_lines_at_the_chosen_level() {
     let _ = quiet.wait();
     assert!(first.contains("WARN") && first.contains("no files to watch"), "{first}");
 }
+
+/// `--schema-enforcement`, `--default-policy-version` and `--lenient-scope-search` decide for
+/// every request (as `--config`'s keys do: tests/tests/differential.rs checks those against
+/// Cerbos started from the same file).
+#[test]
+fn the_operator_s_evaluation_flags_decide_every_request() {
+    let ask = |args: &[&str], resource: Value| {
+        let server = Server::start(args).unwrap();
+        let request = json!({"principal": {"id": "alice", "roles": ["user"], "attr": {"department": "finance"}},
+                             "resources": [{"actions": ["view"], "resource": resource}], "includeMeta": true});
+        let r = ok_json(server.client().post_json("/api/check/resources", &request.to_string()).unwrap());
+        r["results"][0].clone()
+    };
+    // The owner views a document whose size is not a number: the schema decides only if enforced.
+    let mistyped =
+        json!({"kind": "document", "id": "d1", "attr": {"owner": "alice", "department": "finance", "size": "big"}});
+    assert_eq!(ask(&[], mistyped.clone())["actions"]["view"], "EFFECT_ALLOW");
+    let rejected = ask(&["--schema-enforcement", "reject"], mistyped);
+    assert_eq!(rejected["actions"]["view"], "EFFECT_DENY", "{rejected}");
+    assert!(rejected["validationErrors"].as_array().is_some_and(|e| !e.is_empty()), "{rejected}");
+    // No policy of version v2: nothing allows.
+    let own = json!({"kind": "document", "id": "d1", "attr": {"owner": "alice", "department": "finance"}});
+    assert_eq!(ask(&["--default-policy-version", "v2"], own.clone())["actions"]["view"], "EFFECT_DENY");
+    // A scope with no policy of its own: found up the tree only when the search is lenient.
+    let mut scoped = own;
+    scoped["scope"] = json!("acme.emea");
+    let strict = ask(&[], scoped.clone());
+    let lenient = ask(&["--lenient-scope-search"], scoped);
+    assert_ne!(strict["meta"]["actions"]["view"], lenient["meta"]["actions"]["view"], "{strict} {lenient}");
+    assert_eq!(lenient["actions"]["view"], "EFFECT_ALLOW", "{lenient}");
+}

@@ -46,6 +46,11 @@ pub struct ServeConfig {
     pub pdp: authz_wasmtime::Config,
     /// Globals (`G`) for every request.
     pub globals: serde_json::Map<String, serde_json::Value>,
+    /// The operator's evaluation options for every request that does not set its own: default
+    /// policy version, lenient scope search, schema enforcement, default scope, strictness
+    /// (`globals` and `now` here are unused: the globals above and the server's clock are
+    /// the component host's to supply).
+    pub options: authz_api::CheckOptions,
     /// Whether a request's `authzOptions` (its own `now`, globals, default version or scope,
     /// scope search, schema enforcement, strict evaluation) is honoured. Off, such a request is a
     /// 400: the operator's configuration decides, as in Cerbos, whose API has no such options.
@@ -80,6 +85,7 @@ impl Default for ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 3592)),
             pdp: authz_wasmtime::Config::default(),
             globals: serde_json::Map::new(),
+            options: authz_api::CheckOptions::default(),
             request_options: false,
             max_body_bytes: 4 << 20,
             header_timeout: Duration::from_secs(10),

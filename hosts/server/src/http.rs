@@ -41,7 +41,8 @@ pub(crate) fn handler(config: &crate::ServeConfig) -> Handler {
         max_actions: config.max_actions,
         max_bytes: config.max_body_bytes,
     };
-    Handler::new(limits, config.request_options)
+    let options = authz_api::CheckOptions { globals: serde_json::Map::new(), now: None, ..config.options.clone() };
+    Handler::new(limits, config.request_options).with_defaults(options)
 }
 
 /// An error answer in the API's `{code, message, path}` shape.
