@@ -28,6 +28,8 @@ pub struct ServerSettings {
     pub default_policy_version: Option<String>,
     /// `engine.lenientScopeSearch`.
     pub lenient_scope_search: Option<bool>,
+    /// `engine.strictEvaluation`.
+    pub strict_evaluation: Option<bool>,
     /// `engine.globals`.
     pub globals: Option<serde_json::Map<String, serde_json::Value>>,
     /// Whether it has an `auxData` section (its JWT key sets go into the bundle).
@@ -65,26 +67,77 @@ pub fn expand_env(text: &str, var: impl Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// The Cerbos configuration at `path`, environment variables expanded from the process's.
-pub fn read(path: &Path) -> Result<ServerSettings, ConfigError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
-    parse(&expand_env(&text, |v| std::env::var(v).ok()), &shown)
+/// The Cerbos configuration at `path` (none: an empty one), environment variables expanded
+/// from the process's, then `sets` applied: `KEY.PATH=VALUE` overrides, as `cerbos server
+/// --set` takes them (the value read as YAML: `true`, `50`, `:3592`).
+pub fn read(path: Option<&Path>, sets: &[String]) -> Result<ServerSettings, ConfigError> {
+    let (shown, text) = match path {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
+            (shown, expand_env(&text, |v| std::env::var(v).ok()))
+        }
+        None => ("--set".to_string(), String::new()),
+    };
+    let shown = if sets.is_empty() || path.is_none() { shown } else { format!("{shown} with --set") };
+    let mut root = yaml(&text, &shown)?;
+    for set in sets {
+        apply_set(&mut root, set).map_err(|message| ConfigError::Invalid { path: "--set".into(), message })?;
+    }
+    settings(root, &shown)
 }
 
 /// The settings in `text` (a Cerbos configuration, variables already expanded); `shown` names
 /// it in errors.
 pub fn parse(text: &str, shown: &str) -> Result<ServerSettings, ConfigError> {
+    settings(yaml(text, shown)?, shown)
+}
+
+fn yaml(text: &str, shown: &str) -> Result<Value, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { path: shown.to_string(), message };
+    match serde_yaml::from_str(text).map_err(|e| invalid(format!("(file): {e}")))? {
+        Value::Null => Ok(Value::Mapping(serde_yaml::Mapping::new())),
+        v @ Value::Mapping(_) => Ok(v),
+        _ => Err(invalid("(file): is not a YAML mapping".into())),
+    }
+}
+
+/// `a.b.c=value` into `root`: the mappings on the way created, the value read as YAML.
+fn apply_set(root: &mut Value, set: &str) -> Result<(), String> {
+    let (path, value) = set.split_once('=').ok_or_else(|| format!("`{set}`: expected KEY.PATH=VALUE"))?;
+    let value = match serde_yaml::from_str::<Value>(value) {
+        Ok(v @ (Value::Bool(_) | Value::Number(_) | Value::String(_))) => v,
+        _ => Value::String(value.to_string()),
+    };
+    let mut at = root;
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!("`{set}`: an empty key"));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        if !at.is_mapping() {
+            *at = Value::Mapping(serde_yaml::Mapping::new());
+        }
+        let Value::Mapping(m) = at else { return Err(format!("`{set}`: not a mapping")) };
+        let key = Value::String((*key).to_string());
+        if i + 1 == keys.len() {
+            m.insert(key, value);
+            return Ok(());
+        }
+        at = m.entry(key).or_insert(Value::Null);
+    }
+    Ok(())
+}
+
+fn settings(root: Value, shown: &str) -> Result<ServerSettings, ConfigError> {
     // The file, then the key: `c.yaml: storage.driver: ...`.
     let invalid = |key: &str, message: String| ConfigError::Invalid {
         path: shown.to_string(),
         message: format!("{key}: {message}"),
     };
-    let root: Value = serde_yaml::from_str(text).map_err(|e| invalid("(file)", e.to_string()))?;
     let mut s = ServerSettings::default();
-    let Value::Mapping(root) = root else {
-        return if root.is_null() { Ok(s) } else { Err(invalid("(file)", "is not a YAML mapping".into())) };
-    };
+    let Value::Mapping(root) = root else { return Ok(s) };
     for (section, value) in &root {
         let section = section.as_str().unwrap_or_default();
         match section {
@@ -110,6 +163,9 @@ pub fn parse(text: &str, shown: &str) -> Result<ServerSettings, ConfigError> {
                         }
                         "lenientScopeSearch" => {
                             s.lenient_scope_search = Some(boolean(v, "engine.lenientScopeSearch", &invalid)?);
+                        }
+                        "strictEvaluation" => {
+                            s.strict_evaluation = Some(boolean(v, "engine.strictEvaluation", &invalid)?);
                         }
                         "globals" => {
                             let json = serde_json::to_value(v).map_err(|e| invalid("engine.globals", e.to_string()))?;

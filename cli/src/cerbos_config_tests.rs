@@ -44,6 +44,7 @@ schema:
 engine:
   defaultPolicyVersion: staging
   lenientScopeSearch: true
+  strictEvaluation: true
   globals:
     environment: production
     regions: [eu, us]
@@ -72,7 +73,7 @@ fn every_key_that_applies_is_read_and_every_other_is_reported() {
     assert!(s.watch_for_changes && s.aux_data);
     assert_eq!(s.schema_enforcement, Some(SchemaEnforcement::Reject));
     assert_eq!(s.default_policy_version.as_deref(), Some("staging"));
-    assert_eq!(s.lenient_scope_search, Some(true));
+    assert_eq!((s.lenient_scope_search, s.strict_evaluation), (Some(true), Some(true)));
     assert_eq!(
         s.globals.map(serde_json::Value::Object),
         Some(serde_json::json!({"environment": "production", "regions": ["eu", "us"]}))
@@ -113,4 +114,48 @@ fn audit_is_off_unless_enabled_with_decision_logs() {
     assert!(off("audit:\n  enabled: true\n  decisionLogsEnabled: false\n  backend: local\n"));
     let on = parse("audit:\n  enabled: true\n  backend: file\n", "c.yaml").map(|s| s.audit_log);
     assert_eq!(on.ok().flatten().as_deref(), Some("stdout"));
+}
+
+#[test]
+fn sets_override_the_file_or_stand_alone() {
+    let mut root = match yaml(FULL, "c.yaml") {
+        Ok(r) => r,
+        Err(e) => unreachable!("{e}"),
+    };
+    for set in [
+        "schema.enforcement=warn",
+        "engine.lenientScopeSearch=false",
+        "server.requestLimits.maxResourcesPerRequest=7",
+        "audit.enabled=false",
+        "engine.defaultPolicyVersion=2024",
+    ] {
+        assert_eq!(apply_set(&mut root, set), Ok(()), "{set}");
+    }
+    let s = match settings(root, "c.yaml") {
+        Ok(s) => s,
+        Err(e) => unreachable!("{e}"),
+    };
+    assert_eq!(s.schema_enforcement, Some(SchemaEnforcement::Warn));
+    assert_eq!((s.lenient_scope_search, s.max_resources, s.audit_log), (Some(false), Some(7), None));
+    assert_eq!(s.default_policy_version.as_deref(), Some("2024"));
+    assert_eq!(s.policies, Some(PathBuf::from("/srv/policies")), "what no --set names stays");
+    let alone = read(
+        None,
+        &[
+            "storage.driver=disk".into(),
+            "storage.disk.directory=/p".into(),
+            "server.httpListenAddr=127.0.0.1:9000".into(),
+        ],
+    );
+    let alone = match alone {
+        Ok(s) => s,
+        Err(e) => unreachable!("{e}"),
+    };
+    assert_eq!(
+        (alone.policies, alone.http_listen_addr),
+        (Some(PathBuf::from("/p")), Some(SocketAddr::from(([127, 0, 0, 1], 9000))))
+    );
+    for bad in ["no-equals", "a..b=1", "=1"] {
+        assert!(apply_set(&mut Value::Null, bad).is_err(), "{bad}");
+    }
 }

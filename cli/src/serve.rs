@@ -46,6 +46,10 @@ pub(crate) struct ServeArgs {
     /// audit backend) stops it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// A Cerbos configuration key set as `cerbos server --set` sets it, over --config's file
+    /// (or alone): `--set engine.lenientScopeSearch=true`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Address to listen on (port 0: any free port; the address is printed on stderr).
     /// Default 127.0.0.1:3592.
     #[arg(long)]
@@ -59,6 +63,9 @@ pub(crate) struct ServeArgs {
     /// Search up a request's scope to the nearest that has a policy, instead of failing to match.
     #[arg(long)]
     lenient_scope_search: bool,
+    /// A rule whose condition fails to evaluate denies, instead of not matching.
+    #[arg(long)]
+    strict_evaluation: bool,
     /// Check attributes against the policies' schemas: `none` (default), `warn` (reported in
     /// `validationErrors`) or `reject` (reported, and every action denied).
     #[arg(long, value_name = "MODE", value_parser = ["none", "warn", "reject"])]
@@ -313,9 +320,10 @@ impl BundleSource for Policies {
 
 pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     // A configuration that cannot be served as written stops the server before anything starts.
-    let settings = match &a.config {
-        Some(path) => authz::cerbos_config::read(path)?,
-        None => ServerSettings::default(),
+    let settings = if a.config.is_some() || !a.set.is_empty() {
+        authz::cerbos_config::read(a.config.as_deref(), &a.set)?
+    } else {
+        ServerSettings::default()
     };
     if a.exit_on_stdin_close {
         std::thread::spawn(|| {
@@ -389,6 +397,7 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .or(settings.default_policy_version)
             .unwrap_or_else(|| authz_api::DEFAULT_POLICY_VERSION.into()),
         lenient_scopes: a.lenient_scope_search || settings.lenient_scope_search.unwrap_or(false),
+        strict_evaluation: a.strict_evaluation || settings.strict_evaluation.unwrap_or(false),
         schema_enforcement,
         ..authz_api::CheckOptions::default()
     };
@@ -412,10 +421,13 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         audit_required: a.audit_required,
     };
     init_logs(&a.log_format, a.log_level);
-    if let Some(path) = &a.config {
+    if a.config.is_some() || !a.set.is_empty() {
+        let shown = a.config.as_ref().map_or_else(|| "--set".to_string(), |p| p.display().to_string());
         for key in &settings.ignored {
-            tracing::warn!(config = %path.display(), "{}: ignored: {key}", path.display());
+            tracing::warn!(config = %shown, "{shown}: ignored: {key}");
         }
+    }
+    if let Some(path) = &a.config {
         if settings.aux_data && cerbos_config_unused {
             tracing::warn!(config = %path.display(), "{}: auxData: ignored: JWT key sets are baked into a bundle built from policies (--policies or storage.disk.directory)", path.display());
         }

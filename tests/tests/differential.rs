@@ -82,41 +82,34 @@ fn regressions(name: &str) -> Result<Vec<Value>, String> {
         .collect()
 }
 
-/// A configuration both PDPs are run in: Cerbos's `--set` overrides and the `authzOptions`
-/// that configure authz the same way.
+/// A configuration both PDPs are run in: the same `--set` overrides, which `cerbos server`
+/// and `authz serve` both take.
 struct Mode {
     name: &'static str,
-    cerbos: &'static [&'static str],
-    authz: Option<&'static str>,
+    sets: &'static [&'static str],
 }
 
 /// Defaults first; then schema enforcement warn and reject (Cerbos's default is none) and
 /// strict evaluation, each with a quarter of the requests.
 const STORE_MODES: [Mode; 4] = [
-    Mode { name: "", cerbos: &[], authz: None },
-    Mode { name: "schema warn", cerbos: &["schema.enforcement=warn"], authz: Some(r#"{"schemaEnforcement":"warn"}"#) },
-    Mode {
-        name: "schema reject",
-        cerbos: &["schema.enforcement=reject"],
-        authz: Some(r#"{"schemaEnforcement":"reject"}"#),
-    },
-    Mode { name: "strict", cerbos: &["engine.strictEvaluation=true"], authz: Some(r#"{"strictEvaluation":true}"#) },
+    Mode { name: "", sets: &[] },
+    Mode { name: "schema warn", sets: &["schema.enforcement=warn"] },
+    Mode { name: "schema reject", sets: &["schema.enforcement=reject"] },
+    Mode { name: "strict", sets: &["engine.strictEvaluation=true"] },
 ];
 
 fn run(name: &str, mode: &Mode, policies: &Path, pool: &Pool, n: usize, seed: u64, bin: &Path) -> Result<Run, String> {
-    let mut sets: Vec<String> = mode.cerbos.iter().map(|s| s.to_string()).collect();
+    let mut sets: Vec<String> = mode.sets.iter().map(|s| s.to_string()).collect();
     // Both verify signed tokens with Cerbos's test key (the store's policies read JWT claims).
     let config_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (key_sets, config) = authz_conformance::differential::key_set_config(config_dir.path())?;
     sets.extend(key_sets);
     let cerbos = Cerbos::start(bin, policies, &sets)?;
-    let options = mode.authz.map(|o| serde_json::from_str::<Value>(o).map_err(|e| e.to_string())).transpose()?;
-    let extra: &[&str] = if options.is_some() { &["--allow-request-options"] } else { &[] };
-    let (authz, _tmp) = authz_conformance::differential::authz_on(policies, Some(&config), extra)?;
+    let extra: Vec<&str> = mode.sets.iter().flat_map(|s| ["--set", s]).collect();
+    let (authz, _tmp) = authz_conformance::differential::authz_on(policies, Some(&config), &extra)?;
     let mut pdps = Pdps {
         cerbos: authz_conformance::http::Client::new(cerbos.addr),
         authz: authz.client(),
-        options,
         principal_key_by_id: mode.name == "strict",
     };
     let label = if mode.name.is_empty() { name.to_string() } else { format!("{name}, {}", mode.name) };
@@ -215,7 +208,6 @@ fn run_config(
     let mut pdps = Pdps {
         cerbos: authz_conformance::http::Client::new(cerbos.addr),
         authz: authz.client(),
-        options: None,
         principal_key_by_id: false,
     };
     let run = compare_all("example", "example, one Cerbos config file", &mut pdps, pool, n, seed)?;
@@ -273,7 +265,7 @@ fn authz_decides_as_cerbos_does() {
     yaml_docs(&example.join("tests"), &mut example_docs);
     yaml_docs(&example.with_file_name("example-request.json"), &mut example_docs);
     let (example_dir, example_docs_for_config) = (example.clone(), example_docs.clone());
-    let default = [Mode { name: "", cerbos: &[], authz: None }];
+    let default = [Mode { name: "", sets: &[] }];
     for (name, dir, docs, count, modes) in
         [("store", store, store_docs, n, &STORE_MODES[..]), ("example", example, example_docs, n / 4, &default[..])]
     {
