@@ -979,3 +979,175 @@ fn the_operator_s_evaluation_flags_decide_every_request() {
     assert_ne!(strict["meta"]["actions"]["view"], lenient["meta"]["actions"]["view"], "{strict} {lenient}");
     assert_eq!(lenient["actions"]["view"], "EFFECT_ALLOW", "{lenient}");
 }
+
+/// The OpenID AuthZEN Authorization API 1.0 certification scenario (openid/authzen,
+/// `certification/authorization-api-1_0-scenario.md`), Basic and Batch levels, Core and
+/// Properties, and the transport requirements, against `authz serve` on the scenario's fixture
+/// (`tests/fixtures/authzen-certification`). The expected answers are the scenario's. (The
+/// other HTTP hosts answer through the same `authz-api` handler: `authzen_transport_on` runs
+/// the transport checks on each.)
+#[test]
+fn authzen_certification_scenario() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/authzen-certification");
+    let server = Server::start(&["--policies", fixture.to_str().unwrap()]).unwrap();
+    let mut c = server.client();
+    let s = |id: &str| json!({"type": "user", "id": id});
+    let r = |id: &str| json!({"type": "record", "id": id});
+    let a = |name: &str| json!({"name": name});
+    let one = |subject: Value, action: Value, resource: Value| json!({"subject": subject, "action": action, "resource": resource});
+    let admin = json!({"type": "user", "id": "bob", "properties": {"role": "admin"}});
+    let archived = json!({"type": "record", "id": "record-2", "properties": {"status": "archived"}});
+    let mut with_context = one(s("alice"), a("read"), r("record-1"));
+    with_context["context"] = json!({"time": "2025-06-27T18:03-07:00", "ip": "192.168.1.1"});
+    let extra_properties = json!({
+        "subject": {"type": "user", "id": "alice", "properties": {"department": "Sales", "role": "manager"}},
+        "action": {"name": "read", "properties": {"method": "GET"}},
+        "resource": {"type": "record", "id": "record-1", "properties": {"status": "active", "owner": "bob"}}
+    });
+    let mut unknown = one(s("alice"), a("read"), r("record-1"));
+    unknown["foo"] = json!("bar");
+    unknown["futureField"] = json!({"nested": true});
+    // (test id, request, the decision the scenario requires)
+    let evaluations = [
+        ("2.2.1", one(s("alice"), a("read"), r("record-1")), true),
+        ("2.2.2", one(s("bob"), a("write"), r("record-1")), false),
+        ("2.2.3", with_context, true),
+        ("2.2.4", one(s("alice"), a("write"), archived.clone()), false),
+        ("2.2.5", one(admin.clone(), a("write"), archived.clone()), true),
+        ("2.2.6", one(s("alice"), json!({"name": "delete", "properties": {"soft": true}}), r("record-1")), true),
+        ("2.2.7", one(s("alice"), json!({"name": "delete", "properties": {"soft": false}}), r("record-1")), false),
+        ("2.2.8", extra_properties, true),
+        ("2.2.9", unknown, true),
+    ];
+    for (id, request, want) in &evaluations {
+        let answer = c.post_json("/access/v1/evaluation", &request.to_string()).unwrap();
+        assert_eq!(answer.status, 200, "c-{id}: {}", answer.body);
+        let type_is_json = answer
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.starts_with("application/json"));
+        assert!(type_is_json, "c-{id} (c-5): {:?}", answer.headers);
+        let body = answer.json().unwrap();
+        assert_eq!(body["decision"], json!(want), "c-{id}: {body}");
+        assert!(body.get("context").is_none_or(Value::is_object), "c-2-3-2: {body}");
+    }
+    // c-2-6: the same decision every time.
+    for _ in 0..3 {
+        assert_eq!(
+            ok_json(c.post_json("/access/v1/evaluation", &evaluations[0].1.to_string()).unwrap())["decision"],
+            true
+        );
+    }
+    // c-2-4: missing fields and sub-fields, invalid types, malformed and empty bodies: 400.
+    let refused = [
+        json!({"action": a("read"), "resource": r("record-1")}),
+        json!({"subject": s("alice"), "resource": r("record-1")}),
+        json!({"subject": s("alice"), "action": a("read")}),
+        one(json!({"id": "alice"}), a("read"), r("record-1")),
+        one(json!({"type": "user"}), a("read"), r("record-1")),
+        one(s("alice"), json!({}), r("record-1")),
+        one(s("alice"), a("read"), json!({"id": "record-1"})),
+        one(s("alice"), a("read"), json!({"type": "record"})),
+        one(json!("alice"), a("read"), r("record-1")),
+        one(s("alice"), json!({"name": 123}), r("record-1")),
+    ];
+    for request in refused {
+        assert_eq!(c.post_json("/access/v1/evaluation", &request.to_string()).unwrap().status, 400, "c-2-4: {request}");
+    }
+    for body in ["{\"subject\": ", ""] {
+        assert_eq!(c.post_json("/access/v1/evaluation", body).unwrap().status, 400, "c-2-4-4/5: `{body}`");
+    }
+    let plain = c.send(
+        "POST",
+        "/access/v1/evaluation",
+        &[("content-type", "text/plain")],
+        evaluations[0].1.to_string().as_bytes(),
+    );
+    assert_eq!(plain.unwrap().status, 400, "c-2-4-3");
+    // c-2-5: X-Request-ID echoed.
+    let headers = [("content-type", "application/json"), ("x-request-id", "bfe9eb29-ab87-4ca3-be83-a1d5d8305716")];
+    let echoed = c.send("POST", "/access/v1/evaluation", &headers, evaluations[0].1.to_string().as_bytes()).unwrap();
+    assert!(
+        echoed.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("x-request-id") && v == headers[1].1),
+        "c-2-5-1: {:?}",
+        echoed.headers
+    );
+
+    let batches = [
+        (
+            "3.2.1",
+            json!({"subject": s("alice"), "action": a("read"), "evaluations": [{"resource": r("record-1")}, {"resource": r("record-2")}]}),
+            None,
+        ),
+        (
+            "3.2.2",
+            json!({"subject": s("bob"), "resource": r("record-1"), "evaluations": [{"action": a("read")}, {"action": a("write")}]}),
+            Some(vec![true, false]),
+        ),
+        (
+            "3.2.3",
+            json!({"subject": s("alice"), "action": a("write"), "evaluations": [
+            {"resource": {"type": "record", "id": "record-1", "properties": {"status": "active"}}}, {"resource": archived}]}),
+            Some(vec![true, false]),
+        ),
+        (
+            "3.2.4",
+            json!({"action": a("write"), "resource": archived, "evaluations": [{"subject": s("alice")}, {"subject": admin}]}),
+            Some(vec![false, true]),
+        ),
+        (
+            "3.2.5",
+            json!({"evaluations": [one(s("alice"), a("read"), r("record-1")), one(s("bob"), a("write"), r("record-1"))]}),
+            Some(vec![true, false]),
+        ),
+        (
+            "3.2.6",
+            json!({"subject": s("alice"), "action": a("read"), "context": {"time": "2025-06-27T18:03-07:00"}, "evaluations": [
+            {"resource": r("record-1")}, {"resource": r("record-2"), "context": {"time": "2025-06-27T19:00-07:00", "source": "batch-override"}}]}),
+            None,
+        ),
+        (
+            "3.2.7",
+            json!({"subject": s("alice"), "action": a("write"), "resource": {"type": "record"}, "evaluations": [
+            {"resource": {"id": "record-1", "properties": {"status": "active"}}}, {"resource": archived}]}),
+            Some(vec![true, false]),
+        ),
+        (
+            "3.4.1",
+            json!({"subject": s("alice"), "action": a("read"), "evaluations": [{"resource": r("record-1")}, {}]}),
+            None,
+        ),
+    ];
+    for (id, request, want) in batches {
+        let body = ok_json(c.post_json("/access/v1/evaluations", &request.to_string()).unwrap());
+        let decisions: Vec<bool> =
+            body["evaluations"].as_array().unwrap().iter().map(|e| e["decision"].as_bool().unwrap()).collect();
+        assert_eq!(decisions.len(), request["evaluations"].as_array().unwrap().len(), "c-3-3-1 ({id}): {body}");
+        if let Some(want) = want {
+            assert_eq!(decisions, want, "c-{id}: {body}");
+        }
+        if id == "3.4.1" {
+            assert!(!decisions[1], "c-3-4-1: {body}");
+        }
+    }
+    // c-3-4-2 and c-3-4-3: no evaluations, or none: a single decision.
+    let mut single = one(s("alice"), a("read"), r("record-1"));
+    assert_eq!(
+        ok_json(c.post_json("/access/v1/evaluations", &single.to_string()).unwrap()),
+        json!({"decision": true, "context": ok_json(c.post_json("/access/v1/evaluation", &single.to_string()).unwrap())["context"]})
+    );
+    single["evaluations"] = json!([]);
+    assert_eq!(
+        ok_json(c.post_json("/access/v1/evaluations", &single.to_string()).unwrap())["decision"],
+        true,
+        "c-3-4-3"
+    );
+    // c-6: the metadata's required fields (served over plain HTTP: TLS is a proxy's in front).
+    let metadata = ok_json(c.get("/.well-known/authzen-configuration").unwrap());
+    assert_eq!(metadata["policy_decision_point"], json!(format!("http://{}", server.addr)), "c-6-3");
+    assert_eq!(
+        metadata["access_evaluation_endpoint"],
+        json!(format!("http://{}/access/v1/evaluation", server.addr)),
+        "c-6-3"
+    );
+}
