@@ -376,6 +376,12 @@ fn set(answers: &mut [Value], i: usize, answer: Value) {
     }
 }
 
+/// Whether `action` on `resource` can go in entry `e`: the same resource, and the action there
+/// already or room for one more.
+fn fits(e: &ResourceEntry, resource: &Resource, action: &str, caps: &Limits) -> bool {
+    e.resource == *resource && (e.actions.iter().any(|a| a == action) || e.actions.len() < caps.max_actions)
+}
+
 /// One CheckResources request standing for several evaluations.
 struct Group {
     request: CheckResourcesRequest,
@@ -384,23 +390,23 @@ struct Group {
 }
 
 impl Group {
-    /// Whether an evaluation asking `r` belongs here: the same subject, aux data (with the
-    /// AuthZEN action properties and context), request id and `includeMeta`.
-    fn takes(&self, r: &CheckResourcesRequest) -> bool {
+    /// Whether an evaluation asking `r` (for `action` on `resource`) belongs here: the same
+    /// subject, aux data (with the AuthZEN action properties and context), request id and
+    /// `includeMeta`, and room for it within `caps`.
+    fn takes(&self, r: &CheckResourcesRequest, resource: &Resource, action: &str, caps: &Limits) -> bool {
         let g = &self.request;
         g.principal == r.principal
             && g.aux_data == r.aux_data
             && g.request_id == r.request_id
             && g.include_meta == r.include_meta
+            && (g.resources.len() < caps.max_resources || g.resources.iter().any(|e| fits(e, resource, action, caps)))
     }
 
     /// Adds evaluation `index` (resource `resource`, action `action`): to the entry of the same
     /// resource while it has room for one more action, else to a new entry.
     fn add(&mut self, index: usize, resource: &Resource, action: &str, limits: &Limits) {
         let entries = &mut self.request.resources;
-        let at = entries.iter().position(|e| {
-            e.resource == *resource && (e.actions.iter().any(|a| a == action) || e.actions.len() < limits.max_actions)
-        });
+        let at = entries.iter().position(|e| fits(e, resource, action, limits));
         let at = at.unwrap_or_else(|| {
             entries.push(ResourceEntry { actions: Vec::new(), resource: resource.clone() });
             entries.len() - 1
@@ -429,6 +435,14 @@ pub fn decide_all(
     items: &[Result<Evaluation, RequestError>],
     limits: &Limits,
 ) -> Result<Vec<Value>, crate::DecideError> {
+    // A group is one request, within the host's limits and the ones every decider holds a
+    // request to (the component's are the defaults): never refused for its size.
+    let defaults = Limits::default();
+    let caps = Limits {
+        max_resources: limits.max_resources.min(defaults.max_resources).max(1),
+        max_actions: limits.max_actions.min(defaults.max_actions).max(1),
+        max_bytes: limits.max_bytes,
+    };
     // Fail closed: every slot is a denial until its decision is in.
     let mut answers = vec![serde_json::json!({ "decision": false }); items.len()];
     let mut groups: Vec<Group> = Vec::new();
@@ -447,13 +461,13 @@ pub fn decide_all(
                 continue;
             }
         };
-        let at = groups.iter().position(|g| g.takes(r)).unwrap_or_else(|| {
+        let at = groups.iter().position(|g| g.takes(r, &entry.resource, action, &caps)).unwrap_or_else(|| {
             let request = CheckResourcesRequest { resources: Vec::new(), ..r.clone() };
             groups.push(Group { request, members: Vec::new() });
             groups.len() - 1
         });
         if let Some(g) = groups.get_mut(at) {
-            g.add(i, &entry.resource, action, limits);
+            g.add(i, &entry.resource, action, &caps);
         }
     }
     for g in groups {

@@ -412,6 +412,36 @@ fn a_short_circuiting_batch_decides_nothing_past_its_stop() {
 }
 
 #[test]
+fn a_group_stays_within_the_limits_every_decider_holds_requests_to() {
+    // An operator allowing batches of 60 evaluations: the component decides requests of at
+    // most 50 resources (the default limits), so 60 resources are two requests.
+    let handler = Handler::new(Limits { max_resources: 60, max_actions: 2, ..Limits::default() }, false);
+    let stub = Stub::default();
+    let evaluations: Vec<Value> =
+        (0..60).map(|i| json!({"resource": {"type": "doc", "id": format!("d{i}")}})).collect();
+    let batch =
+        json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "allow"}, "evaluations": evaluations});
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    assert_eq!(
+        r.body["evaluations"].as_array().map(|e| e.iter().filter(|d| d["decision"] == json!(true)).count()),
+        Some(60)
+    );
+    let sizes: Vec<usize> = stub.asked.borrow().iter().map(|(req, _)| req.resources.len()).collect();
+    assert_eq!(sizes, [50, 10]);
+    // Three actions on one resource under a limit of two actions: two entries.
+    let stub = Stub::default();
+    let actions: Vec<Value> = ["allow1", "allow2", "deny"].iter().map(|a| json!({"action": {"name": a}})).collect();
+    let batch = json!({"subject": {"type": "user", "id": "alice"}, "resource": {"type": "doc", "id": "d1"}, "evaluations": actions});
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    let decisions: Option<Vec<bool>> =
+        r.body["evaluations"].as_array().map(|e| e.iter().map(|d| d["decision"] == json!(true)).collect());
+    assert_eq!(decisions, Some(vec![true, true, false]));
+    let entries: Vec<Vec<String>> =
+        stub.asked.borrow().iter().flat_map(|(req, _)| req.resources.iter().map(|e| e.actions.clone())).collect();
+    assert_eq!(entries, [vec!["allow1".to_string(), "allow2".to_string()], vec!["deny".to_string()]]);
+}
+
+#[test]
 fn the_discovery_document_names_the_host() {
     let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
     let (endpoint, r) = call(&handler, &stub, "GET", "/.well-known/authzen-configuration", json!(null));

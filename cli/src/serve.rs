@@ -79,8 +79,9 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     audit_log: Option<String>,
     /// Fail a decision (HTTP 503) whose record cannot be written to the audit log, instead of
-    /// answering it unrecorded (write failures are counted in /metrics either way).
-    #[arg(long, requires = "audit_log")]
+    /// answering it unrecorded (write failures are counted in /metrics either way). Needs an
+    /// audit log: --audit-log, or the configuration's `audit`.
+    #[arg(long)]
     audit_required: bool,
     /// Enables `POST /admin/reload` and `PUT /admin/bundle` with this bearer token
     /// (default: the AUTHZ_ADMIN_TOKEN environment variable).
@@ -319,21 +320,12 @@ impl BundleSource for Policies {
 }
 
 pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    // A configuration that cannot be served as written stops the server before anything starts.
+    // A configuration that cannot be served as written stops the server before it starts.
     let settings = if a.config.is_some() || !a.set.is_empty() {
         authz::cerbos_config::read(a.config.as_deref(), &a.set)?
     } else {
         ServerSettings::default()
     };
-    if a.exit_on_stdin_close {
-        std::thread::spawn(|| {
-            use std::io::Write;
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            // Whoever held the pipe may have held stderr too: a failed write must not stop the exit.
-            let _ = writeln!(std::io::stderr(), "authz serve: standard input closed: exiting");
-            std::process::exit(0);
-        });
-    }
     // Flags win over the configuration; the configuration's directory is the source unless a
     // flag names one.
     let policies = match (&a.component, a.policies) {
@@ -371,6 +363,9 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         Some("stderr") => Some(AuditLog::file("/dev/stderr".as_ref()).context("opening the audit log on stderr")?),
         Some(path) => Some(AuditLog::file(path.as_ref()).with_context(|| format!("opening audit log `{path}`"))?),
     };
+    if a.audit_required && audit.is_none() {
+        anyhow::bail!("--audit-required needs an audit log: --audit-log, or `audit` in the --config file");
+    }
     let trusted_keys = a
         .trusted_key
         .iter()
@@ -431,6 +426,16 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
         if settings.aux_data && cerbos_config_unused {
             tracing::warn!(config = %path.display(), "{}: auxData: ignored: JWT key sets are baked into a bundle built from policies (--policies or storage.disk.directory)", path.display());
         }
+    }
+    // Watched from here: every mistake in the flags and the configuration is reported first.
+    if a.exit_on_stdin_close {
+        std::thread::spawn(|| {
+            use std::io::Write;
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            // Whoever held the pipe may have held stderr too: a failed write must not stop the exit.
+            let _ = writeln!(std::io::stderr(), "authz serve: standard input closed: exiting");
+            std::process::exit(0);
+        });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(authz_server::serve(config, source))?;

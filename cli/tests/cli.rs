@@ -144,4 +144,7 @@ fn serve_refuses_a_cerbos_config_it_cannot_honour_naming_the_file_and_key() {
         assert!(!out.status.success(), "{key}: it started: {stderr}");
         assert!(stderr.contains(&format!("{}: {key}:", config.display())), "{key}: {stderr}");
     }
+    let out = authz(&["serve", "--exit-on-stdin-close", "--addr", "127.0.0.1:0", "--audit-required"], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--audit-required needs an audit log"), "{stderr}");
 }
