@@ -370,7 +370,7 @@ pub fn error_decision(error: &RequestError) -> Value {
     })
 }
 
-fn set(answers: &mut [Value], i: usize, answer: Value) {
+fn set(answers: &mut [Result<Value, RequestError>], i: usize, answer: Result<Value, RequestError>) {
     if let Some(slot) = answers.get_mut(i) {
         *slot = answer;
     }
@@ -420,21 +420,21 @@ impl Group {
     }
 }
 
-/// Decides evaluations, one decision object each, in order: an evaluation that could not be
-/// decoded is decided `false` with its error. The others are grouped as Cerbos's AuthZEN
+/// Decides evaluations, in order: each one's decision object, or the error that kept it from
+/// being decided (it could not be decoded, or the decider refused its request as invalid: a
+/// batch answers it with [`error_decision`], a single evaluation with an error status). The others are grouped as Cerbos's AuthZEN
 /// endpoint groups them: those that share a subject, aux data, request id and `includeMeta`
 /// are one CheckResources request (an entry per distinct resource, its actions together,
 /// within `limits`), decided in one call, and with `cerbos.includeMeta` each one's
 /// `context["cerbos.response"]` is that request's response. Grouping changes no decision: a
-/// CheckResources request decides each (resource, action) on its own. A group the decider
-/// refuses as a request is decided `false` with that error; a decider that fails is the
-/// caller's error (the batch is answered with an error status, nothing allowed).
+/// CheckResources request decides each (resource, action) on its own. A decider that fails is
+/// the caller's error (the request is answered with an error status, nothing allowed).
 pub fn decide_all(
     decider: &dyn crate::Decider,
     options: &crate::CheckOptions,
     items: &[Result<Evaluation, RequestError>],
     limits: &Limits,
-) -> Result<Vec<Value>, crate::DecideError> {
+) -> Result<Vec<Result<Value, RequestError>>, crate::DecideError> {
     // A group is one request, within the host's limits and the ones every decider holds a
     // request to (the component's are the defaults): never refused for its size.
     let defaults = Limits::default();
@@ -444,7 +444,7 @@ pub fn decide_all(
         max_bytes: limits.max_bytes,
     };
     // Fail closed: every slot is a denial until its decision is in.
-    let mut answers = vec![serde_json::json!({ "decision": false }); items.len()];
+    let mut answers = vec![Ok(serde_json::json!({ "decision": false })); items.len()];
     let mut groups: Vec<Group> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let asked = item.as_ref().map_err(Clone::clone).and_then(|e| {
@@ -457,7 +457,7 @@ pub fn decide_all(
         let (r, entry, action) = match asked {
             Ok(a) => a,
             Err(e) => {
-                set(&mut answers, i, error_decision(&e));
+                set(&mut answers, i, Err(e));
                 continue;
             }
         };
@@ -484,12 +484,12 @@ pub fn decide_all(
                         .get(*at)
                         .and_then(|o| o.actions.get(action))
                         .is_some_and(|e| e.effect == crate::Effect::Allow);
-                    set(&mut answers, *i, decision(allowed, &d.bundle_digest, label, response.as_ref()));
+                    set(&mut answers, *i, Ok(decision(allowed, &d.bundle_digest, label, response.as_ref())));
                 }
             }
             Err(crate::DecideError::Request(e)) => {
                 for (i, ..) in &g.members {
-                    set(&mut answers, *i, error_decision(&e));
+                    set(&mut answers, *i, Err(e.clone()));
                 }
             }
             Err(e) => return Err(e),

@@ -287,13 +287,7 @@ impl Handler {
             let item = authzen::decode_evaluation(text, &self.limits)?;
             authzen::Evaluations { items: vec![Ok(item)], semantic: authzen::Semantic::ExecuteAll, single: true }
         };
-        if batch.single {
-            // A single evaluation that cannot be decoded is the request's error.
-            if let Some(Err(e)) = batch.items.first() {
-                return Err(e.clone().into());
-            }
-        }
-        let decided = |d: &Value| d.get("decision") == Some(&Value::Bool(true));
+        let decided = |d: &Result<Value, _>| matches!(d, Ok(v) if v.get("decision") == Some(&Value::Bool(true)));
         let mut decisions = if batch.semantic == authzen::Semantic::ExecuteAll {
             authzen::decide_all(decider, &self.defaults, &batch.items, &self.limits)?
         } else {
@@ -311,8 +305,15 @@ impl Handler {
             decisions
         };
         if batch.single {
-            return Ok(Response::ok(decisions.pop().unwrap_or_else(|| json!({ "decision": false }))));
+            // A single evaluation that cannot be decided is the request's error.
+            return match decisions.pop() {
+                Some(Ok(d)) => Ok(Response::ok(d)),
+                Some(Err(e)) => Err(e.into()),
+                None => Ok(Response::ok(json!({ "decision": false }))),
+            };
         }
+        let decisions: Vec<Value> =
+            decisions.iter().map(|d| d.as_ref().map_or_else(authzen::error_decision, Value::clone)).collect();
         Ok(Response::ok(json!({ "evaluations": decisions })))
     }
 }

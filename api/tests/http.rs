@@ -14,6 +14,8 @@ struct Stub {
     fail: Option<Failure>,
     /// Answers one result fewer than asked (a broken decider).
     short: bool,
+    /// Refuses every request as invalid (as a decider validating roles would).
+    refuse: bool,
 }
 
 impl Decider for Stub {
@@ -21,6 +23,10 @@ impl Decider for Stub {
         self.asked.borrow_mut().push((request.clone(), options.clone()));
         if let Some(f) = self.fail {
             return Err(DecideError::runtime(f, "stub failure"));
+        }
+        if self.refuse {
+            let path = "$.principal.roles[1]".to_string();
+            return Err(DecideError::Request(authz_api::RequestError::Invalid { path, message: "repeated".into() }));
         }
         let outputs = request
             .resources
@@ -439,6 +445,19 @@ fn a_group_stays_within_the_limits_every_decider_holds_requests_to() {
     let entries: Vec<Vec<String>> =
         stub.asked.borrow().iter().flat_map(|(req, _)| req.resources.iter().map(|e| e.actions.clone())).collect();
     assert_eq!(entries, [vec!["allow1".to_string(), "allow2".to_string()], vec!["deny".to_string()]]);
+}
+
+#[test]
+fn an_evaluation_the_decider_refuses_is_a_400_alone_and_its_own_error_in_a_batch() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub { refuse: true, ..Stub::default() });
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluation", alice("allow"));
+    assert!(authzen_error(&r, 400).contains("$.principal.roles[1]"));
+    let batch = json!({"subject": {"type": "user", "id": "alice"}, "resource": {"type": "doc", "id": "d1"},
+                       "evaluations": [{"action": {"name": "allow"}}]});
+    let (_, r) = call(&handler, &stub, "POST", "/access/v1/evaluations", batch);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["evaluations"][0]["decision"], json!(false));
+    assert_eq!(r.body["evaluations"][0]["context"]["error"]["path"], json!("$.principal.roles[1]"));
 }
 
 #[test]

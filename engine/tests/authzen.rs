@@ -40,7 +40,7 @@ fn action_properties_and_context_reach_conditions_and_decisions_carry_the_digest
         });
         let e = decode_evaluation(&body.to_string(), &Limits::default()).unwrap();
         let mut d = decide_all(&bundle, &CheckOptions::default(), &[Ok(e)], &Limits::default()).unwrap();
-        d.pop().unwrap()
+        d.pop().unwrap().unwrap()
     };
     let allowed = decide(3);
     assert_eq!(allowed["decision"], json!(true));
