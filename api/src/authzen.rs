@@ -23,6 +23,7 @@ use crate::cerbos::{self, CheckResourcesRequest, Limits, ResourceEntry};
 use crate::error::RequestError;
 use crate::model::{Attributes, AuxData, Principal, Resource};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// How a batch of evaluations is executed (`options.evaluations_semantic`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,28 +167,38 @@ fn required_keys(key: &str) -> &'static [&'static str] {
 }
 
 /// The field `key` of `own`, or else of `defaults`, with the JSON path it came from. An own
-/// entity replaces the default as a whole, but for the required identifiers it leaves out.
-fn pick(
-    own: &Map<String, Value>,
-    defaults: &Map<String, Value>,
+/// entity replaces the default as a whole, but for the required identifiers it leaves out
+/// (then, and only then, it is copied to take them).
+fn pick<'v>(
+    own: &'v Map<String, Value>,
+    defaults: &'v Map<String, Value>,
     key: &str,
     own_path: &str,
     default_path: &str,
-) -> Option<(Value, String)> {
+) -> Option<(Cow<'v, Value>, String)> {
     let default = defaults.get(key).filter(|v| !v.is_null());
     match own.get(key) {
         Some(v) if !v.is_null() => {
-            let mut v = v.clone();
-            if let (Value::Object(o), Some(Value::Object(d))) = (&mut v, default) {
-                for k in required_keys(key) {
-                    if let (false, Some(dv)) = (o.contains_key(*k), d.get(*k)) {
-                        o.insert((*k).to_string(), dv.clone());
-                    }
+            // The required identifiers `v` leaves out that the default has.
+            let missing: Vec<(&String, &Value)> = match (v, default) {
+                (Value::Object(o), Some(Value::Object(d))) => required_keys(key)
+                    .iter()
+                    .filter(|k| !o.contains_key(**k))
+                    .filter_map(|k| d.get_key_value(*k))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let v = match v {
+                Value::Object(o) if !missing.is_empty() => {
+                    let mut o = o.clone();
+                    o.extend(missing.into_iter().map(|(k, dv)| (k.clone(), dv.clone())));
+                    Cow::Owned(Value::Object(o))
                 }
-            }
+                _ => Cow::Borrowed(v),
+            };
             Some((v, format!("{own_path}.{key}")))
         }
-        _ => default.map(|v| (v.clone(), format!("{default_path}.{key}"))),
+        _ => default.map(|v| (Cow::Borrowed(v), format!("{default_path}.{key}"))),
     }
 }
 
@@ -206,7 +217,7 @@ fn evaluation(
     let (action, ap) = required("action")?;
     let principal = entity(&subject, &sp)?.principal(&sp)?;
     let resource = entity(&resource, &rp)?.resource();
-    let Value::Object(action) = action else { return Err(invalid(ap, "must be an object")) };
+    let Value::Object(action) = action.as_ref() else { return Err(invalid(ap, "must be an object")) };
     let name = match action.get("name") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::String(_)) => return Err(invalid(format!("{ap}.name"), "must not be empty")),
@@ -220,19 +231,19 @@ fn evaluation(
     let mut aux: Option<AuxData> = None;
     let mut extra_context = Attributes::new();
     if let Some((context, cp)) = pick(own, defaults, "context", own_path, default_path) {
-        let Value::Object(context) = context else { return Err(invalid(cp, "must be an object")) };
+        let Value::Object(context) = context.as_ref() else { return Err(invalid(cp, "must be an object")) };
         for (k, v) in context {
             let path = format!("{cp}[\"{k}\"]");
             match k.as_str() {
-                "cerbos.requestId" => request_id = string(&v, &path)?,
+                "cerbos.requestId" => request_id = string(v, &path)?,
                 "cerbos.includeMeta" => {
                     include_meta = v.as_bool().ok_or_else(|| invalid(path, "must be a boolean"))?;
                 }
                 "cerbos.auxData" => {
-                    aux = Some(AuxData::deserialize_at(&v, &path)?);
+                    aux = Some(AuxData::deserialize_at(v, &path)?);
                 }
                 _ => {
-                    extra_context.insert(k, v);
+                    extra_context.insert(k.clone(), v.clone());
                 }
             }
         }

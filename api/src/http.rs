@@ -156,6 +156,17 @@ impl Response {
         self
     }
 
+    /// The same answer echoing `request_id` (a request's `X-Request-ID`) when there is one:
+    /// what [`Handler::handle`] does to every answer, for a host's own answers (a body it could
+    /// not read) to do the same.
+    #[must_use]
+    pub fn echo_request_id(mut self, request_id: Option<&str>) -> Self {
+        if let Some(id) = request_id {
+            self.headers.push(("X-Request-ID".into(), id.into()));
+        }
+        self
+    }
+
     /// The body as bytes.
     pub fn body_bytes(&self) -> Vec<u8> {
         self.body.to_string().into_bytes()
@@ -221,11 +232,8 @@ impl Handler {
     /// Answers `request` with `decider`; also says which endpoint answered (`None`: no route).
     /// Every answer echoes the request's `X-Request-ID`.
     pub fn handle(&self, decider: &dyn Decider, request: Request<'_>) -> (Option<Endpoint>, Response) {
-        let (endpoint, mut answer) = self.route(decider, request);
-        if let Some(id) = request.request_id {
-            answer.headers.push(("X-Request-ID".into(), id.into()));
-        }
-        (endpoint, answer)
+        let (endpoint, answer) = self.route(decider, request);
+        (endpoint, answer.echo_request_id(request.request_id))
     }
 
     fn route(&self, decider: &dyn Decider, request: Request<'_>) -> (Option<Endpoint>, Response) {

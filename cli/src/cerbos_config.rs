@@ -143,42 +143,8 @@ fn settings(root: Value, shown: &str) -> Result<ServerSettings, ConfigError> {
         match section {
             "server" => server(value, &mut s, &invalid)?,
             "storage" => storage(value, &mut s, &invalid)?,
-            "schema" => {
-                for (key, v) in entries(value) {
-                    match key.as_str() {
-                        "enforcement" => {
-                            let text = string(v, "schema.enforcement", &invalid)?;
-                            let e = text.parse().map_err(|e: String| invalid("schema.enforcement", e))?;
-                            s.schema_enforcement = Some(e);
-                        }
-                        other => s.ignored.push(format!("schema.{other}: not used by authz")),
-                    }
-                }
-            }
-            "engine" => {
-                for (key, v) in entries(value) {
-                    match key.as_str() {
-                        "defaultPolicyVersion" => {
-                            s.default_policy_version = Some(string(v, "engine.defaultPolicyVersion", &invalid)?);
-                        }
-                        "lenientScopeSearch" => {
-                            s.lenient_scope_search = Some(boolean(v, "engine.lenientScopeSearch", &invalid)?);
-                        }
-                        "strictEvaluation" => {
-                            s.strict_evaluation = Some(boolean(v, "engine.strictEvaluation", &invalid)?);
-                        }
-                        "globals" => {
-                            let json = serde_json::to_value(v).map_err(|e| invalid("engine.globals", e.to_string()))?;
-                            match json {
-                                serde_json::Value::Object(m) => s.globals = Some(m),
-                                serde_json::Value::Null => {}
-                                _ => return Err(invalid("engine.globals", "must be a mapping".into())),
-                            }
-                        }
-                        other => s.ignored.push(format!("engine.{other}: not used by authz")),
-                    }
-                }
-            }
+            "schema" => schema(value, &mut s, &invalid)?,
+            "engine" => engine(value, &mut s, &invalid)?,
             "auxData" => s.aux_data = true,
             "audit" => audit(value, &mut s, &invalid)?,
             other => s.ignored.push(format!("{other}: not used by authz")),
@@ -233,6 +199,38 @@ fn listen_addr(text: &str, key: &str, invalid: &Invalid<'_>) -> Result<SocketAdd
         .map_err(|e| invalid(key, format!("`{text}`: {e}")))?
         .next()
         .ok_or_else(|| invalid(key, format!("`{text}` names no address")))
+}
+
+fn schema(value: &Value, s: &mut ServerSettings, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+    for (key, v) in entries(value) {
+        match key.as_str() {
+            "enforcement" => {
+                let text = string(v, "schema.enforcement", invalid)?;
+                s.schema_enforcement = Some(text.parse().map_err(|e: String| invalid("schema.enforcement", e))?);
+            }
+            other => s.ignored.push(format!("schema.{other}: not used by authz")),
+        }
+    }
+    Ok(())
+}
+
+fn engine(value: &Value, s: &mut ServerSettings, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+    for (key, v) in entries(value) {
+        match key.as_str() {
+            "defaultPolicyVersion" => {
+                s.default_policy_version = Some(string(v, "engine.defaultPolicyVersion", invalid)?)
+            }
+            "lenientScopeSearch" => s.lenient_scope_search = Some(boolean(v, "engine.lenientScopeSearch", invalid)?),
+            "strictEvaluation" => s.strict_evaluation = Some(boolean(v, "engine.strictEvaluation", invalid)?),
+            "globals" => match serde_json::to_value(v).map_err(|e| invalid("engine.globals", e.to_string()))? {
+                serde_json::Value::Object(m) => s.globals = Some(m),
+                serde_json::Value::Null => {}
+                _ => return Err(invalid("engine.globals", "must be a mapping".into())),
+            },
+            other => s.ignored.push(format!("engine.{other}: not used by authz")),
+        }
+    }
+    Ok(())
 }
 
 fn server(value: &Value, s: &mut ServerSettings, invalid: &Invalid<'_>) -> Result<(), ConfigError> {

@@ -101,18 +101,18 @@ fn answer(config: &Config, request: &IncomingRequest) -> Response {
     if let Some(answer) = authz_api::http::probe(&method, path, || wit_map::details_from_wit(pdp::bundle_info())) {
         return answer;
     }
+    let fields = request.headers();
+    let header = |name: &str| fields.get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok());
+    let (content_type, request_id) = (header("content-type"), header("x-request-id"));
     let body = if method == "POST" {
         match read_body(request, config.handler.limits().max_bytes) {
             Ok(b) => b,
-            Err(answer) => return answer,
+            Err(answer) => return answer.echo_request_id(request_id.as_deref()),
         }
     } else {
         Vec::new()
     };
     let authority = request.authority();
-    let fields = request.headers();
-    let header = |name: &str| fields.get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok());
-    let (content_type, request_id) = (header("content-type"), header("x-request-id"));
     let decider = Imported {
         host_clock: config.host_clock,
         globals_json: config.globals_json.as_deref(),

@@ -127,12 +127,9 @@ async fn api(Shared(state): S, method: Method, uri: Uri, headers: HeaderMap, bod
         Some(e) if e.method() == "POST" && method == Method::POST => {
             match read(&state, &headers, body, state.config.max_body_bytes).await {
                 Ok(b) => b,
-                Err(mut r) => {
+                Err(r) => {
                     state.metrics.request(e.name(), r.status, start.elapsed());
-                    if let Some(id) = request_id {
-                        r.headers.push(("X-Request-ID".into(), id.into()));
-                    }
-                    return reply(r);
+                    return reply(r.echo_request_id(request_id));
                 }
             }
         }
