@@ -53,9 +53,10 @@ for dir in wadm-v1 wasmcloud-v2; do
     exit 1
   fi
 done
-# The images the manifests name, as the files they are built from: the committed gateway and
-# the example baked above.
+# The images the manifests name, as the files they are built from: the committed gateways
+# (wasmCloud 1.x's reads wasi:config) and the example baked above.
 images=(ghcr.io/example/authz-gateway:0.1.0=spin-app/authz-gateway.wasm
+  ghcr.io/example/authz-gateway-wasmcloud1:0.1.0=wasmcloud/authz-gateway-wasmcloud1.wasm
   "ghcr.io/example/authz-pdp-example:0.1.0=$WORK/pdp.wasm")
 "$PY" scripts/validate_manifests.py wadm "$SCHEMAS/wadm-v1/oam.schema.json" wasmcloud/wadm.yaml -- "${images[@]}"
 "$PY" scripts/validate_manifests.py crd "$SCHEMAS"/wasmcloud-v2/*.yaml -- wasmcloud/workloaddeployment.yaml

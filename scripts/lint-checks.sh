@@ -19,6 +19,8 @@ start=$SECONDS
 cargo clippy -p authz-api --target wasm32-wasip2 --locked -- -D warnings
 CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm32-unknown-unknown --locked -- -D warnings
 cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --locked -- -D warnings
+# Its wasmCloud 1.x build (settings from wasi:config/store).
+cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --features wasi-config --locked -- -D warnings
 # Timings are never asserted: run the benchmarks with `cargo bench` (BENCHMARKS.md).
 cargo clippy -p authz-benches --all-targets --locked -- -D warnings
 echo "clippy checks passed: the benchmarks, authz-api, the component and the gateway for wasm32 ($((SECONDS - start)) s)"

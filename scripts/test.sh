@@ -3,7 +3,8 @@
 # committed), the component's world, formatting, lints (native, wasm32, authz-api's purity),
 # unit and host tests, the conformance corpus through every runtime (native, component in
 # wasmtime, authz serve over HTTP, the wasi:http app under wasmtime serve, the JS package in
-# Node, Chromium and workerd, the wasmCloud 2.x workload), HTTP server tests, a short fuzzing
+# Node, Chromium and workerd, the wasmCloud 2.x workload, the wasmCloud 1.x application on a
+# 1.x host with NATS), HTTP server tests, a short fuzzing
 # run, the JS package's own tests, `cargo install` as a user does it, the Spin/SpinKube and
 # wasmCloud manifests, example suites.
 set -euo pipefail
@@ -56,13 +57,15 @@ RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 TESTED=(--workspace --exclude authz-benches --locked)
-step "in the background: the tools (scripts/tools.sh), then the wasm builds and the wasmCloud host"
+step "in the background: the tools (scripts/tools.sh), then the wasm builds and the wasmCloud hosts"
 # Downloads and single-threaded stretches (LTO, wasm-opt) beside the native build below.
 background wasm bash -c 'bash scripts/tools.sh && bash scripts/build-component.sh \
-  && bash scripts/build-gateway.sh && bash scripts/build-js.sh && source scripts/wasmcloud.sh'
+  && bash scripts/build-gateway.sh && bash scripts/build-js.sh && source scripts/wasmcloud.sh \
+  && source scripts/wasmcloud1.sh'
 step "cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path wasmcloud/host/Cargo.toml -- --check
+cargo fmt --manifest-path wasmcloud/host1/Cargo.toml -- --check
 step "authz-api: pure (neither wasmtime nor CEL in its tree; it is linted for wasm32 by scripts/lint-checks.sh)"
 if cargo tree -p authz-api -e normal --prefix none --locked | grep -E '^(wasmtime|cel|authz-engine) '; then
   echo "authz-api must not depend on wasmtime, the CEL interpreter or the engine" >&2
@@ -78,7 +81,7 @@ cargo test "${TESTED[@]}" --bench component --no-run
 # compiled its dependencies a second time.
 PREPARED=("${TESTED[@]}" --features authz-engine/prepared --test prepared)
 cargo test "${PREPARED[@]}" --no-run
-step "the background steps: the tools, the wasm builds, the wasmCloud host"
+step "the background steps: the tools, the wasm builds, the wasmCloud hosts"
 await wasm
 step "the generic component (rebuilt above) is the committed one"
 if ! git ls-files --error-unmatch component/authz-pdp-generic.wasm > /dev/null 2>&1 \
@@ -88,14 +91,15 @@ if ! git ls-files --error-unmatch component/authz-pdp-generic.wasm > /dev/null 2
   echo "(git add component/authz-pdp-generic.wasm) if the change is meant" >&2
   exit 1
 fi
-step "the wasi:http gateway (spin-app/; rebuilt above) is the committed one"
+step "the wasi:http gateway (spin-app/) and its wasmCloud 1.x build (rebuilt above) are the committed ones"
 # Tracked, too: an ignored or untracked file would pass the diff and be missing from a clone.
-if ! git ls-files --error-unmatch spin-app/authz-gateway.wasm > /dev/null 2>&1 \
-  || ! git diff --quiet -- spin-app/authz-gateway.wasm; then
-  echo "spin-app/authz-gateway.wasm is not committed, or differs from the committed one: the gateway's sources changed without it" >&2
-  echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
-  exit 1
-fi
+for gateway in spin-app/authz-gateway.wasm wasmcloud/authz-gateway-wasmcloud1.wasm; do
+  if ! git ls-files --error-unmatch "$gateway" > /dev/null 2>&1 || ! git diff --quiet -- "$gateway"; then
+    echo "$gateway is not committed, or differs from the committed one: the gateway's sources changed without it" >&2
+    echo "being rebuilt (bash scripts/build-gateway.sh), or the build is not reproducible here" >&2
+    exit 1
+  fi
+done
 step "the JS package's bindings (js/glue: jco on the generic component; regenerated above) are the committed ones"
 if ! git diff --quiet -- js/glue || [ -n "$(git status --porcelain -- js/glue)" ]; then
   echo "js/glue differs from the committed bindings: the component's world changed without" >&2
@@ -125,13 +129,18 @@ set -euo pipefail
 # clone), built above: this sets AUTHZ_WASMCLOUD_HOST.
 source scripts/wasmcloud.sh
 set -euo pipefail
+# The wasmCloud 1.x host (wasmcloud/host1: wasmcloud-host, cached outside the clone) and NATS,
+# built and installed above: this sets AUTHZ_WASMCLOUD1_HOST and AUTHZ_NATS_SERVER.
+source scripts/wasmcloud1.sh
+set -euo pipefail
 step "in the background while the tests run: clippy on the benchmarks (scripts/lint-checks.sh), then fuzzing"
 # Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N). The
 # tests leave a core idle most of the time.
 background checks bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
 echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
-echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload; HTTP"
+echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload = the"
+echo "   wasmCloud 1.x application (a 1.x host, NATS, the PDP linked over wRPC); HTTP"
 echo "   tests; the differential corpus against cerbos server"
 # One test at a time: the conformance servers are shared per test binary. Each test binary's
 # start is stamped with the run's seconds, as the steps are.

@@ -27,13 +27,14 @@ wasi::http::proxy::export!(Gateway);
 
 impl wasi::exports::http::incoming_handler::Guest for Gateway {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let config = Config::from_env();
+        let config = Config::read();
         let answer = answer(&config, &request);
         respond(out, &answer);
     }
 }
 
-/// What the environment configures (see the crate's documentation).
+/// What the environment (or, built with `wasi-config`, the named configuration) configures (see
+/// the crate's documentation).
 struct Config {
     handler: Handler,
     host_clock: bool,
@@ -45,10 +46,19 @@ struct Config {
 }
 
 impl Config {
-    fn from_env() -> Config {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let flag = |name: &str| var(name).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    fn read() -> Config {
         let mut errors = Vec::new();
+        let mut var = |name: &str| match setting(name) {
+            Ok(v) => v.filter(|v| !v.is_empty()),
+            Err(e) => {
+                errors.push(format!("{name}: {e}"));
+                None
+            }
+        };
+        let settings: std::collections::HashMap<&str, String> =
+            SETTINGS.iter().filter_map(|&n| Some((n, var(n)?))).collect();
+        let var = |name: &str| settings.get(name).cloned();
+        let flag = |name: &str| var(name).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let mut number = |name: &str, default: usize| match var(name).map(|v| v.parse::<usize>()) {
             None => default,
             Some(Ok(n)) => n,
@@ -77,6 +87,49 @@ impl Config {
             error: (!errors.is_empty()).then(|| format!("the gateway's configuration: {}", errors.join("; "))),
         }
     }
+}
+
+/// The settings the gateway reads.
+const SETTINGS: [&str; 7] = [
+    "AUTHZ_MAX_RESOURCES",
+    "AUTHZ_MAX_ACTIONS",
+    "AUTHZ_MAX_BODY_BYTES",
+    "AUTHZ_GLOBALS",
+    "AUTHZ_ALLOW_REQUEST_OPTIONS",
+    "AUTHZ_NO_HOST_CLOCK",
+    "AUTHZ_RUNTIME",
+];
+
+/// A setting, from the environment.
+#[cfg(not(feature = "wasi-config"))]
+fn setting(name: &str) -> Result<Option<String>, String> {
+    Ok(std::env::var(name).ok())
+}
+
+/// A setting, from the component's named configuration (`wasi:config/store`): wasmCloud 1.x
+/// gives components no environment, and configures them this way.
+#[cfg(feature = "wasi-config")]
+fn setting(name: &str) -> Result<Option<String>, String> {
+    use wasi_config::wasi::config::store;
+    store::get(name).map_err(|e| match e {
+        store::Error::Upstream(m) | store::Error::Io(m) => format!("wasi:config/store: {m}"),
+    })
+}
+
+/// `wasi:config/store` as wasmCloud 1.x hosts provide it (the gateway uses `get` alone).
+#[cfg(feature = "wasi-config")]
+mod wasi_config {
+    wit_bindgen::generate!({
+        inline: "
+            package wasi:config@0.2.0-draft;
+            interface store {
+                variant error { upstream(string), io(string) }
+                get: func(key: string) -> result<option<string>, error>;
+            }
+            world settings { import store; }
+        ",
+        world: "wasi:config/settings",
+    });
 }
 
 /// The answer to one HTTP request.

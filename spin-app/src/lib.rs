@@ -7,7 +7,9 @@
 //! one audit line per decision on stderr (Spin collects a component's output as its logs).
 //!
 //! Configuration comes from the environment (Spin: the component's `environment`; `wasmtime
-//! serve`: `--env`), read once per instance:
+//! serve`: `--env`), or, built with the feature `wasi-config` (the build wasmCloud 1.x runs,
+//! whose hosts give components no environment), from the component's named configuration
+//! (`wasi:config/store`), under the same names; read per request:
 //! - `AUTHZ_ALLOW_REQUEST_OPTIONS=1`: requests may carry `authzOptions` (as `authz serve
 //!   --allow-request-options`); otherwise such a request is refused;
 //! - `AUTHZ_NO_HOST_CLOCK=1`: a request without `now` gets none (time conditions deny), as
@@ -16,7 +18,7 @@
 //! - `AUTHZ_MAX_RESOURCES`, `AUTHZ_MAX_ACTIONS`, `AUTHZ_MAX_BODY_BYTES`: request limits (the
 //!   defaults are `authz serve`'s);
 //! - `AUTHZ_RUNTIME`: the runtime its decision records name (default `wasi-http`; the Spin
-//!   manifests set `spin`, the wasmCloud 2.x manifest `wasmcloud`).
+//!   manifests set `spin`, the wasmCloud manifests `wasmcloud`).
 
 #[cfg(target_arch = "wasm32")]
 mod gateway;

@@ -470,6 +470,96 @@ impl Runtime for Wasmcloud {
     }
 }
 
+/// The PDP in wasmCloud 1.x: `wasmcloud/wadm.yaml` as written, run by a real wasmCloud 1.x
+/// host (crate wasmcloud-host, through `wasmcloud/host1`) on its own NATS server, deployed as
+/// wadm would: the gateway (its wasmCloud 1.x build) and the baked PDP are two components
+/// joined by a link definition, so every decision crosses the lattice over wRPC on NATS; the
+/// HTTP server provider is the host's built-in one.
+#[derive(Debug, Clone)]
+pub struct Wasmcloud1 {
+    host: PathBuf,
+    nats_server: PathBuf,
+    /// `wasmcloud/wadm.yaml`.
+    manifest: PathBuf,
+    /// `--image REF=...` for the manifest's gateway and HTTP server provider.
+    images: [String; 2],
+    /// The manifest's image reference for the PDP.
+    pdp_ref: String,
+}
+
+impl Wasmcloud1 {
+    /// Finds the host and NATS (`AUTHZ_WASMCLOUD1_HOST`, `AUTHZ_NATS_SERVER`: `source
+    /// scripts/wasmcloud1.sh` builds and installs them and sets both) and reads the shipped
+    /// manifest's image references.
+    pub fn new() -> Result<Self, String> {
+        let var = |name: &str| {
+            std::env::var_os(name).map(PathBuf::from).ok_or(format!(
+                "{name} is not set: `source scripts/wasmcloud1.sh` builds the wasmCloud 1.x host, installs NATS and sets it"
+            ))
+        };
+        let (host, nats_server) = (var("AUTHZ_WASMCLOUD1_HOST")?, var("AUTHZ_NATS_SERVER")?);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let manifest = root.join("wasmcloud/wadm.yaml");
+        let text = std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let image = |name: &str| -> Result<String, String> {
+            ["spec", "components"]
+                .iter()
+                .try_fold(&doc, |v, key| v.get(key))
+                .and_then(serde_yaml::Value::as_sequence)
+                .and_then(|cs| cs.iter().find(|c| c.get("name").and_then(|n| n.as_str()) == Some(name)))
+                .and_then(|c| c.get("properties")?.get("image")?.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| format!("{}: no component `{name}` with an image", manifest.display()))
+        };
+        let gateway = root.join("wasmcloud/authz-gateway-wasmcloud1.wasm");
+        let images = [
+            format!("{}={}", image("gateway")?, gateway.display()),
+            format!("{}=wasmcloud+builtin://http-server", image("httpserver")?),
+        ];
+        let pdp_ref = image("pdp")?;
+        Ok(Wasmcloud1 { host, nats_server, manifest, images, pdp_ref })
+    }
+
+    /// The shipped application on a free loopback port, its PDP image being the baked component
+    /// in `pdp`, with `settings` (`NAME=VALUE`: see `spin-app/src/lib.rs`) over the gateway's
+    /// named configuration. The decision records (the gateway's stderr) are collected as the
+    /// server's stderr.
+    pub fn serve(&self, pdp: &std::path::Path, settings: &[&str]) -> Result<crate::http::Server, String> {
+        let pdp_image = format!("{}={}", self.pdp_ref, pdp.display());
+        let mut command = std::process::Command::new(&self.host);
+        command.arg("--manifest").arg(&self.manifest).args(["--image", &pdp_image]);
+        for image in &self.images {
+            command.args(["--image", image]);
+        }
+        command.arg("--nats-server").arg(&self.nats_server);
+        // Stopped when the harness drops the server (closing its stdin), or exits.
+        command.args(["--config", "authz-http:address=127.0.0.1:0", "--exit-on-stdin-close"]);
+        for s in settings {
+            command.args(["--config", &format!("authz-gateway:{s}")]);
+        }
+        crate::http::Server::spawn(command, "listening on http://")
+    }
+}
+
+/// The shared wasmCloud 1.x host and the digest of the PDP it runs.
+static WASMCLOUD1: ServerSlot = std::sync::Mutex::new(None);
+
+impl Runtime for Wasmcloud1 {
+    fn name(&self) -> &'static str {
+        "wasmcloud1/wasmcloud-host"
+    }
+
+    fn load(&self, artifact: &Artifact<'_>) -> Result<Box<dyn Loaded>, String> {
+        let wasmcloud = self.clone();
+        // As the other runtimes: the corpus sets each case's `now`, globals and options.
+        let start = move |file: &std::path::Path| {
+            wasmcloud.serve(file, &["AUTHZ_ALLOW_REQUEST_OPTIONS=1", "AUTHZ_NO_HOST_CLOCK=1"])
+        };
+        ServedLoaded::load(artifact.baked()?.to_vec(), artifact, "wasmcloud1", &WASMCLOUD1, Box::new(start))
+    }
+}
+
 /// One server per test process and the digest of the bundle it serves.
 type ServerSlot = std::sync::Mutex<Option<(crate::http::Server, String)>>;
 
@@ -701,6 +791,7 @@ pub fn runtimes() -> Result<Vec<Box<dyn Runtime>>, String> {
         Box::new(NodeJs::chromium()?),
         Box::new(Workerd::new()?),
         Box::new(Wasmcloud::new()?),
+        Box::new(Wasmcloud1::new()?),
     ])
 }
 

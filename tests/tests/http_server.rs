@@ -32,9 +32,11 @@ enum Host {
     Workerd,
     /// `wasmcloud/workloaddeployment.yaml` with the baked example as its PDP, in wash-runtime.
     Wasmcloud,
+    /// `wasmcloud/wadm.yaml` with the baked example as its PDP, on a wasmCloud 1.x host.
+    Wasmcloud1,
 }
 
-const HOSTS: [Host; 4] = [Host::Serve, Host::Spin, Host::Workerd, Host::Wasmcloud];
+const HOSTS: [Host; 5] = [Host::Serve, Host::Spin, Host::Workerd, Host::Wasmcloud, Host::Wasmcloud1];
 
 /// Request limits, as `authz serve` flags, the gateway's environment or the worker's bindings.
 #[derive(Default)]
@@ -98,6 +100,11 @@ impl Host {
                 let env = limits.settings("AUTHZ_");
                 let env: Vec<&str> = env.iter().map(String::as_str).collect();
                 authz_conformance::runtime::Wasmcloud::new().unwrap().serve(example_component(), &env).unwrap()
+            }
+            Host::Wasmcloud1 => {
+                let settings = limits.settings("AUTHZ_");
+                let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+                authz_conformance::runtime::Wasmcloud1::new().unwrap().serve(example_component(), &settings).unwrap()
             }
         }
     }
@@ -449,7 +456,7 @@ fn record_without_runtime(mut r: Value) -> Value {
 }
 
 #[test]
-fn the_spin_app_the_worker_and_the_wasmcloud_workload_write_the_audit_records_authz_serve_writes() {
+fn the_spin_app_the_worker_and_both_wasmcloud_hosts_write_the_audit_records_authz_serve_writes() {
     let dir = temp_dir("audit-spin");
     let (pdp, app) = (dir.path().join("pdp.wasm"), dir.path().join("app.wasm"));
     bake_example(&pdp, &["--label", "audit"]);
@@ -462,13 +469,15 @@ fn the_spin_app_the_worker_and_the_wasmcloud_workload_write_the_audit_records_au
     assert_eq!(want.len(), 4, "one record per decision: {want:?}");
 
     // The runtime a record names is the gateway's AUTHZ_RUNTIME, as spin-app/spin.toml sets it;
-    // the wasmCloud manifest's own environment sets `wasmcloud`.
+    // the wasmCloud manifests' own environment (2.x) and named configuration (1.x) set
+    // `wasmcloud`.
     let spin = authz_conformance::runtime::SpinApp::new().unwrap().serve(&app, &["AUTHZ_RUNTIME=spin"]).unwrap();
     let workerd = authz_conformance::runtime::Workerd::new().unwrap().serve(&pdp, &[]).unwrap();
     let wasmcloud = authz_conformance::runtime::Wasmcloud::new().unwrap().serve(&pdp, &[]).unwrap();
+    let wasmcloud1 = authz_conformance::runtime::Wasmcloud1::new().unwrap().serve(&pdp, &[]).unwrap();
     // The gateway writes each record as one line on stderr (`wasmtime serve` prefixes the
     // lines it relays), the worker on its log; the servers' lines are collected as they come.
-    for (server, runtime) in [(spin, "spin"), (workerd, "js"), (wasmcloud, "wasmcloud")] {
+    for (server, runtime) in [(spin, "spin"), (workerd, "js"), (wasmcloud, "wasmcloud"), (wasmcloud1, "wasmcloud")] {
         ok_json(server.client().post_json("/api/check/resources", &example_request()).unwrap());
         let deadline = Instant::now() + Duration::from_secs(10);
         let got: Vec<Value> = loop {

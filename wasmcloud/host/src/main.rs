@@ -16,6 +16,8 @@
 //! components' stdout and stderr are this process's.
 
 mod manifest;
+#[path = "../../shared/runner.rs"]
+mod runner;
 
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -47,15 +49,12 @@ fn args() -> Result<Args> {
             "--manifest" => manifest = Some(PathBuf::from(value()?)),
             "--image" => {
                 let v = value()?;
-                let (image, file) = v.split_once('=').with_context(|| format!("--image {v}: expected REF=FILE"))?;
+                let (image, file) = runner::image_mapping(&v)?;
                 images.insert(image.to_string(), PathBuf::from(file));
             }
             "--env" => {
                 let v = value()?;
-                let parsed = v.split_once(':').and_then(|(c, kv)| kv.split_once('=').map(|(k, val)| (c, k, val)));
-                let Some((component, name, val)) = parsed else {
-                    bail!("--env {v}: expected COMPONENT:NAME=VALUE");
-                };
+                let (component, name, val) = runner::owned_setting("--env", "COMPONENT:NAME=VALUE", &v)?;
                 env.entry(component.to_string()).or_default().insert(name.to_string(), val.to_string());
             }
             "--addr" => {
@@ -106,29 +105,11 @@ async fn run(args: Args) -> Result<()> {
     );
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,
-        () = stdin_closed(), if args.exit_on_stdin_close => {}
+        () = runner::stdin_closed(), if args.exit_on_stdin_close => {}
     }
     host.stop().await
 }
 
-/// Resolves when stdin reaches its end or fails.
-async fn stdin_closed() {
-    use tokio::io::AsyncReadExt;
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 256];
-    loop {
-        match stdin.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
 fn main() {
-    let result =
-        args().and_then(|args| tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args)));
-    if let Err(e) = result {
-        eprintln!("authz-wasmcloud-host: {e:#}");
-        std::process::exit(1);
-    }
+    runner::main("authz-wasmcloud-host", args, run);
 }
