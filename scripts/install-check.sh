@@ -3,9 +3,11 @@
 # with no AUTHZ_* variables and none of the project's build settings — then checks that the
 # installed binary bakes the example bundle and serves `--policies policies/example` over HTTP.
 #
-#   bash scripts/install-check.sh           # what CI runs: the dev profile (`--debug`), on the
-#                                           # dependencies the tests already compiled
-#   bash scripts/install-check.sh --fresh   # the release profile in a brand-new CARGO_TARGET_DIR
+#   bash scripts/install-check.sh           # what CI runs: the dev profile (`--debug`) with the
+#                                           # gRPC API (`--features grpc`), on the dependencies
+#                                           # the tests already compiled
+#   bash scripts/install-check.sh --fresh   # the release profile and default features (no
+#                                           # protoc needed) in a brand-new CARGO_TARGET_DIR
 #                                           # (what a user's first install does; ~10 min here)
 #
 # What the check is for, a binary that is complete without the project's environment (the
@@ -22,7 +24,10 @@ if [ "${1:-}" = "--fresh" ]; then
   PROFILE=()
 else
   TARGET="$CARGO_TARGET_DIR"
-  PROFILE=(--debug)
+  # With the gRPC API, as the tests built it (its protoc is the one thing of ours a user's
+  # environment keeps: PROTOC, where a user's protoc would be named).
+  install_protoc
+  PROFILE=(--debug --features grpc)
   # Reusing the tests' dependencies needs the same features in both graphs.
   python3 "$ROOT/scripts/feature-check.py"
 fi

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 pub struct ServerSettings {
     /// `server.httpListenAddr` (`:3592` is every interface, as in Cerbos).
     pub http_listen_addr: Option<SocketAddr>,
+    /// `server.grpcListenAddr`, in a build with the gRPC API (the `grpc` feature; without it
+    /// the key is reported, not applied).
+    pub grpc_listen_addr: Option<SocketAddr>,
     /// `server.requestLimits.maxResourcesPerRequest`.
     pub max_resources: Option<usize>,
     /// `server.requestLimits.maxActionsPerResource`.
@@ -240,9 +243,13 @@ fn server(value: &Value, s: &mut ServerSettings, invalid: &Invalid<'_>) -> Resul
                 let text = string(v, "server.httpListenAddr", invalid)?;
                 s.http_listen_addr = Some(listen_addr(&text, "server.httpListenAddr", invalid)?);
             }
-            "grpcListenAddr" => {
-                s.ignored.push("server.grpcListenAddr: authz serves HTTP only (no gRPC API yet)".into());
+            "grpcListenAddr" if cfg!(feature = "grpc") => {
+                let text = string(v, "server.grpcListenAddr", invalid)?;
+                s.grpc_listen_addr = Some(listen_addr(&text, "server.grpcListenAddr", invalid)?);
             }
+            "grpcListenAddr" => s
+                .ignored
+                .push("server.grpcListenAddr: this authz was built without the gRPC API (cargo feature `grpc`)".into()),
             "requestLimits" => {
                 for (limit, n) in entries(v) {
                     match limit.as_str() {

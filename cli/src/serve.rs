@@ -54,6 +54,12 @@ pub(crate) struct ServeArgs {
     /// Default 127.0.0.1:3592.
     #[arg(long)]
     addr: Option<SocketAddr>,
+    /// Also serve Cerbos's gRPC API (`cerbos.svc.v1.CerbosService`: CheckResources and
+    /// ServerInfo; gRPC health checking) on this address, as `cerbos server` does on its
+    /// `grpcListenAddr` (port 0: any free port, printed on stderr). Needs a build with the
+    /// `grpc` feature.
+    #[arg(long, value_name = "ADDR")]
+    grpc_addr: Option<SocketAddr>,
     /// Globals (`G`) as a JSON object, for every request.
     #[arg(long)]
     globals: Option<String>,
@@ -400,6 +406,7 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let watch = a.watch.or((settings.watch_for_changes && settings.policies.is_some()).then_some(1000));
     let config = ServeConfig {
         addr: a.addr.or(settings.http_listen_addr).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3592))),
+        grpc_addr: a.grpc_addr.or(settings.grpc_listen_addr),
         pdp,
         globals,
         options,

@@ -31,6 +31,8 @@ pub struct Cerbos {
     child: Child,
     /// Its HTTP address.
     pub addr: SocketAddr,
+    /// Its gRPC address, when it was started on one this code chose.
+    pub grpc_addr: Option<SocketAddr>,
 }
 
 /// A TCP port free on loopback now.
@@ -52,7 +54,9 @@ impl Cerbos {
             .arg(format!("--set=storage.disk.directory={}", store.display()))
             .arg("--set=storage.disk.watchForChanges=false")
             .args(sets.iter().map(|s| format!("--set={s}")));
-        Cerbos::spawn(command, http)
+        let mut cerbos = Cerbos::spawn(command, http)?;
+        cerbos.grpc_addr = Some(SocketAddr::from(([127, 0, 0, 1], grpc)));
+        Ok(cerbos)
     }
 
     /// Starts `cerbos server --config CONFIG` with `env` added to its environment, which must
@@ -75,7 +79,7 @@ impl Cerbos {
             .spawn()
             .map_err(|e| format!("starting cerbos: {e}"))?;
         let addr = SocketAddr::from(([127, 0, 0, 1], http));
-        let mut cerbos = Cerbos { child, addr };
+        let mut cerbos = Cerbos { child, addr, grpc_addr: None };
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut client = Client::new(addr);
         loop {

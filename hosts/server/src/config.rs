@@ -42,6 +42,9 @@ pub trait BundleSource: Send + Sync + 'static {
 pub struct ServeConfig {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     pub addr: SocketAddr,
+    /// Address of Cerbos's gRPC API (`cerbos.svc.v1.CerbosService` and gRPC health checking),
+    /// when it is served (port 0 picks a free port). Needs a build with the `grpc` feature.
+    pub grpc_addr: Option<SocketAddr>,
     /// How the component runs: limits, pool, compiled-artifact cache.
     pub pdp: authz_wasmtime::Config,
     /// Globals (`G`) for every request.
@@ -83,6 +86,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 3592)),
+            grpc_addr: None,
             pdp: authz_wasmtime::Config::default(),
             globals: serde_json::Map::new(),
             options: authz_api::CheckOptions::default(),

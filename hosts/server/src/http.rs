@@ -25,6 +25,9 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // Cerbos's own health and server-information routes, which its SDKs call.
+        .route("/_cerbos/health", get(cerbos_health))
+        .route("/api/server_info", get(server_info))
         .route("/admin/reload", post(admin_reload))
         .route("/admin/bundle", put(admin_bundle))
         // Everything else is the PDP API.
@@ -89,9 +92,9 @@ async fn read(state: &State, headers: &HeaderMap, body: Body, limit: usize) -> R
 
 /// The serving component as the API's decider. Under `--audit-required`, a decision whose
 /// record could not be written is not answered.
-struct Audited<'a> {
-    pdp: &'a Pdp,
-    required: bool,
+pub(crate) struct Audited<'a> {
+    pub(crate) pdp: &'a Pdp,
+    pub(crate) required: bool,
 }
 
 /// Why an unaudited decision is not answered.
@@ -161,6 +164,30 @@ async fn metrics(Shared(state): S) -> Response {
 
 async fn healthz() -> Response {
     axum::Json(authz_api::http::health()).into_response()
+}
+
+/// The services Cerbos's health check knows and `authz serve` serves: the server as a whole
+/// (`""`) and the check API.
+pub(crate) const HEALTHY_SERVICES: [&str; 2] = ["", "cerbos.svc.v1.CerbosService"];
+
+/// `GET /_cerbos/health[?service=NAME]`, as `cerbos server` answers it.
+async fn cerbos_health(uri: Uri) -> Response {
+    let service = uri
+        .query()
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("service="))
+        .unwrap_or_default();
+    if HEALTHY_SERVICES.contains(&service) {
+        axum::Json(json!({ "status": "SERVING" })).into_response()
+    } else {
+        reply(failure(StatusCode::NOT_FOUND, "unknown service", None))
+    }
+}
+
+/// `GET /api/server_info`: this authz's version (Cerbos answers its own there).
+async fn server_info() -> Response {
+    axum::Json(json!({ "version": env!("CARGO_PKG_VERSION"), "commit": "", "buildDate": "" })).into_response()
 }
 
 async fn readyz(Shared(state): S) -> Response {

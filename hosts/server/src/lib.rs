@@ -1,4 +1,5 @@
-//! `authz serve`: an HTTP policy decision point that decides with a baked authz component.
+//! `authz serve`: an HTTP (and, with the `grpc` feature, gRPC) policy decision point that
+//! decides with a baked authz component.
 //!
 //! Every decision runs in the component through [`authz_wasmtime`], and every PDP route is
 //! [`authz_api::http`]'s: this crate is axum plumbing around them (bounded connections and
@@ -9,6 +10,8 @@
 
 mod audit;
 mod config;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod http;
 mod listen;
 mod metrics;

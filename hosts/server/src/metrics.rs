@@ -106,7 +106,7 @@ impl Metrics {
                 }
             }
         }
-        let _ = writeln!(out, "# HELP authz_http_requests_total HTTP check requests by endpoint and status.\n# TYPE authz_http_requests_total counter");
+        let _ = writeln!(out, "# HELP authz_http_requests_total Check requests by endpoint and HTTP status (gRPC CheckResources: check_resources, with its HTTP twin's status).\n# TYPE authz_http_requests_total counter");
         if let Ok(r) = self.requests.lock() {
             for ((endpoint, status), n) in r.iter() {
                 let _ = writeln!(out, "authz_http_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");

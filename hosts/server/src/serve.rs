@@ -21,6 +21,9 @@ pub enum ServeError {
         #[source]
         error: ReloadError,
     },
+    /// A gRPC address was given to a build without the gRPC API.
+    #[error("this authz was built without the gRPC API (cargo feature `grpc`): serve HTTP only, or rebuild it")]
+    NoGrpc,
     /// The address could not be bound or served.
     #[error("cannot serve on `{addr}`: {error}")]
     Io {
@@ -32,9 +35,14 @@ pub enum ServeError {
 }
 
 /// Runs the server until the process is stopped: loads the source's bundle (failing if it
-/// cannot), binds, prints `listening on http://ADDR` on stderr, and serves. SIGHUP, `--watch`
+/// cannot), binds (the gRPC address too, when there is one: `gRPC API listening on
+/// grpc://ADDR`), prints `listening on http://ADDR` on stderr, and serves. SIGHUP, `--watch`
 /// and `POST /admin/reload` reload the source; `PUT /admin/bundle` uploads a component.
 pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Result<(), ServeError> {
+    #[cfg(not(feature = "grpc"))]
+    if config.grpc_addr.is_some() {
+        return Err(ServeError::NoGrpc);
+    }
     let metrics = Arc::new(Metrics::new());
     let hook_metrics = metrics.clone();
     let audit = config.audit.clone();
@@ -65,6 +73,11 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
     let addr = config.addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Io { addr, error })?;
     let local = listener.local_addr().map_err(|error| ServeError::Io { addr, error })?;
+    #[cfg(feature = "grpc")]
+    let grpc = match config.grpc_addr {
+        None => None,
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Io { addr, error })?),
+    };
     let state = Arc::new(State::new(first, config, metrics, source));
     tracing::info!(
         digest = %info.digest,
@@ -75,6 +88,18 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
         info.label.as_deref().unwrap_or("no label"),
         state.source.describe()
     );
+    #[cfg(feature = "grpc")]
+    if let Some(listener) = grpc {
+        let addr = listener.local_addr().map_err(|error| ServeError::Io { addr: local, error })?;
+        tracing::info!(addr = %addr, "gRPC API listening on grpc://{addr}");
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::grpc::serve(listener, state).await {
+                tracing::error!(error = %e, "the gRPC API stopped: {e}");
+            }
+        });
+    }
+    // Last: whoever waits for this line finds every API listening.
     tracing::info!(addr = %local, "listening on http://{local}");
     spawn_sighup(state.clone());
     if let Some((every, paths, baseline)) = watched {
