@@ -93,6 +93,40 @@ pub fn decode_evaluation(text: &str, limits: &Limits) -> Result<Evaluation, Requ
     evaluation(&body, &Map::new(), "$", "$")
 }
 
+/// An Action Search request (`POST /access/v1/search/action`): which actions may this subject
+/// perform on this resource, in this context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionSearch {
+    /// The evaluation each candidate action is decided as, but for its action.
+    evaluation: Evaluation,
+}
+
+impl ActionSearch {
+    /// The resource kind searched.
+    pub fn kind(&self) -> &str {
+        self.evaluation.request.resources.first().map_or("", |e| e.resource.kind.as_str())
+    }
+
+    /// The evaluation of `action` for this subject, resource and context.
+    pub fn evaluation(&self, action: &str) -> Evaluation {
+        let mut e = self.evaluation.clone();
+        for entry in &mut e.request.resources {
+            entry.actions = vec![action.to_string()];
+        }
+        e
+    }
+}
+
+/// Decodes an Action Search request: `subject`, `resource` and `context` as an evaluation has
+/// them (an `action` member, which the search has none of, is ignored like any other). Its
+/// `page` is not read: the answer is every result at once.
+pub fn decode_action_search(text: &str, limits: &Limits) -> Result<ActionSearch, RequestError> {
+    let mut body = parse(text, limits)?;
+    // Each candidate replaces this name ([`ActionSearch::evaluation`]).
+    body.insert("action".into(), serde_json::json!({ "name": "-" }));
+    Ok(ActionSearch { evaluation: evaluation(&body, &Map::new(), "$", "$")? })
+}
+
 /// Decodes an Access Evaluations request (`POST /access/v1/evaluations`): top-level `subject`,
 /// `resource`, `action` and `context` are defaults each evaluation may replace (as a whole: an
 /// evaluation's own `properties` are never merged with the default's; only a required
@@ -516,6 +550,7 @@ pub fn configuration(base_url: &str) -> Value {
         "policy_decision_point": base,
         "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
         "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
+        "search_action_endpoint": format!("{base}/access/v1/search/action"),
     })
 }
 

@@ -58,17 +58,30 @@ pub trait Decider {
     /// Decides every resource of `request` under `options` (a host may fill in what `options`
     /// leaves to it: its clock for a missing `now`, its configured globals for empty ones).
     fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError>;
+
+    /// The actions the deciding bundle's rules name for resource `kind`, sorted: what an
+    /// AuthZEN action search decides one by one (an action only a wildcard rule covers cannot
+    /// be listed).
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError>;
 }
 
 impl<D: Decider + ?Sized> Decider for &D {
     fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError> {
         (**self).decide(request, options)
     }
+
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
+        (**self).actions(kind)
+    }
 }
 
 impl<D: Decider + ?Sized> Decider for std::sync::Arc<D> {
     fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError> {
         (**self).decide(request, options)
+    }
+
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
+        (**self).actions(kind)
     }
 }
 

@@ -52,12 +52,19 @@ pub enum Endpoint {
     Evaluations,
     /// `GET /.well-known/authzen-configuration`: AuthZEN discovery.
     Configuration,
+    /// `POST /access/v1/search/action`: the actions an AuthZEN subject may perform on a resource.
+    SearchAction,
 }
 
 impl Endpoint {
     /// Every endpoint, for hosts that count requests per endpoint.
-    pub const ALL: [Endpoint; 4] =
-        [Endpoint::CheckResources, Endpoint::Evaluation, Endpoint::Evaluations, Endpoint::Configuration];
+    pub const ALL: [Endpoint; 5] = [
+        Endpoint::CheckResources,
+        Endpoint::Evaluation,
+        Endpoint::Evaluations,
+        Endpoint::Configuration,
+        Endpoint::SearchAction,
+    ];
 
     /// The endpoint at `path`, whatever the method.
     pub fn at(path: &str) -> Option<Endpoint> {
@@ -66,6 +73,7 @@ impl Endpoint {
             "/access/v1/evaluation" => Endpoint::Evaluation,
             "/access/v1/evaluations" => Endpoint::Evaluations,
             "/.well-known/authzen-configuration" => Endpoint::Configuration,
+            "/access/v1/search/action" => Endpoint::SearchAction,
             _ => return None,
         })
     }
@@ -85,6 +93,7 @@ impl Endpoint {
             Endpoint::Evaluation => "authzen_evaluation",
             Endpoint::Evaluations => "authzen_evaluations",
             Endpoint::Configuration => "authzen_configuration",
+            Endpoint::SearchAction => "authzen_search_action",
         }
     }
 }
@@ -265,6 +274,7 @@ impl Handler {
                 Ok(text) => match endpoint {
                     Endpoint::CheckResources => self.check_resources(decider, text),
                     Endpoint::Evaluation => self.evaluation(decider, text, false),
+                    Endpoint::SearchAction => self.search_action(decider, text),
                     _ => self.evaluation(decider, text, true),
                 },
             },
@@ -285,6 +295,24 @@ impl Handler {
         }
         let d = cerbos::decide(decider, &req, &opts)?;
         Ok(Response::ok(cerbos::encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref())))
+    }
+
+    /// An Action Search request: every action the bundle names for the resource's kind is
+    /// decided as an evaluation of it (audited like any), and the allowed ones are the results,
+    /// in name order. An action only a wildcard rule allows is not among the candidates.
+    fn search_action(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
+        let search = authzen::decode_action_search(text, &self.limits)?;
+        let candidates = decider.actions(search.kind())?;
+        let items: Vec<_> = candidates.iter().map(|a| Ok(search.evaluation(a))).collect();
+        let decisions = authzen::decide_all(decider, &self.defaults, &items, &self.limits)?;
+        let mut results = Vec::new();
+        for (action, decision) in candidates.iter().zip(decisions) {
+            // A request the decider refuses (a repeated role) is the search's error.
+            if decision?.get("decision") == Some(&Value::Bool(true)) {
+                results.push(json!({ "name": action }));
+            }
+        }
+        Ok(Response::ok(json!({ "results": results })))
     }
 
     /// An Access Evaluation (`batch`: Access Evaluations) request.

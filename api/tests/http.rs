@@ -51,6 +51,10 @@ impl Decider for Stub {
         let outputs = if self.short { outputs.into_iter().skip(1).collect() } else { outputs };
         Ok(Decision { outputs, bundle_digest: "sha256:stub".into(), bundle_label: None })
     }
+    /// Two actions its `allow` rule allows and one it does not, the first named by the kind.
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
+        Ok(vec!["allow".into(), format!("allow-{kind}"), "deny".into()])
+    }
 }
 
 /// A request as an HTTP client sends JSON: `Content-Type: application/json`, no request id.
@@ -466,6 +470,50 @@ fn the_discovery_document_names_the_host() {
     let (endpoint, r) = call(&handler, &stub, "GET", "/.well-known/authzen-configuration", json!(null));
     assert_eq!(endpoint, Some(Endpoint::Configuration));
     assert_eq!(r.body["access_evaluation_endpoint"], json!("http://pdp.example:8080/access/v1/evaluation"));
+    assert_eq!(r.body["search_action_endpoint"], json!("http://pdp.example:8080/access/v1/search/action"));
+}
+
+#[test]
+fn an_action_search_decides_every_candidate_in_one_request_and_answers_the_allowed_ones() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let body = json!({
+        "subject": {"type": "user", "id": "alice", "properties": {"cerbos.roles": ["user"]}},
+        "resource": {"type": "doc", "id": "d1"},
+        "context": {"cerbos.requestId": "s1"},
+        // The search has no action: one given is ignored like any other member.
+        "action": {"name": "deny"}
+    });
+    let (endpoint, r) = call(&handler, &stub, "POST", "/access/v1/search/action", body);
+    assert_eq!(endpoint, Some(Endpoint::SearchAction));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, json!({"results": [{"name": "allow"}, {"name": "allow-doc"}]}));
+    // One Cerbos request: the resource with every candidate action, the subject's roles and id.
+    let asked = stub.asked.borrow();
+    let [(request, _)] = asked.as_slice() else { panic!("one request: {asked:?}") };
+    assert_eq!(request.request_id, "s1");
+    assert_eq!(request.principal.roles, ["user"]);
+    let [entry] = request.resources.as_slice() else { panic!("one resource: {request:?}") };
+    assert_eq!((entry.resource.kind.as_str(), entry.resource.id.as_str()), ("doc", "d1"));
+    assert_eq!(entry.actions, ["allow", "allow-doc", "deny"]);
+}
+
+#[test]
+fn an_action_search_without_a_subject_or_as_the_decider_refuses_it_is_an_authzen_error() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let (_, r) =
+        call(&handler, &stub, "POST", "/access/v1/search/action", json!({"resource": {"type": "doc", "id": "d"}}));
+    assert!(authzen_error(&r, 400).contains("$.subject"), "{}", r.body);
+    let refusing = Stub { refuse: true, ..Stub::default() };
+    let (_, r) = call(&handler, &refusing, "POST", "/access/v1/search/action", alice("view"));
+    assert!(authzen_error(&r, 400).contains("roles[1]"), "{}", r.body);
+    // Not JSON: refused before the decider is asked anything.
+    let text = alice("view").to_string();
+    let (_, r) = handler.handle(
+        &stub,
+        Request { content_type: Some("text/plain"), ..request("POST", "/access/v1/search/action", &text) },
+    );
+    assert_eq!(r.status, 400);
+    assert!(stub.asked.borrow().is_empty());
 }
 
 #[test]

@@ -88,6 +88,10 @@ impl api::Guest for Pdp {
         wit_map::details_to_wit(details())
     }
 
+    fn actions(kind: String) -> Result<Vec<String>, api::Error> {
+        Ok(bundle()?.actions_for(&kind))
+    }
+
     fn handle_http(request: api::HttpRequest, config: api::HttpConfig) -> api::HttpResponse {
         let api::HttpRequest { method, path, host, content_type, request_id, body } = request;
         if let Some(answer) = http::probe(&method, &path, details) {
@@ -148,6 +152,13 @@ impl Decider for Recording<'_> {
         let records = DecisionRecord::of_decision(request, &decision, self.runtime, Duration::ZERO);
         self.records.borrow_mut().extend(records.iter().map(DecisionRecord::to_line));
         Ok(decision)
+    }
+
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
+        let Some(bundle) = self.bundle else {
+            return Err(DecideError::runtime(Failure::Internal, NOT_BAKED));
+        };
+        Ok(bundle.actions_for(kind))
     }
 }
 

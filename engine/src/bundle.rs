@@ -163,6 +163,13 @@ impl Bundle {
         }
     }
 
+    /// The actions this bundle's rules name for resource `kind` (resource and principal policy
+    /// rules, role policies; any version and scope), sorted: the candidates of an AuthZEN action
+    /// search. An action only a wildcard rule (`*`, `view:*`) covers cannot be listed.
+    pub fn actions_for(&self, kind: &str) -> Vec<String> {
+        self.table.actions_for(kind)
+    }
+
     /// What a host reports about this bundle.
     pub fn details(&self) -> authz_api::BundleDetails {
         authz_api::BundleDetails {
@@ -291,5 +298,9 @@ impl authz_api::Decider for Bundle {
             bundle_digest: self.digest.clone(),
             bundle_label: self.label().map(str::to_string),
         })
+    }
+
+    fn actions(&self, kind: &str) -> Result<Vec<String>, authz_api::DecideError> {
+        Ok(self.actions_for(kind))
     }
 }

@@ -386,6 +386,20 @@ pub(crate) fn scope_parents(scope: &str) -> impl Iterator<Item = &str> {
 }
 
 impl Table {
+    /// Every literal action a rule names for resource `kind`, in any version and scope: of
+    /// resource and principal policy rows and of role policy rules (sorted, each once).
+    pub(crate) fn actions_for(&self, kind: &str) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for rows in self.scopes.values().flat_map(HashMap::values) {
+            out.extend(rows.rows_for(kind).filter_map(|r| r.action.literal()).map(str::to_string));
+            let rules = rows.role_policies.iter().flat_map(|p| &p.rules).filter(|r| r.resource.matches(kind));
+            out.extend(rules.flat_map(|r| &r.allow_actions).filter_map(Glob::literal).map(str::to_string));
+        }
+        out.into_iter().collect()
+    }
+}
+
+impl Table {
     /// The scopes to search, most specific first, and the key of the first policy.
     pub(crate) fn all_scopes<'q>(&self, kind: PassKind, scope: &'q str, lenient: bool) -> Vec<&'q str> {
         let set = match kind {

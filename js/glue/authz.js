@@ -2593,6 +2593,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
     let postReturn2Async;
     let postReturn3;
     let postReturn3Async;
+    let postReturn4;
+    let postReturn4Async;
     let authz010CheckResources;
     
     function checkResources(arg0) {
@@ -3594,6 +3596,217 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       });
       
     }
+    let authz010Actions;
+    
+    function actions(arg0) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'authz010Actions',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            
+            var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+            var ptr0= encodeRes.ptr;
+            var len0 = encodeRes.len;
+            
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="actions"][Instruction::CallWasm] enter', {
+              funcName: 'actions',
+              paramCount: 2,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => authz010Actions(ptr0, len0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant11;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var len2 = dataView(memory0).getUint32(ret + 8, true);
+                var base2 = dataView(memory0).getUint32(ret + 4, true);
+                if (base2 % 4 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 4`);
+                var result2 = [];
+                for (let i = 0; i < len2; i++) {
+                  const base = base2 + i * 8;
+                  var ptr1 = dataView(memory0).getUint32(base + 0, true);
+                  var len1 = dataView(memory0).getUint32(base + 4, true);
+                  var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+                  result2.push(result1);
+                }
+                variant11= {
+                  tag: 'ok',
+                  val: result2
+                };
+                break;
+              }
+              case 1: {
+                let variant10;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    var ptr3 = dataView(memory0).getUint32(ret + 8, true);
+                    var len3 = dataView(memory0).getUint32(ret + 12, true);
+                    var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+                    let variant5;
+                    switch (dataView(memory0).getUint8(ret + 16, true)) {
+                      case 0: {
+                        variant5 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr4 = dataView(memory0).getUint32(ret + 20, true);
+                        var len4 = dataView(memory0).getUint32(ret + 24, true);
+                        var result4 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr4, len4));
+                        variant5 = result4;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    variant10= {
+                      tag: 'invalid-request',
+                      val: {
+                        message: result3,
+                        jsonPath: variant5,
+                      }
+                    };
+                    break;
+                  }
+                  case 1: {
+                    var ptr6 = dataView(memory0).getUint32(ret + 8, true);
+                    var len6 = dataView(memory0).getUint32(ret + 12, true);
+                    var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                    let variant8;
+                    switch (dataView(memory0).getUint8(ret + 16, true)) {
+                      case 0: {
+                        variant8 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr7 = dataView(memory0).getUint32(ret + 20, true);
+                        var len7 = dataView(memory0).getUint32(ret + 24, true);
+                        var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                        variant8 = result7;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    variant10= {
+                      tag: 'request-too-large',
+                      val: {
+                        message: result6,
+                        jsonPath: variant8,
+                      }
+                    };
+                    break;
+                  }
+                  case 2: {
+                    var ptr9 = dataView(memory0).getUint32(ret + 8, true);
+                    var len9 = dataView(memory0).getUint32(ret + 12, true);
+                    var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                    variant10= {
+                      tag: 'bundle-unavailable',
+                      val: result9
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for Error');
+                  }
+                }
+                variant11= {
+                  tag: 'err',
+                  val: variant10
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="actions"][Instruction::Return]', {
+              funcName: 'actions',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant11;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn3(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     let authz010HandleHttp;
     
     function handleHttp(arg0, arg1) {
@@ -3905,7 +4118,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn3(ret);
+            postReturn4(ret);
             cstate.mayLeave = true;
             task.exit();
             return retCopy;
@@ -3957,19 +4170,29 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       postReturn2Async = exports0['cabi_post_authz:pdp/authz@0.1.0#bundle-info'];
     }
     
-    postReturn3 = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+    postReturn3 = exports0['cabi_post_authz:pdp/authz@0.1.0#actions'];
     
     try {
-      postReturn3Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http']);
+      postReturn3Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#actions']);
     } catch(err) {
-      postReturn3Async = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+      postReturn3Async = exports0['cabi_post_authz:pdp/authz@0.1.0#actions'];
+    }
+    
+    postReturn4 = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+    
+    try {
+      postReturn4Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http']);
+    } catch(err) {
+      postReturn4Async = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
     }
     
     authz010CheckResources = exports0['authz:pdp/authz@0.1.0#check-resources'];
     authz010CheckJson = exports0['authz:pdp/authz@0.1.0#check-json'];
     authz010BundleInfo = exports0['authz:pdp/authz@0.1.0#bundle-info'];
+    authz010Actions = exports0['authz:pdp/authz@0.1.0#actions'];
     authz010HandleHttp = exports0['authz:pdp/authz@0.1.0#handle-http'];
     const authz010 = {
+      actions: actions,
       bundleInfo: bundleInfo,
       checkJson: checkJson,
       checkResources: checkResources,

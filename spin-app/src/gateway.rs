@@ -276,4 +276,10 @@ impl Decider for Imported<'_> {
         }
         Ok(decision)
     }
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
+        pdp::actions(kind).map_err(|e| match wit_map::error_from_wit(e) {
+            Ok(request_error) => DecideError::Request(request_error),
+            Err(reason) => DecideError::runtime(Failure::Unavailable, reason),
+        })
+    }
 }

@@ -99,6 +99,13 @@ impl Cerbos {
     }
 }
 
+impl Cerbos {
+    /// Its process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Cerbos {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -871,6 +871,12 @@ impl Decider for Matrix {
         }
         Ok(want)
     }
+
+    /// Not compared across runtimes (the harness compares checks): action search runs through
+    /// every HTTP host in `tests/tests/http_server.rs`.
+    fn actions(&self, _kind: &str) -> Result<Vec<String>, DecideError> {
+        Err(disagreement("the conformance harness compares checks, not action search".into()))
+    }
 }
 
 /// The typed (WIT) request asking what `input` asks under `opts`.

@@ -195,16 +195,17 @@ fn run_config(
     std::fs::write(&config, CONFIG).map_err(|e| e.to_string())?;
     let port = |p: Result<u16, String>| p.map(|p| p.to_string());
     let (http, grpc) = (free_port()?, port(free_port())?);
-    let shared = |audit: &str, http: String| {
+    let shared = |audit: &str, http: String, grpc: String| {
         vec![
             ("DIFF_HTTP_PORT", http),
-            ("DIFF_GRPC_PORT", grpc.clone()),
+            ("DIFF_GRPC_PORT", grpc),
             ("DIFF_POLICIES", policies.display().to_string()),
             ("DIFF_AUDIT", dir.path().join(audit).display().to_string()),
         ]
     };
-    let cerbos = Cerbos::start_with_config(bin, &config, &shared("cerbos-audit.log", http.to_string()), http)?;
-    let authz = authz_with_config(&config, &shared("authz-audit.log", "0".into()))?;
+    let cerbos = Cerbos::start_with_config(bin, &config, &shared("cerbos-audit.log", http.to_string(), grpc), http)?;
+    // Any free ports (a build with the gRPC API serves `server.grpcListenAddr` too).
+    let authz = authz_with_config(&config, &shared("authz-audit.log", "0".into(), "0".into()))?;
     let mut pdps = Pdps {
         cerbos: authz_conformance::http::Client::new(cerbos.addr),
         authz: authz.client(),
@@ -289,9 +290,17 @@ fn authz_decides_as_cerbos_does() {
         Err(e) => panic!("example, one Cerbos config file: {e}"),
     };
     record(&mut tally, "example/config file", &result);
-    let unused = ["server.grpcListenAddr", "telemetry"];
+    // A build with the gRPC API serves `server.grpcListenAddr`; one without reports it.
+    let grpc = cfg!(feature = "grpc");
+    let unused = if grpc { &["telemetry"][..] } else { &["server.grpcListenAddr", "telemetry"] };
+    if grpc {
+        let served = reported.iter().any(|l| l.contains("listening on grpc://127.0.0.1:"));
+        let served = if served { Ok(()) } else { Err(format!("no gRPC API announced:\n{}", reported.join("\n"))) };
+        tally.record("example/config file/gRPC served at server.grpcListenAddr", served);
+    }
     let missing: Vec<&str> = unused
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|key| {
             !reported.iter().any(|l| l.contains(&format!("{key}: ignored")) || l.contains(&format!("ignored: {key}")))
         })

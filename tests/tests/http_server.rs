@@ -254,6 +254,85 @@ fn authzen_transport_on(host: Host, c: &mut Client) {
     assert_eq!(decisions[1]["context"]["error"]["path"], "$.evaluations[1].action.name", "{host:?}: {r}");
 }
 
+/// The example suite's principals and resources as AuthZEN subjects and resources, and every
+/// action the suite asks about each resource kind.
+fn suite_entities() -> (Vec<Value>, Vec<Value>, std::collections::BTreeMap<String, Vec<String>>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example/tests/document_test.yaml");
+    let suite: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let subjects = suite["principals"].as_object().unwrap().values().map(|p| {
+        let mut properties = p["attr"].as_object().cloned().unwrap_or_default();
+        properties.insert("cerbos.roles".into(), p["roles"].clone());
+        json!({"type": "user", "id": p["id"], "properties": properties})
+    });
+    let named = suite["resources"].as_object().unwrap();
+    let resources = named.values().map(|r| {
+        let mut properties = r["attr"].as_object().cloned().unwrap_or_default();
+        if let Some(scope) = r.get("scope") {
+            properties.insert("cerbos.scope".into(), scope.clone());
+        }
+        json!({"type": r["kind"], "id": r["id"], "properties": properties})
+    });
+    let mut actions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for test in suite["tests"].as_array().unwrap() {
+        for r in test["input"]["resources"].as_array().unwrap() {
+            let kind = actions.entry(named[r.as_str().unwrap()]["kind"].as_str().unwrap().to_string()).or_default();
+            for a in test["input"]["actions"].as_array().unwrap() {
+                if !kind.iter().any(|k| k == a.as_str().unwrap()) {
+                    kind.push(a.as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    (subjects.collect(), resources.collect(), actions)
+}
+
+#[test]
+fn authzen_action_search_answers_the_actions_evaluations_allow() {
+    for host in HOSTS {
+        authzen_action_search_on(host);
+    }
+}
+
+/// For every subject and resource of the example's suite, the actions an action search answers
+/// are, among the actions the suite asks about, exactly those an evaluation of each allows; and
+/// every action it answers is allowed by an evaluation.
+fn authzen_action_search_on(host: Host) {
+    let server = host.start(&Limits::default());
+    let mut c = server.client();
+    let config = ok_json(c.get("/.well-known/authzen-configuration").unwrap());
+    let base = format!("http://{}", server.addr);
+    assert_eq!(config["search_action_endpoint"], json!(format!("{base}/access/v1/search/action")), "{host:?}");
+    let (subjects, resources, asked) = suite_entities();
+    let (mut found, mut denied) = (0, 0);
+    for subject in &subjects {
+        for resource in &resources {
+            let body = json!({"subject": subject, "resource": resource});
+            let results = ok_json(c.post_json("/access/v1/search/action", &body.to_string()).unwrap());
+            let names: Vec<String> =
+                results["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().into()).collect();
+            let allowed = |c: &mut Client, action: &str| {
+                let body = json!({"subject": subject, "resource": resource, "action": {"name": action}});
+                ok_json(c.post_json("/access/v1/evaluation", &body.to_string()).unwrap())["decision"] == true
+            };
+            for name in &names {
+                assert!(allowed(&mut c, name), "{host:?}: search answered {name} for {subject} on {resource}");
+            }
+            for action in &asked[resource["type"].as_str().unwrap()] {
+                let evaluated = allowed(&mut c, action);
+                assert_eq!(
+                    names.contains(action),
+                    evaluated,
+                    "{host:?}: {action} for {subject} on {resource}: {names:?}"
+                );
+                denied += usize::from(!evaluated);
+            }
+            found += names.len();
+        }
+    }
+    // Neither everything nor nothing: the comparison saw both.
+    assert!(found > 0 && denied > 0, "{host:?}: {found} found, {denied} denied");
+}
+
 #[test]
 fn authzen_batches_follow_their_semantics() {
     for host in HOSTS {

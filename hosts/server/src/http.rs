@@ -117,6 +117,9 @@ impl Decider for Audited<'_> {
         }
         Ok(decision)
     }
+    fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
+        Ok(tokio::task::block_in_place(|| self.pdp.actions(kind))?)
+    }
 }
 
 /// The PDP API: reads the body (for the endpoints that take one), decides on this worker

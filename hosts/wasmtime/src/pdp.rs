@@ -195,6 +195,12 @@ impl Pdp {
         Ok(response)
     }
 
+    /// The actions the bundle's rules name for resource kind `kind`, sorted (the candidates of
+    /// an AuthZEN action search; an action only a wildcard rule covers is not listed).
+    pub fn actions(&self, kind: &str) -> Result<Vec<String>, HostError> {
+        self.call(|pdp, store| pdp.authz_pdp_authz().call_actions(store, kind))?.map_err(component_error)
+    }
+
     /// Whether calls get the host's time: configured so, and the bundle reads the time.
     fn supplies_now(&self) -> bool {
         self.config.supply_now && self.info.reads_clock
@@ -296,6 +302,9 @@ impl authz_api::Decider for Pdp {
     ) -> Result<authz_api::Decision, authz_api::DecideError> {
         let typed = crate::convert::request_to_wit(request, options);
         Ok(crate::convert::response_from_wit(self.check_typed(Cow::Owned(typed))?))
+    }
+    fn actions(&self, kind: &str) -> Result<Vec<String>, authz_api::DecideError> {
+        Ok(Pdp::actions(self, kind)?)
     }
 }
 

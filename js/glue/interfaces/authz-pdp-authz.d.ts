@@ -2,6 +2,7 @@
 export function checkResources(request: CheckRequest): CheckResponse;
 export function checkJson(request: string, defaults: CheckOptions): string;
 export function bundleInfo(): BundleDetails;
+export function actions(kind: string): Array<string>;
 export function handleHttp(request: HttpRequest, config: HttpConfig): HttpResponse;
 /**
  * # Variants
