@@ -58,6 +58,29 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# serve_authz AUTHZ LOG ARGS...: starts `AUTHZ serve --exit-on-stdin-close ARGS...` in the
+# background, its stderr in LOG and its stdin a pipe in $WORK (see `scratch`) this shell holds
+# open: when the script ends, however it ends, the server exits. Sets SERVER (its pid) and ADDR
+# (its HTTP address) once it listens; fails, showing LOG, if it exits or does not listen in 2 min.
+serve_authz() {
+  local bin="$1" log="$2"
+  shift 2
+  mkfifo "$WORK/stdin"
+  "$bin" serve --exit-on-stdin-close "$@" < "$WORK/stdin" 2> "$log" &
+  SERVER=$!
+  exec 3> "$WORK/stdin"
+  ADDR=""
+  for _ in $(seq 1 600); do
+    ADDR="$(sed -n 's|.*listening on http://\([0-9.:]*\).*|\1|p' "$log" | head -n 1)"
+    if [ -n "$ADDR" ]; then return 0; fi
+    if ! kill -0 "$SERVER" 2>/dev/null; then cat "$log" >&2; echo "authz serve exited" >&2; return 1; fi
+    sleep 0.2
+  done
+  cat "$log" >&2
+  echo "authz serve did not start listening" >&2
+  return 1
+}
+
 # scratch: a temporary directory in $WORK, removed when the script exits, together with the
 # background process whose pid the script puts in $SERVER (a server it started there).
 scratch() {

@@ -49,21 +49,8 @@ echo "== authz bake --policies policies/example"
 test -s "$WORK/example.wasm"
 
 echo "== authz serve --policies policies/example"
-# Its stdin is a pipe this script holds open: when the script ends, however, the server exits.
-mkfifo "$WORK/stdin"
-"$AUTHZ" serve --policies "$ROOT/policies/example" --addr 127.0.0.1:0 --exit-on-stdin-close \
-  < "$WORK/stdin" 2> "$WORK/serve.log" &
-SERVER=$!
-exec 3> "$WORK/stdin"
-addr=""
-for _ in $(seq 1 600); do
-  addr="$(sed -n 's|.*listening on http://\([0-9.:]*\).*|\1|p' "$WORK/serve.log" | head -n 1)"
-  if [ -n "$addr" ]; then break; fi
-  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$WORK/serve.log" >&2; echo "authz serve exited" >&2; exit 1; fi
-  sleep 0.2
-done
-if [ -z "$addr" ]; then cat "$WORK/serve.log" >&2; echo "authz serve did not start listening" >&2; exit 1; fi
-response="$(python3 - "$addr" "$ROOT/policies/example-request.json" <<'PY'
+serve_authz "$AUTHZ" "$WORK/serve.log" --policies "$ROOT/policies/example" --addr 127.0.0.1:0
+response="$(python3 - "$ADDR" "$ROOT/policies/example-request.json" <<'PY'
 import json, sys, urllib.request
 addr, path = sys.argv[1], sys.argv[2]
 with open(path, "rb") as f:

@@ -33,28 +33,17 @@ for _ in $(seq 1 300); do
   sleep 0.2
 done
 
-# authz serve, HTTP and gRPC; its stdin is a pipe this script holds open.
-mkfifo "$WORK/stdin"
-"$AUTHZ" serve --policies policies/example --addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --exit-on-stdin-close \
-  < "$WORK/stdin" 2> "$WORK/serve.log" &
-SERVER=$!
-exec 3> "$WORK/stdin"
-addr=""
-for _ in $(seq 1 600); do
-  addr="$(sed -n 's|.*listening on http://\([0-9.:]*\).*|\1|p' "$WORK/serve.log" | head -n 1)"
-  if [ -n "$addr" ]; then break; fi
-  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$WORK/serve.log" >&2; echo "authz serve exited" >&2; exit 1; fi
-  sleep 0.2
-done
+# authz serve, HTTP and gRPC.
+serve_authz "$AUTHZ" "$WORK/serve.log" --policies policies/example --addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0
 grpc="$(sed -n 's|.*listening on grpc://\([0-9.:]*\).*|\1|p' "$WORK/serve.log" | head -n 1)"
-if [ -z "$addr" ] || [ -z "$grpc" ]; then
+if [ -z "$grpc" ]; then
   cat "$WORK/serve.log" >&2
-  echo "authz serve did not announce both its HTTP and gRPC addresses" >&2
+  echo "authz serve did not announce its gRPC address" >&2
   exit 1
 fi
 curl -fsS "http://127.0.0.1:$http_port/_cerbos/health" > /dev/null
 
 "$SDK_VENV/bin/python" tests/sdk/python_sdk.py "$WORK/requests.json" \
-  "http://127.0.0.1:$http_port" "127.0.0.1:$grpc_port" "http://$addr" "$grpc"
+  "http://127.0.0.1:$http_port" "127.0.0.1:$grpc_port" "http://$ADDR" "$grpc"
 NODE_PATH="$TOOLS/npm-cerbos-http/node_modules" node tests/sdk/js_sdk.mjs "$WORK/requests.json" \
-  "http://127.0.0.1:$http_port" "http://$addr"
+  "http://127.0.0.1:$http_port" "http://$ADDR"
