@@ -75,8 +75,7 @@ struct Target {
 fn authz_serve() -> Result<Target, String> {
     let args: &[&str] = if cfg!(feature = "grpc") { &["--grpc-addr", "127.0.0.1:0"] } else { &[] };
     let server = Server::start(args)?;
-    let log = server.stderr.lock().map(|l| l.clone()).unwrap_or_default();
-    let grpc = log.iter().find_map(|l| l.split("listening on grpc://").nth(1)?.split_whitespace().next()?.parse().ok());
+    let grpc = server.announced("listening on grpc://");
     if cfg!(feature = "grpc") && grpc.is_none() {
         return Err("authz serve did not announce its gRPC address".into());
     }

@@ -177,6 +177,13 @@ pub fn bake_example(out: &std::path::Path, extra: &[&str]) -> Result<(), String>
     }
 }
 
+/// What follows `marker` in a log line, up to the next space or `/` (text log lines carry the
+/// address as a field after the message too).
+fn address_after<'l>(line: &'l str, marker: &str) -> Option<&'l str> {
+    let rest = line.split(marker).nth(1)?;
+    rest.split(|c: char| c.is_whitespace() || c == '/').next()
+}
+
 /// A running `authz serve` process, killed on drop.
 pub struct Server {
     child: Child,
@@ -184,7 +191,7 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Its stdout (the audit log when `--audit-log stdout`), unread.
     pub stdout: Option<std::process::ChildStdout>,
-    /// Lines it printed on stderr after `listening on` are collected here.
+    /// Lines it printed on stderr are collected here.
     pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Files the server reads for as long as it runs, removed after it stops.
     files: Option<tempfile::TempDir>,
@@ -227,9 +234,7 @@ impl Server {
                 let _ = child.kill();
                 return Err(format!("{:?} exited before listening:\n{}", command.get_program(), seen.join("\n")));
             };
-            if let Some(a) = line.split(marker).nth(1) {
-                // Text log lines carry the address as a field after the message too.
-                let a = a.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default();
+            if let Some(a) = address_after(&line, marker) {
                 break a.parse::<SocketAddr>().map_err(|e| format!("bad address in `{line}`: {e}"))?;
             }
             seen.push(line);
@@ -294,6 +299,13 @@ impl Server {
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+
+    /// The address it announced after `marker` on stderr (`listening on grpc://` for
+    /// `authz serve --grpc-addr`), when it did.
+    pub fn announced(&self, marker: &str) -> Option<SocketAddr> {
+        let lines = self.stderr.lock().ok()?;
+        lines.iter().find_map(|l| address_after(l, marker)?.parse().ok())
     }
 
     /// The server's process ID.

@@ -33,6 +33,53 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
     }
 }
 
+/// The example bundle's suite (`policies/example/tests/document_test.yaml`) as a grid of checks,
+/// for the tests that ask every principal about every resource: its principals and resources
+/// as the suite writes them, and for each resource kind every action its tests ask about (in
+/// the order first asked).
+pub struct ExampleGrid {
+    /// The suite's principals (`id`, `roles`, `attr`).
+    pub principals: Vec<serde_json::Value>,
+    /// The suite's resources (`kind`, `id`, `attr`, `scope`).
+    pub resources: Vec<serde_json::Value>,
+    /// Resource kind → the actions the suite asks about it.
+    pub actions: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads [`ExampleGrid`] from the example's suite.
+pub fn example_grid() -> Result<ExampleGrid, String> {
+    use serde_json::Value;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example/tests/document_test.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let suite: Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let values = |key: &str| -> Vec<Value> {
+        suite.get(key).and_then(Value::as_object).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    };
+    let strings = |v: &Value, key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let named = suite.get("resources").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut actions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for input in suite.get("tests").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("input")) {
+        for r in strings(input, "resources") {
+            let kind = named.get(&r).and_then(|r| r.get("kind")?.as_str());
+            let list = actions.entry(kind.ok_or(format!("test resource `{r}` has no kind"))?.to_string()).or_default();
+            for a in strings(input, "actions") {
+                if !list.contains(&a) {
+                    list.push(a);
+                }
+            }
+        }
+    }
+    Ok(ExampleGrid { principals: values("principals"), resources: values("resources"), actions })
+}
+
 /// Files in `dir` with the given extension, sorted.
 pub fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> =

@@ -13,6 +13,7 @@
 
 use authz_conformance::differential::{cerbos_binary, Cerbos};
 use authz_conformance::http::Server;
+use authz_conformance::{example_grid, ExampleGrid};
 use cerbos::genpb::cerbos::request::v1::ServerInfoRequest;
 use cerbos::genpb::cerbos::response::v1::CheckResourcesResponse as Pb;
 use cerbos::genpb::cerbos::svc::v1::cerbos_service_client::CerbosServiceClient;
@@ -28,35 +29,13 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example")
 }
 
-/// The example suite's principals and resources, and the actions it asks per resource kind.
-struct Grid {
-    principals: Vec<Value>,
-    resources: Vec<Value>,
-    actions: BTreeMap<String, Vec<String>>,
-}
-
-fn grid() -> Grid {
-    let text = std::fs::read_to_string(example().join("tests/document_test.yaml")).expect("the example suite");
-    let suite: Value = serde_yaml::from_str(&text).expect("YAML");
-    let values =
-        |key: &str| -> Vec<Value> { suite[key].as_object().map(|m| m.values().cloned().collect()).unwrap_or_default() };
-    let (principals, resources) = (values("principals"), values("resources"));
-    let named = suite["resources"].as_object().cloned().unwrap_or_default();
-    let mut actions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for test in suite["tests"].as_array().into_iter().flatten() {
-        let input = &test["input"];
-        for r in input["resources"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-            let kind = named[r]["kind"].as_str().unwrap_or_default().to_string();
-            let list = actions.entry(kind).or_default();
-            for a in input["actions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                if !list.iter().any(|x| x == a) {
-                    list.push(a.to_string());
-                }
-            }
-        }
-    }
-    assert!(principals.len() >= 5 && resources.len() >= 5 && actions.len() >= 2, "the example suite shrank");
-    Grid { principals, resources, actions }
+fn grid() -> ExampleGrid {
+    let grid = example_grid().expect("the example suite");
+    assert!(
+        grid.principals.len() >= 5 && grid.resources.len() >= 5 && grid.actions.len() >= 2,
+        "the example suite shrank"
+    );
+    grid
 }
 
 fn attributes(v: &Value) -> Vec<cerbos::sdk::attr::Attribute> {
@@ -78,7 +57,7 @@ fn principal(p: &Value) -> Principal {
     Principal::new(p["id"].as_str().expect("an id"), roles).with_attributes(attributes(p))
 }
 
-fn resources(grid: &Grid) -> ResourceList {
+fn resources(grid: &ExampleGrid) -> ResourceList {
     grid.resources.iter().fold(ResourceList::new(), |list, r| {
         let kind = r["kind"].as_str().expect("a kind");
         let mut resource = Resource::new(r["id"].as_str().expect("an id"), kind).with_attributes(attributes(r));
@@ -103,10 +82,7 @@ fn comparable(mut r: Pb) -> Pb {
 }
 
 fn grpc_addr(server: &Server) -> SocketAddr {
-    let log = server.stderr.lock().expect("the log").clone();
-    let line =
-        log.iter().find_map(|l| l.split("listening on grpc://").nth(1)).expect("authz announced its gRPC address");
-    line.split(|c: char| c.is_whitespace()).next().unwrap_or_default().parse().expect("an address")
+    server.announced("listening on grpc://").expect("authz announced its gRPC address")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +125,7 @@ async fn refusal(client: &mut CerbosAsyncClient) -> Option<Option<tonic::Code>> 
 }
 
 /// authz's HTTP answer to the grid's request for principal `p`: each resource's effects.
-fn http_answer(authz: &Server, p: &Value, grid: &Grid) -> Vec<BTreeMap<String, String>> {
+fn http_answer(authz: &Server, p: &Value, grid: &ExampleGrid) -> Vec<BTreeMap<String, String>> {
     let resources: Vec<Value> = grid
         .resources
         .iter()

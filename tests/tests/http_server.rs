@@ -257,33 +257,20 @@ fn authzen_transport_on(host: Host, c: &mut Client) {
 /// The example suite's principals and resources as AuthZEN subjects and resources, and every
 /// action the suite asks about each resource kind.
 fn suite_entities() -> (Vec<Value>, Vec<Value>, std::collections::BTreeMap<String, Vec<String>>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/example/tests/document_test.yaml");
-    let suite: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let subjects = suite["principals"].as_object().unwrap().values().map(|p| {
+    let grid = authz_conformance::example_grid().unwrap();
+    let subjects = grid.principals.iter().map(|p| {
         let mut properties = p["attr"].as_object().cloned().unwrap_or_default();
         properties.insert("cerbos.roles".into(), p["roles"].clone());
         json!({"type": "user", "id": p["id"], "properties": properties})
     });
-    let named = suite["resources"].as_object().unwrap();
-    let resources = named.values().map(|r| {
+    let resources = grid.resources.iter().map(|r| {
         let mut properties = r["attr"].as_object().cloned().unwrap_or_default();
         if let Some(scope) = r.get("scope") {
             properties.insert("cerbos.scope".into(), scope.clone());
         }
         json!({"type": r["kind"], "id": r["id"], "properties": properties})
     });
-    let mut actions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for test in suite["tests"].as_array().unwrap() {
-        for r in test["input"]["resources"].as_array().unwrap() {
-            let kind = actions.entry(named[r.as_str().unwrap()]["kind"].as_str().unwrap().to_string()).or_default();
-            for a in test["input"]["actions"].as_array().unwrap() {
-                if !kind.iter().any(|k| k == a.as_str().unwrap()) {
-                    kind.push(a.as_str().unwrap().to_string());
-                }
-            }
-        }
-    }
-    (subjects.collect(), resources.collect(), actions)
+    (subjects.collect(), resources.collect(), grid.actions)
 }
 
 #[test]
