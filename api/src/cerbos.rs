@@ -143,7 +143,7 @@ fn json_path(path: &str) -> String {
     }
 }
 
-fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError {
+pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> RequestError {
     RequestError::Invalid { path: path.into(), message: message.into() }
 }
 
@@ -155,6 +155,14 @@ fn first_repeat(items: &[String]) -> Option<usize> {
 
 /// Decodes and validates a request; the error names the offending JSON path.
 pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesRequest, RequestError> {
+    let req: CheckResourcesRequest = decode_json(text, limits)?;
+    req.validate(limits)?;
+    Ok(req)
+}
+
+/// Decodes a request body of type `T` within the byte limit; the error names the offending
+/// JSON path.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(text: &str, limits: &Limits) -> Result<T, RequestError> {
     if text.len() > limits.max_bytes {
         return Err(RequestError::Limit {
             path: "$".into(),
@@ -164,7 +172,7 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
     // Strict as `json::value` is, in the one pass: serde refuses a field given twice, the
     // object fields refuse a key given twice (`json::strict_object`), and nothing may follow.
     let de = &mut serde_json::Deserializer::from_str(text);
-    let req: CheckResourcesRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+    let req: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         // A field given twice is reported at its struct's path, with the field named.
         let path = json_path(&e.path().to_string());
         let msg = e.inner().to_string();
@@ -175,8 +183,42 @@ pub fn decode_request(text: &str, limits: &Limits) -> Result<CheckResourcesReque
         let msg = e.to_string();
         invalid("$", msg.split(" at line ").next().unwrap_or(&msg).to_string())
     })?;
-    req.validate(limits)?;
     Ok(req)
+}
+
+/// What Cerbos requires of a request's principal: an ID and distinct roles.
+pub(crate) fn validate_principal(principal: &Principal) -> Result<(), RequestError> {
+    if principal.id.is_empty() {
+        return Err(invalid("$.principal.id", "must not be empty"));
+    }
+    if principal.roles.is_empty() {
+        return Err(invalid("$.principal.roles", "must contain at least one role"));
+    }
+    if let Some(j) = first_repeat(&principal.roles) {
+        return Err(invalid(format!("$.principal.roles[{j}]"), "repeated value must contain unique items"));
+    }
+    Ok(())
+}
+
+/// What Cerbos requires of the actions at `path`: one or more, none empty, none repeated,
+/// within the limit.
+pub(crate) fn validate_actions(actions: &[String], path: &str, limits: &Limits) -> Result<(), RequestError> {
+    if actions.is_empty() {
+        return Err(invalid(path, "must contain at least one action"));
+    }
+    if actions.len() > limits.max_actions {
+        return Err(RequestError::Limit {
+            path: path.to_string(),
+            message: format!("{} actions, the limit is {}", actions.len(), limits.max_actions),
+        });
+    }
+    if let Some(j) = actions.iter().position(String::is_empty) {
+        return Err(invalid(format!("{path}[{j}]"), "must not be empty"));
+    }
+    if let Some(j) = first_repeat(actions) {
+        return Err(invalid(format!("{path}[{j}]"), "repeated value must contain unique items"));
+    }
+    Ok(())
 }
 
 impl CheckResourcesRequest {
@@ -185,15 +227,7 @@ impl CheckResourcesRequest {
     /// error names the offending JSON path. Hosts that build a request from typed records
     /// (the component) call this instead of going through JSON.
     pub fn validate(&self, limits: &Limits) -> Result<(), RequestError> {
-        if self.principal.id.is_empty() {
-            return Err(invalid("$.principal.id", "must not be empty"));
-        }
-        if self.principal.roles.is_empty() {
-            return Err(invalid("$.principal.roles", "must contain at least one role"));
-        }
-        if let Some(j) = first_repeat(&self.principal.roles) {
-            return Err(invalid(format!("$.principal.roles[{j}]"), "repeated value must contain unique items"));
-        }
+        validate_principal(&self.principal)?;
         if self.resources.is_empty() {
             return Err(invalid("$.resources", "must contain at least one resource"));
         }
@@ -207,24 +241,7 @@ impl CheckResourcesRequest {
             if r.resource.kind.is_empty() {
                 return Err(invalid(format!("$.resources[{i}].resource.kind"), "must not be empty"));
             }
-            if r.actions.is_empty() {
-                return Err(invalid(format!("$.resources[{i}].actions"), "must contain at least one action"));
-            }
-            if r.actions.len() > limits.max_actions {
-                return Err(RequestError::Limit {
-                    path: format!("$.resources[{i}].actions"),
-                    message: format!("{} actions, the limit is {}", r.actions.len(), limits.max_actions),
-                });
-            }
-            if let Some(j) = r.actions.iter().position(String::is_empty) {
-                return Err(invalid(format!("$.resources[{i}].actions[{j}]"), "must not be empty"));
-            }
-            if let Some(j) = first_repeat(&r.actions) {
-                return Err(invalid(
-                    format!("$.resources[{i}].actions[{j}]"),
-                    "repeated value must contain unique items",
-                ));
-            }
+            validate_actions(&r.actions, &format!("$.resources[{i}].actions"), limits)?;
         }
         Ok(())
     }
@@ -381,7 +398,7 @@ pub fn encode_request(opts: &CheckOptions, req: &CheckResourcesRequest) -> serde
 }
 
 /// `auxData` as Cerbos's API writes it: signed tokens, in the model's [`AuxData::tokens`].
-mod wire_aux {
+pub(crate) mod wire_aux {
     use crate::model::{Attributes, AuxData, Token};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
@@ -402,7 +419,7 @@ mod wire_aux {
         authzen: Attributes,
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AuxData>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AuxData>, D::Error> {
         let Some(w) = Option::<Wire>::deserialize(d)? else { return Ok(None) };
         // As Cerbos: a `jwt` token is the only one read; an empty token is no token.
         let tokens: BTreeMap<String, Token> = match w.jwt {
@@ -413,7 +430,7 @@ mod wire_aux {
         Ok(Some(AuxData { tokens, authzen: w.authzen, ..AuxData::default() }))
     }
 
-    pub(super) fn serialize<S: Serializer>(aux: &Option<AuxData>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(aux: &Option<AuxData>, s: S) -> Result<S::Ok, S::Error> {
         let Some(aux) = aux else { return s.serialize_none() };
         let mut w = Wire { authzen: aux.authzen.clone(), ..Wire::default() };
         for (name, t) in &aux.tokens {

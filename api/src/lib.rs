@@ -4,6 +4,7 @@
 //!   options, decisions);
 //! - [`cerbos`] and [`authzen`]: the Cerbos CheckResources JSON and OpenID AuthZEN 1.0 wire
 //!   formats, mapped to and from the model, with JSON paths in errors and size limits;
+//! - [`plan`]: query planning (Cerbos PlanResources): its model and wire format;
 //! - [`Decider`]: the seam to "something that decides" (the engine, the component run by
 //!   wasmtime, the component's imported interface inside a wasm gateway);
 //! - [`audit`]: the decision record every host writes, and its audit-log line;
@@ -23,6 +24,7 @@ mod error;
 pub mod http;
 pub mod json;
 pub mod model;
+pub mod plan;
 mod wit;
 
 pub use decide::{decide_each, DecideError, Decider, Decision, Failure};

@@ -163,6 +163,20 @@ impl Bundle {
         }
     }
 
+    /// Plans `input` (Cerbos's PlanResources): which resources of its kind the principal may
+    /// act on, as a filter over the attributes not given. A token nobody verified
+    /// ([`Bundle::verify_tokens`]) allows nothing; neither does an engine that cannot run.
+    pub fn plan(&self, opts: &CheckOptions, input: &authz_api::plan::PlanInput) -> authz_api::plan::PlanOutput {
+        let unverified = input.aux_data.as_ref().is_some_and(|a| !a.tokens.is_empty());
+        match runtime() {
+            Ok(rt) if !unverified => {
+                let globals = crate::activation::globals_val(&opts.globals);
+                crate::plan::plan(&self.table, rt, opts, globals.as_ref(), input)
+            }
+            _ => crate::plan::deny_all(opts, input),
+        }
+    }
+
     /// The actions this bundle's rules name for resource `kind` (resource and principal policy
     /// rules, role policies; any version and scope), sorted: the candidates of an AuthZEN action
     /// search. An action only a wildcard rule (`*`, `view:*`) covers cannot be listed.

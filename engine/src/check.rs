@@ -69,7 +69,7 @@ struct Evaluator<'r, 'a> {
 static EMPTY_RUNTIME: OnceLock<Box<dyn Val + 'static>> = OnceLock::new();
 static EMPTY_MAP: OnceLock<Box<dyn Val + 'static>> = OnceLock::new();
 
-fn empty_runtime() -> &'static (dyn Val + 'static) {
+pub(crate) fn empty_runtime() -> &'static (dyn Val + 'static) {
     EMPTY_RUNTIME.get_or_init(|| runtime_value(&[])).as_ref()
 }
 
@@ -242,14 +242,14 @@ impl<'r, 'a> Evaluator<'r, 'a> {
     }
 }
 
-fn row_matches(row: &Row, kind: PassKind, action: &str, roles: &[&str], pid: &str) -> bool {
+pub(crate) fn row_matches(row: &Row, kind: PassKind, action: &str, roles: &[&str], pid: &str) -> bool {
     row.kind == kind
         && (kind == PassKind::Resource || row.principal.as_deref() == Some(pid))
         && (row.role == "*" || roles.contains(&row.role.as_str()))
         && row.action.matches(action)
 }
 
-fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
+pub(crate) fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
     if v.is_empty() {
         d
     } else {
@@ -572,21 +572,9 @@ impl<'t> Lookup<'t> {
         None
     }
 
-    /// Whether the scope has a resource rule or a role-policy rule for the resource kind and one
-    /// of the roles (a role policy that covers other kinds only does not decide here).
-    fn has_rules_for(&self, sr: &ScopeRows, parent_roles: &[&str]) -> bool {
-        let kind = &self.input.resource.kind;
-        let has_role = |role: &str| role == "*" || parent_roles.contains(&role);
-        sr.rows_for(kind).any(|row| row.kind == PassKind::Resource && has_role(&row.role))
-            || sr
-                .role_policies
-                .iter()
-                .any(|rp| has_role(&rp.role) && rp.rules.iter().any(|rr| rr.resource.matches(kind)))
-    }
-
     /// The scope's role policies for the principal's role and its parents, in that order,
     /// consulted only where the scope has some rule for the resource kind and one of the roles
-    /// ([`Lookup::has_rules_for`]): their `allowActions` are exhaustive, so a role policy with
+    /// ([`has_rules_for`]): their `allowActions` are exhaustive, so a role policy with
     /// no rule for the resource kind or the action denies it, and so does a covering rule whose
     /// condition is not met (the first such rule decides; later rules are not evaluated).
     fn role_policies(
@@ -601,7 +589,7 @@ impl<'t> Lookup<'t> {
         let mut policies = parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr));
         // Most scopes have no role policy for these roles: the gate's scan is only paid where one does.
         let first = policies.next()?;
-        if !self.has_rules_for(sr, parent_roles) {
+        if !has_rules_for(sr, kind, parent_roles) {
             return None;
         }
         for rp in std::iter::once(first).chain(policies) {
@@ -635,6 +623,14 @@ impl<'t> Lookup<'t> {
         }
         None
     }
+}
+
+/// Whether the scope has a resource rule or a role-policy rule for the resource `kind` and one
+/// of the roles (a role policy that covers other kinds only does not decide here).
+pub(crate) fn has_rules_for(sr: &ScopeRows, kind: &str, parent_roles: &[&str]) -> bool {
+    let has_role = |role: &str| role == "*" || parent_roles.contains(&role);
+    sr.rows_for(kind).any(|row| row.kind == PassKind::Resource && has_role(&row.role))
+        || sr.role_policies.iter().any(|rp| has_role(&rp.role) && rp.rules.iter().any(|rr| rr.resource.matches(kind)))
 }
 
 /// A scope's decision for a role: the outcome, the policy when it is not the pass's own

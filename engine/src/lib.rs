@@ -12,6 +12,7 @@ mod compile;
 mod error;
 mod glob;
 mod jwt;
+mod plan;
 mod policy;
 mod schema;
 mod source;

@@ -322,6 +322,27 @@ pub(crate) fn validate(
     input: &CheckInput,
     enforcement: SchemaEnforcement,
 ) -> Option<(Vec<ValidationError>, bool)> {
+    validate_with(table, policy_key, input, enforcement, false)
+}
+
+/// As [`validate`], for a plan: the resource's attributes are those known, so a required one
+/// that is missing is no violation (the filter covers it).
+pub(crate) fn validate_known(
+    table: &Table,
+    policy_key: &str,
+    input: &CheckInput,
+    enforcement: SchemaEnforcement,
+) -> Option<(Vec<ValidationError>, bool)> {
+    validate_with(table, policy_key, input, enforcement, true)
+}
+
+fn validate_with(
+    table: &Table,
+    policy_key: &str,
+    input: &CheckInput,
+    enforcement: SchemaEnforcement,
+    partial_resource: bool,
+) -> Option<(Vec<ValidationError>, bool)> {
     if enforcement == SchemaEnforcement::None {
         return None;
     }
@@ -338,6 +359,9 @@ pub(crate) fn validate(
         }
         let v = Value::Object(attr.clone());
         for (p, message) in validate_value(&table.schema_docs, path, &v) {
+            if partial_resource && source == "SOURCE_RESOURCE" && message.starts_with("missing properties") {
+                continue;
+            }
             errors.push(ValidationError { path: p, message, source: source.into() });
         }
     }
