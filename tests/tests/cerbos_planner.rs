@@ -1,7 +1,8 @@
 //! Cerbos's query planner suites (`query_planner/suite/common/*.yaml`) against its planner
 //! policies (`query_planner/policies`), with Cerbos's harness settings: `now` =
 //! 2024-01-16T10:18:27.395+13:00, `auxData.jwt` = `{"customInt": 42}`, globals as for the
-//! engine cases; operands of commutative operators compared in any order.
+//! engine cases; operands of commutative operators compared in any order. Each test of a suite
+//! is a case (`harry.yaml[13]`).
 
 use authz_api::plan::{Operand, PlanFilter, PlanInput, PlanResource};
 use authz_conformance::{corpus, files, Tally};
@@ -68,7 +69,8 @@ fn merge_keys(v: &mut serde_json::Value) {
     }
 }
 
-fn run_suite(bundle: &Bundle, text: &str) -> Result<(), String> {
+/// Each test of the suite, by index, with its result.
+fn run_suite(bundle: &Bundle, text: &str) -> Result<Vec<Result<(), String>>, String> {
     // Through JSON: the filter's operands are externally tagged, and the suites merge anchors (`<<:`).
     let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| format!("unreadable suite: {e}"))?;
     yaml.apply_merge().map_err(|e| format!("unreadable suite: {e}"))?;
@@ -78,7 +80,7 @@ fn run_suite(bundle: &Bundle, text: &str) -> Result<(), String> {
     let opts = harness_options();
     let mut aux = AuxData::default();
     aux.jwt.insert("customInt".into(), 42.into());
-    let mut errors = Vec::new();
+    let mut results = Vec::new();
     for (i, test) in suite.tests.iter().enumerate() {
         let actions = if test.action.is_empty() { test.actions.clone() } else { vec![test.action.clone()] };
         let input = PlanInput {
@@ -89,20 +91,18 @@ fn run_suite(bundle: &Bundle, text: &str) -> Result<(), String> {
             aux_data: Some(aux.clone()),
         };
         let got = bundle.plan(&opts, &input).filter;
-        if !same(&got, &test.want) {
-            errors.push(format!(
-                "[{i}] {actions:?} on {}: got {} want {}",
+        results.push(if same(&got, &test.want) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{actions:?} on {}: got {} want {}",
                 test.resource.kind,
                 got.debug_string(),
                 test.want.debug_string()
-            ));
-        }
+            ))
+        });
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("\n    "))
-    }
+    Ok(results)
 }
 
 #[test]
@@ -121,7 +121,14 @@ fn cerbos_query_planner_suites() {
     for path in files(&dir.join("suite/common"), "yaml") {
         let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        tally.record(&name, run_suite(&bundle, &text));
+        match run_suite(&bundle, &text) {
+            Ok(results) => {
+                for (i, result) in results.into_iter().enumerate() {
+                    tally.record(&format!("{name}[{i}]"), result);
+                }
+            }
+            Err(e) => tally.record(&name, Err(e)),
+        }
     }
     tally.finish();
 }
