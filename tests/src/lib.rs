@@ -2,6 +2,7 @@
 //! txtar archives, and tallying results so every corpus prints its pass count.
 
 pub mod differential;
+pub mod filter;
 pub mod http;
 pub mod runtime;
 
