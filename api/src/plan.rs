@@ -244,7 +244,7 @@ pub fn decode_plan_request(
 }
 
 /// Cerbos's PlanResources response JSON for `output`, decided by the bundle `digest` (the
-/// response's `authzBundleDigest`, beside Cerbos's fields). `meta` (`filterDebug`,
+/// response's `bundleDigest`, as CheckResources answers it, beside Cerbos's fields). `meta` (`filterDebug`,
 /// `matchedScopes`) is included when the request asked for it.
 pub fn encode_plan_response(output: &PlanOutput, include_meta: bool, digest: &str) -> serde_json::Value {
     let mut body = serde_json::json!({
@@ -253,7 +253,7 @@ pub fn encode_plan_response(output: &PlanOutput, include_meta: bool, digest: &st
         "resourceKind": output.resource_kind,
         "policyVersion": output.policy_version,
         "filter": output.filter,
-        "authzBundleDigest": digest,
+        "bundleDigest": digest,
     });
     if let Some(obj) = body.as_object_mut() {
         if !output.scope.is_empty() {

@@ -74,6 +74,10 @@ enum Command {
     /// Read a Cerbos CheckResources request (or, with --endpoint, an AuthZEN one) on stdin,
     /// write the response on stdout; a refused request's error body goes to stderr (exit 2).
     Check(CheckArgs),
+    /// Read a Cerbos PlanResources request on stdin ("which resources of this kind may the
+    /// principal act on?"), write the response on stdout: a filter over the resource attributes
+    /// the request does not give; a refused request's error body goes to stderr (exit 2).
+    Plan(PdpArgs),
     /// Serve an HTTP PDP (Cerbos CheckResources + AuthZEN) deciding with a baked component;
     /// with no source, the example bundle built into this binary.
     Serve(Box<serve::ServeArgs>),
@@ -256,6 +260,18 @@ fn globals_arg(text: Option<&str>) -> anyhow::Result<serde_json::Map<String, ser
 /// `authz check`.
 #[derive(clap::Args)]
 struct CheckArgs {
+    #[command(flatten)]
+    pdp: PdpArgs,
+    /// The API the request on stdin is for, answered as `authz serve` answers it:
+    /// `/api/check/resources` (Cerbos CheckResources), `/access/v1/evaluation` or
+    /// `/access/v1/evaluations` (AuthZEN 1.0).
+    #[arg(long, value_name = "PATH", default_value = "/api/check/resources")]
+    endpoint: String,
+}
+
+/// The policies and evaluation options of `check` and `plan`.
+#[derive(clap::Args)]
+struct PdpArgs {
     /// Policy directory.
     #[arg(long)]
     policies: PathBuf,
@@ -274,35 +290,40 @@ struct CheckArgs {
     /// The time conditions see as `now()` (default: the current time).
     #[arg(long)]
     now: Option<String>,
-    /// The API the request on stdin is for, answered as `authz serve` answers it:
-    /// `/api/check/resources` (Cerbos CheckResources), `/access/v1/evaluation` or
-    /// `/access/v1/evaluations` (AuthZEN 1.0).
-    #[arg(long, value_name = "PATH", default_value = "/api/check/resources")]
-    endpoint: String,
+}
+
+impl PdpArgs {
+    /// The bundle (`None` after printing its build errors) and the options.
+    fn load(self) -> anyhow::Result<Option<(Bundle, CheckOptions)>> {
+        let (_, bundle) = load(&self.policies, None, None)?;
+        let bundle = match bundle {
+            Ok(b) => b,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return Ok(None);
+            }
+        };
+        let globals = globals_arg(self.globals.as_deref())?;
+        let now = match &self.now {
+            Some(n) => {
+                chrono::DateTime::parse_from_rfc3339(n).with_context(|| format!("--now `{n}` is not RFC 3339"))?
+            }
+            None => chrono::Utc::now().fixed_offset(),
+        };
+        let opts = CheckOptions {
+            globals,
+            default_policy_version: self.default_policy_version,
+            lenient_scopes: self.lenient_scopes,
+            schema_enforcement: self.schema_enforcement,
+            now: Some(now),
+            ..CheckOptions::default()
+        };
+        Ok(Some((bundle, opts)))
+    }
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_, bundle) = load(&a.policies, None, None)?;
-    let bundle = match bundle {
-        Ok(b) => b,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let globals = globals_arg(a.globals.as_deref())?;
-    let now = match &a.now {
-        Some(n) => chrono::DateTime::parse_from_rfc3339(n).with_context(|| format!("--now `{n}` is not RFC 3339"))?,
-        None => chrono::Utc::now().fixed_offset(),
-    };
-    let opts = CheckOptions {
-        globals,
-        default_policy_version: a.default_policy_version,
-        lenient_scopes: a.lenient_scopes,
-        schema_enforcement: a.schema_enforcement,
-        now: Some(now),
-        ..CheckOptions::default()
-    };
+    let Some((bundle, opts)) = a.pdp.load()? else { return Ok(ExitCode::FAILURE) };
     if Endpoint::at(&a.endpoint).is_none_or(|e| e.method() != "POST") {
         anyhow::bail!(
             "--endpoint `{}`: one of /api/check/resources, /access/v1/evaluation, /access/v1/evaluations",
@@ -332,6 +353,33 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `authz plan`: a Cerbos PlanResources request on stdin, its response on stdout; a refused
+/// request's error (with its JSON path) on stderr, exit 2.
+fn plan(a: PdpArgs) -> anyhow::Result<ExitCode> {
+    let Some((bundle, opts)) = a.load()? else { return Ok(ExitCode::FAILURE) };
+    let mut body = String::new();
+    std::io::stdin().read_to_string(&mut body).context("reading the request from stdin")?;
+    let planned = authz_api::plan::decode_plan_request(&body, &Limits::default(), &opts).and_then(|(req, opts)| {
+        let include_meta = req.include_meta;
+        let mut input = req.into_input();
+        if let Some(aux) = input.aux_data.as_mut() {
+            bundle.verify_tokens(aux, opts.now.as_ref())?;
+        }
+        Ok((bundle.plan(&opts, &input), include_meta))
+    });
+    match planned {
+        Ok((output, include_meta)) => {
+            let body = authz_api::plan::encode_plan_response(&output, include_meta, bundle.digest());
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}", authz_api::http::Response::from(e).body);
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -349,6 +397,7 @@ fn main() -> ExitCode {
         }
         Command::Keygen { out } => keygen(&out),
         Command::Check(args) => check(args),
+        Command::Plan(args) => plan(args),
         Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
     };
     match result {

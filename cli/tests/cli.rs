@@ -148,3 +148,46 @@ fn serve_refuses_a_cerbos_config_it_cannot_honour_naming_the_file_and_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("--audit-required needs an audit log"), "{stderr}");
 }
+
+/// `authz plan` of the example: `edit` is the owner's (derived role `owner`, `R.attr.owner ==
+/// P.id`); `delete` too, unless the document is locked (`no-delete-when-locked`).
+#[test]
+fn plan_answers_a_filter_over_the_attributes_not_given() {
+    let plan = |actions: &str, attr: &str| {
+        let request = format!(
+            r#"{{"requestId":"r1","actions":{actions},"principal":{{"id":"alice","roles":["user"],"attr":{{"department":"eng"}}}},"resource":{{"kind":"document","attr":{attr}}},"includeMeta":true}}"#
+        );
+        let out = authz(
+            &["plan", "--policies", example().to_str().expect("utf8"), "--now", "2026-11-02T10:00:00Z"],
+            &request,
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON response")
+    };
+    let edit = plan(r#"["edit"]"#, "{}");
+    assert_eq!(edit["requestId"], "r1");
+    assert!(edit["bundleDigest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{edit}");
+    assert_eq!(
+        edit["filter"],
+        serde_json::json!({"kind": "KIND_CONDITIONAL", "condition": {"expression": {"operator": "eq", "operands": [
+            {"variable": "request.resource.attr.owner"}, {"value": "alice"}]}}}),
+        "{edit}"
+    );
+    assert_eq!(edit["meta"]["filterDebug"], r#"(eq request.resource.attr.owner "alice")"#);
+    // Known attributes are folded: alice's document may be deleted unless locked; bob's never.
+    let delete = plan(r#"["delete"]"#, r#"{"owner":"alice"}"#);
+    assert_eq!(delete["meta"]["filterDebug"], "(not (eq request.resource.attr.locked true))", "{delete}");
+    let delete = plan(r#"["delete"]"#, r#"{"owner":"bob"}"#);
+    assert_eq!(delete["filter"], serde_json::json!({"kind": "KIND_ALWAYS_DENIED"}), "{delete}");
+}
+
+#[test]
+fn a_malformed_plan_request_exits_2_naming_the_path() {
+    let out = authz(
+        &["plan", "--policies", example().to_str().expect("utf8")],
+        r#"{"actions":["edit","edit"],"principal":{"id":"a","roles":["r"]},"resource":{"kind":"document"}}"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("$.actions[1]"), "{stderr}");
+}
