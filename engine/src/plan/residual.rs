@@ -259,7 +259,10 @@ impl<'r, 'a> Partial<'r, 'a> {
                     let v = crate::cel::from_json(v);
                     self.fields(Pv::Known(v), rest, params)
                 }
-                None => Pv::Res(Operand::Variable(format!("request.resource.attr.{}", path[1..].join(".")))),
+                None => {
+                    let rest = path.get(1..).unwrap_or_default();
+                    Pv::Res(Operand::Variable(format!("request.resource.attr.{}", rest.join("."))))
+                }
             },
             [field @ ("kind" | "scope" | "policyVersion"), rest @ ..] => {
                 let sel = SelectExpr { operand: Box::new(ident("R".into())), field: field.to_string(), test: false };
