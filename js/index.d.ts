@@ -124,6 +124,35 @@ export declare class CheckResourcesResponse {
   isAllowed(query: { resource: { id: string; kind?: string }; action: string }): boolean | undefined;
 }
 
+/** A PlanResources request: which resources of `resource.kind` may `principal` act on? */
+export interface PlanResourcesRequest {
+  requestId?: string;
+  actions: string[];
+  principal: Principal;
+  /** The kind, and whatever of the attributes is already known. */
+  resource: { kind: string; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
+  auxData?: Record<string, unknown>;
+  includeMeta?: boolean;
+}
+
+/** A node of a filter's condition, in Cerbos's operators. */
+export type PlanOperand =
+  | { value: unknown }
+  | { variable: string }
+  | { expression: { operator: string; operands: PlanOperand[] } };
+
+/** Cerbos's PlanResources response, with the bundle's digest. */
+export interface PlanResourcesResponse {
+  requestId: string;
+  actions: string[];
+  resourceKind: string;
+  policyVersion: string;
+  filter: { kind: 'KIND_ALWAYS_ALLOWED' | 'KIND_ALWAYS_DENIED' | 'KIND_CONDITIONAL'; condition?: PlanOperand };
+  meta?: { filterDebug: string; matchedScopes: Record<string, string> };
+  validationErrors?: unknown[];
+  bundleDigest: string;
+}
+
 export declare class PDPError extends Error {
   /** The HTTP status `authz serve` answers for it (400, 413, 500, ...). */
   status: number;
@@ -150,6 +179,8 @@ export declare class PDP {
     requestId?: string;
   }): CheckResult;
   isAllowed(query: { principal: Principal; resource: Resource; action: string; auxData?: Record<string, unknown> }): boolean;
+  planJson(request: string): string;
+  planResources(request: PlanResourcesRequest): PlanResourcesResponse;
   evaluation(request: EvaluationRequest): Decision;
   evaluations(request: EvaluationsRequest): { evaluations: Decision[] } | Decision;
   handle(request: HttpRequest): HttpResponse;

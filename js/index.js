@@ -249,6 +249,18 @@ export class PDP {
     return this.checkResource({ principal, resource, actions: [action], auxData }).isAllowed(action) === true;
   }
 
+  /** A Cerbos PlanResources request as JSON text → the response as JSON text (query planning:
+   * a filter over the resource attributes not given), exactly as `authz serve` answers it. */
+  planJson(text) {
+    return this.#post('/api/plan/resources', text);
+  }
+
+  /** A Cerbos PlanResources request (its JSON shape) → the response (`{ filter: { kind,
+   * condition }, ... }`). */
+  planResources(request) {
+    return JSON.parse(this.planJson(JSON.stringify(request)));
+  }
+
   /** An AuthZEN 1.0 Access Evaluation request → its decision (`{ decision, context }`). */
   evaluation(request) {
     return JSON.parse(this.#post('/access/v1/evaluation', JSON.stringify(request)));

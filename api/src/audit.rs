@@ -4,8 +4,9 @@
 //! collects as logs), and any later runtime.
 
 use crate::cerbos::CheckResourcesRequest;
-use crate::decide::Decision;
+use crate::decide::{Decision, PlanDecision};
 use crate::model::Effect;
+use crate::plan::{FilterKind, PlanInput};
 use std::time::Duration;
 
 /// Who signed a sealed component.
@@ -50,6 +51,9 @@ pub struct DecisionRecord {
     pub runtime: String,
     /// Time the whole call took (all of its decisions).
     pub duration: Duration,
+    /// For a plan (no resource ID): the filter, as Cerbos's `filterDebug` writes it; `allowed`
+    /// is then whether the filter lets any resource through.
+    pub filter: Option<String>,
 }
 
 impl DecisionRecord {
@@ -80,7 +84,29 @@ impl DecisionRecord {
             bundle_signature: bundle.2.cloned(),
             runtime: runtime.to_string(),
             duration,
+            filter: None,
         }
+    }
+
+    /// The records of a plan, one per action planned, each with the plan's filter (the one
+    /// filter that allows them all) and the scope that decided the action.
+    pub fn of_plan(input: &PlanInput, plan: &PlanDecision, runtime: &str, duration: Duration) -> Vec<DecisionRecord> {
+        let bundle = (plan.bundle_digest.as_str(), plan.bundle_label.as_deref(), None);
+        let out = &plan.output;
+        let allowed = out.filter.kind != FilterKind::AlwaysDenied;
+        let resource = (out.resource_kind.as_str(), "");
+        let filter = out.filter.debug_string();
+        input
+            .actions
+            .iter()
+            .map(|action| {
+                let (id, principal) = (&input.request_id, &input.principal.id);
+                let mut rec = DecisionRecord::new(id, principal, resource, action, allowed, bundle, runtime, duration);
+                rec.scope = out.matched_scopes.get(action).cloned().unwrap_or_default();
+                rec.filter = Some(filter.clone());
+                rec
+            })
+            .collect()
     }
 
     /// The records of a decision, one per action of each resource, in the request's order.
@@ -119,7 +145,7 @@ impl DecisionRecord {
 
     /// The record as one JSON object.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut record = serde_json::json!({
             "requestId": self.request_id,
             "principalId": self.principal_id,
             "resourceKind": self.resource_kind,
@@ -137,7 +163,11 @@ impl DecisionRecord {
             })),
             "runtime": self.runtime,
             "durationMicros": self.duration.as_secs_f64() * 1e6,
-        })
+        });
+        if let (Some(filter), Some(obj)) = (&self.filter, record.as_object_mut()) {
+            obj.insert("filter".into(), filter.clone().into());
+        }
+        record
     }
 
     /// The record as one audit-log line (no newline): JSON, with U+2028 and U+2029 escaped,
@@ -156,8 +186,9 @@ impl DecisionRecord {
 mod tests {
     use super::DecisionRecord;
     use crate::cerbos::CheckResourcesRequest;
-    use crate::decide::Decision;
+    use crate::decide::{Decision, PlanDecision};
     use crate::model::{ActionEffect, CheckOutput, Effect};
+    use crate::plan::{FilterKind, Operand, PlanFilter, PlanInput, PlanOutput};
     use std::time::Duration;
 
     fn request() -> CheckResourcesRequest {
@@ -205,6 +236,60 @@ mod tests {
         assert_eq!(lines[1]["action"], "edit");
         assert_eq!(lines[1]["effect"], "EFFECT_DENY");
         assert_eq!(lines[1]["policy"], "NO_MATCH");
+    }
+
+    #[test]
+    fn a_plan_has_a_record_per_action_with_the_filter_and_no_resource_id() {
+        let input = PlanInput {
+            request_id: "p1".into(),
+            actions: vec!["view".into(), "edit".into()],
+            principal: crate::model::Principal { id: "alice".into(), ..Default::default() },
+            ..Default::default()
+        };
+        let condition = Operand::op(
+            "eq",
+            vec![Operand::Variable("request.resource.attr.owner".into()), Operand::Value("alice".into())],
+        );
+        let mut output = PlanOutput {
+            request_id: "p1".into(),
+            actions: input.actions.clone(),
+            resource_kind: "doc".into(),
+            policy_version: "default".into(),
+            scope: String::new(),
+            filter: PlanFilter::from_condition(condition),
+            matched_scopes: [("view".to_string(), "acme".to_string())].into_iter().collect(),
+            validation_errors: vec![],
+        };
+        let plan = PlanDecision { output: output.clone(), bundle_digest: "sha256:ab".into(), bundle_label: None };
+        let records = DecisionRecord::of_plan(&input, &plan, "wasmtime", Duration::ZERO);
+        let lines: Vec<serde_json::Value> =
+            records.iter().map(|r| serde_json::from_str(&r.to_line()).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!((&lines[0]["action"], &lines[1]["action"]), (&"view".into(), &"edit".into()));
+        assert_eq!(lines[0]["filter"], r#"(eq request.resource.attr.owner "alice")"#);
+        assert_eq!(lines[0]["resourceId"], "");
+        assert_eq!(lines[0]["resourceKind"], "doc");
+        assert_eq!(lines[0]["scope"], "acme");
+        assert_eq!(lines[0]["effect"], "EFFECT_ALLOW", "a conditional filter lets resources through");
+        output.filter = PlanFilter::from_condition(Operand::Value(false.into()));
+        assert_eq!(output.filter.kind, FilterKind::AlwaysDenied);
+        let plan = PlanDecision { output, bundle_digest: "sha256:ab".into(), bundle_label: None };
+        let records = DecisionRecord::of_plan(&input, &plan, "wasmtime", Duration::ZERO);
+        assert!(records.iter().all(|r| !r.allowed && r.filter.as_deref() == Some("(false)")));
+        // A check's record has no filter.
+        let check = serde_json::from_str::<serde_json::Value>(
+            &DecisionRecord::of_decision(
+                &request(),
+                &Decision { outputs: vec![], bundle_digest: String::new(), bundle_label: None },
+                "x",
+                Duration::ZERO,
+            )
+            .first()
+            .map(DecisionRecord::to_line)
+            .unwrap_or_else(|| "{}".into()),
+        )
+        .unwrap();
+        assert!(check.get("filter").is_none());
     }
 
     #[test]

@@ -85,6 +85,19 @@ pub struct WireOptions {
 }
 
 impl WireOptions {
+    /// Every option of `opts`, given.
+    pub fn of(opts: &CheckOptions) -> WireOptions {
+        WireOptions {
+            now: opts.now.as_ref().map(crate::wit::time_text),
+            globals: Some(opts.globals.clone()),
+            default_policy_version: Some(opts.default_policy_version.clone()),
+            default_scope: Some(opts.default_scope.clone()),
+            lenient_scopes: Some(opts.lenient_scopes),
+            schema_enforcement: Some(opts.schema_enforcement),
+            strict_evaluation: Some(opts.strict_evaluation),
+        }
+    }
+
     /// Applies the options present over `opts`.
     pub fn apply(&self, opts: &mut CheckOptions) -> Result<(), RequestError> {
         if let Some(now) = &self.now {
@@ -384,16 +397,7 @@ pub fn decide(
 /// The CheckResources request (with `includeMeta` and every option in `authzOptions`) that asks
 /// exactly what `req` asks under `opts`: how a caller holding the model talks to a runtime's JSON.
 pub fn encode_request(opts: &CheckOptions, req: &CheckResourcesRequest) -> serde_json::Value {
-    let options = WireOptions {
-        now: opts.now.as_ref().map(crate::wit::time_text),
-        globals: Some(opts.globals.clone()),
-        default_policy_version: Some(opts.default_policy_version.clone()),
-        default_scope: Some(opts.default_scope.clone()),
-        lenient_scopes: Some(opts.lenient_scopes),
-        schema_enforcement: Some(opts.schema_enforcement),
-        strict_evaluation: Some(opts.strict_evaluation),
-    };
-    let req = CheckResourcesRequest { include_meta: true, authz_options: Some(options), ..req.clone() };
+    let req = CheckResourcesRequest { include_meta: true, authz_options: Some(WireOptions::of(opts)), ..req.clone() };
     serde_json::to_value(req).unwrap_or_default()
 }
 

@@ -4,6 +4,7 @@
 use crate::cerbos::CheckResourcesRequest;
 use crate::error::RequestError;
 use crate::model::{CheckOptions, CheckOutput};
+use crate::plan::{PlanInput, PlanOutput};
 
 /// What a decider answered for a request: one output per resource, in request order, and the
 /// bundle that decided.
@@ -12,6 +13,17 @@ pub struct Decision {
     /// One output per resource entry of the request, in order.
     pub outputs: Vec<CheckOutput>,
     /// `sha256:<hex>` of the deciding bundle.
+    pub bundle_digest: String,
+    /// The bundle's label, when it has one.
+    pub bundle_label: Option<String>,
+}
+
+/// What a decider planned for a PlanResources request, and the bundle that planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanDecision {
+    /// The plan.
+    pub output: PlanOutput,
+    /// `sha256:<hex>` of the planning bundle.
     pub bundle_digest: String,
     /// The bundle's label, when it has one.
     pub bundle_label: Option<String>,
@@ -63,6 +75,10 @@ pub trait Decider {
     /// AuthZEN action search decides one by one (an action only a wildcard rule covers cannot
     /// be listed).
     fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError>;
+
+    /// Plans `input` under `options` (Cerbos's PlanResources): which resources of its kind the
+    /// principal may act on, as a filter (a host may fill in `options` as for [`Decider::decide`]).
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError>;
 }
 
 impl<D: Decider + ?Sized> Decider for &D {
@@ -73,6 +89,10 @@ impl<D: Decider + ?Sized> Decider for &D {
     fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
         (**self).actions(kind)
     }
+
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        (**self).plan(input, options)
+    }
 }
 
 impl<D: Decider + ?Sized> Decider for std::sync::Arc<D> {
@@ -82,6 +102,10 @@ impl<D: Decider + ?Sized> Decider for std::sync::Arc<D> {
 
     fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
         (**self).actions(kind)
+    }
+
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        (**self).plan(input, options)
     }
 }
 

@@ -54,12 +54,15 @@ pub enum Endpoint {
     Configuration,
     /// `POST /access/v1/search/action`: the actions an AuthZEN subject may perform on a resource.
     SearchAction,
+    /// `POST /api/plan/resources`: Cerbos PlanResources (query planning).
+    PlanResources,
 }
 
 impl Endpoint {
     /// Every endpoint, for hosts that count requests per endpoint.
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 6] = [
         Endpoint::CheckResources,
+        Endpoint::PlanResources,
         Endpoint::Evaluation,
         Endpoint::Evaluations,
         Endpoint::Configuration,
@@ -70,6 +73,7 @@ impl Endpoint {
     pub fn at(path: &str) -> Option<Endpoint> {
         Some(match path {
             "/api/check/resources" => Endpoint::CheckResources,
+            "/api/plan/resources" => Endpoint::PlanResources,
             "/access/v1/evaluation" => Endpoint::Evaluation,
             "/access/v1/evaluations" => Endpoint::Evaluations,
             "/.well-known/authzen-configuration" => Endpoint::Configuration,
@@ -94,6 +98,7 @@ impl Endpoint {
             Endpoint::Evaluations => "authzen_evaluations",
             Endpoint::Configuration => "authzen_configuration",
             Endpoint::SearchAction => "authzen_search_action",
+            Endpoint::PlanResources => "plan_resources",
         }
     }
 }
@@ -249,7 +254,7 @@ impl Handler {
         let Some(endpoint) = Endpoint::at(request.path) else {
             return (None, Response::error(404, "no such endpoint", None));
         };
-        let authzen = endpoint != Endpoint::CheckResources;
+        let authzen = !matches!(endpoint, Endpoint::CheckResources | Endpoint::PlanResources);
         if request.method != endpoint.method() {
             let message = format!("`{}` answers {} only", request.path, endpoint.method());
             let answer = Response::error(405, message, None);
@@ -273,6 +278,7 @@ impl Handler {
                 Err(_) => Err(Response::error(400, "the body is not UTF-8 text", Some("$".into()))),
                 Ok(text) => match endpoint {
                     Endpoint::CheckResources => self.check_resources(decider, text),
+                    Endpoint::PlanResources => self.plan_resources(decider, text),
                     Endpoint::Evaluation => self.evaluation(decider, text, false),
                     Endpoint::SearchAction => self.search_action(decider, text),
                     _ => self.evaluation(decider, text, true),
@@ -283,9 +289,9 @@ impl Handler {
         (Some(endpoint), if authzen { answer.into_authzen_error() } else { answer })
     }
 
-    fn check_resources(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
-        let (req, opts) = cerbos::decode_request_with_options(text, &self.limits, &self.defaults)?;
-        if req.authz_options.is_some() && !self.request_options {
+    /// Refuses a request's `authzOptions` unless requests may set options.
+    fn request_options(&self, given: bool) -> Result<(), Response> {
+        if given && !self.request_options {
             return Err(Response::error(
                 400,
                 "this server decides with its operator's options; start it with --allow-request-options to let \
@@ -293,8 +299,23 @@ impl Handler {
                 Some("$.authzOptions".into()),
             ));
         }
+        Ok(())
+    }
+
+    fn check_resources(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
+        let (req, opts) = cerbos::decode_request_with_options(text, &self.limits, &self.defaults)?;
+        self.request_options(req.authz_options.is_some())?;
         let d = cerbos::decide(decider, &req, &opts)?;
         Ok(Response::ok(cerbos::encode_response(&req, &d.outputs, &d.bundle_digest, d.bundle_label.as_deref())))
+    }
+
+    /// A PlanResources request: Cerbos's response JSON with `bundleDigest`.
+    fn plan_resources(&self, decider: &dyn Decider, text: &str) -> Result<Response, Response> {
+        let (req, opts) = crate::plan::decode_plan_request(text, &self.limits, &self.defaults)?;
+        self.request_options(req.authz_options.is_some())?;
+        let include_meta = req.include_meta;
+        let d = decider.plan(&req.into_input(), &opts)?;
+        Ok(Response::ok(crate::plan::encode_plan_response(&d.output, include_meta, &d.bundle_digest)))
     }
 
     /// An Action Search request: every action the bundle names for the resource's kind is

@@ -27,7 +27,7 @@ pub mod model;
 pub mod plan;
 mod wit;
 
-pub use decide::{decide_each, DecideError, Decider, Decision, Failure};
+pub use decide::{decide_each, DecideError, Decider, Decision, Failure, PlanDecision};
 pub use error::RequestError;
 pub use model::{
     parse_time, ActionEffect, Attributes, AuxData, BundleDetails, CheckInput, CheckOptions, CheckOutput, Effect,

@@ -40,6 +40,19 @@ pub struct PlanInput {
     pub aux_data: Option<AuxData>,
 }
 
+impl PlanInput {
+    /// Checks what Cerbos requires of a plan (a principal with an ID and distinct roles, a
+    /// resource kind, one or more distinct actions within the limit); the error names the JSON
+    /// path. Hosts that build the input from typed records (the component) call this.
+    pub fn validate(&self, limits: &Limits) -> Result<(), RequestError> {
+        crate::cerbos::validate_principal(&self.principal)?;
+        if self.resource.kind.is_empty() {
+            return Err(crate::cerbos::invalid("$.resource.kind", "must not be empty"));
+        }
+        crate::cerbos::validate_actions(&self.actions, "$.actions", limits)
+    }
+}
+
 /// What a filter says: every resource, none, or those its condition holds for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FilterKind {
@@ -203,14 +216,16 @@ impl PlanResourcesRequest {
     /// Checks what Cerbos requires (a principal with an ID and roles, a resource kind, one or
     /// more distinct actions) and the action limit; the error names the JSON path.
     pub fn validate(&self, limits: &Limits) -> Result<(), RequestError> {
+        if !self.action.is_empty() && !self.actions.is_empty() {
+            return Err(crate::cerbos::invalid("$.action", "give `action` or `actions`, not both"));
+        }
         crate::cerbos::validate_principal(&self.principal)?;
         if self.resource.kind.is_empty() {
             return Err(crate::cerbos::invalid("$.resource.kind", "must not be empty"));
         }
-        match (self.action.is_empty(), self.actions.is_empty()) {
-            (false, false) => Err(crate::cerbos::invalid("$.action", "give `action` or `actions`, not both")),
-            (false, true) => Ok(()),
-            (true, _) => crate::cerbos::validate_actions(&self.actions, "$.actions", limits),
+        match self.action.is_empty() {
+            true => crate::cerbos::validate_actions(&self.actions, "$.actions", limits),
+            false => Ok(()),
         }
     }
 
@@ -273,4 +288,36 @@ pub fn encode_plan_response(output: &PlanOutput, include_meta: bool, digest: &st
         }
     }
     body
+}
+
+/// Plans a Cerbos PlanResources JSON request (options in `authzOptions`, over `base`): the one
+/// JSON path the component and every host share.
+pub fn plan_json(
+    decider: &dyn crate::Decider,
+    text: &str,
+    limits: &Limits,
+    base: &CheckOptions,
+) -> Result<serde_json::Value, crate::DecideError> {
+    let (req, opts) = decode_plan_request(text, limits, base)?;
+    let include_meta = req.include_meta;
+    let d = decider.plan(&req.into_input(), &opts)?;
+    Ok(encode_plan_response(&d.output, include_meta, &d.bundle_digest))
+}
+
+/// The PlanResources request (with `includeMeta` and every option in `authzOptions`) that asks
+/// exactly what `input` asks under `opts`: how a caller holding the model talks to a runtime's
+/// JSON.
+pub fn encode_plan_request(opts: &CheckOptions, input: &PlanInput) -> serde_json::Value {
+    let PlanInput { request_id, actions, principal, resource, aux_data } = input.clone();
+    let req = PlanResourcesRequest {
+        request_id,
+        action: String::new(),
+        actions,
+        principal,
+        resource,
+        aux_data,
+        include_meta: true,
+        authz_options: Some(WireOptions::of(opts)),
+    };
+    serde_json::to_value(req).unwrap_or_default()
 }

@@ -89,6 +89,16 @@ pub fn path(json_path: Option<String>) -> String {
     json_path.unwrap_or_else(|| "$".to_string())
 }
 
+/// A filter condition as JSON text.
+pub fn condition_text(c: &crate::plan::Operand) -> String {
+    serde_json::to_string(c).unwrap_or_else(|_| "null".into())
+}
+
+/// A filter condition from JSON text (the guest wrote it).
+pub fn condition(text: &str) -> Result<crate::plan::Operand, String> {
+    serde_json::from_str(text).map_err(|e| format!("the plan's condition is not a filter condition: {e}"))
+}
+
 /// A WIT `u32` as a size (saturating where `usize` is narrower).
 pub fn size(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
@@ -121,9 +131,10 @@ macro_rules! wit_conversions {
             use $($wit)+ as wit;
             use $crate::__wit as h;
             use $crate::cerbos::{CheckResourcesRequest, ResourceEntry};
+            use $crate::plan::{FilterKind, PlanFilter, PlanInput, PlanOutput, PlanResource};
             use $crate::{
                 ActionEffect, BundleDetails, CheckOptions, CheckOutput, Decision, Effect, EvaluationError,
-                OutputEntry, Principal, RequestError, Resource, SchemaEnforcement, ValidationError,
+                OutputEntry, PlanDecision, Principal, RequestError, Resource, SchemaEnforcement, ValidationError,
             };
 
             /// The options as a WIT record.
@@ -383,6 +394,123 @@ macro_rules! wit_conversions {
                     })
                     .collect();
                 Decision { outputs, bundle_digest, bundle_label }
+            }
+
+            /// The typed plan request asking what `input` asks under `opts`.
+            pub fn plan_request_to_wit(input: &PlanInput, opts: &CheckOptions) -> wit::PlanRequest {
+                let PlanInput { request_id, actions, principal, resource, aux_data } = input;
+                let Principal { id, policy_version, roles, attr, scope } = principal;
+                let PlanResource { kind, attr: rattr, policy_version: rversion, scope: rscope } = resource;
+                wit::PlanRequest {
+                    request_id: request_id.clone(),
+                    principal: wit::Principal {
+                        id: id.clone(),
+                        roles: roles.clone(),
+                        attr_json: h::object_text(attr),
+                        policy_version: policy_version.clone(),
+                        scope: scope.clone(),
+                    },
+                    resource: wit::PlanResource {
+                        kind: kind.clone(),
+                        attr_json: h::object_text(rattr),
+                        policy_version: rversion.clone(),
+                        scope: rscope.clone(),
+                    },
+                    actions: actions.clone(),
+                    aux_data_json: aux_data.as_ref().map(h::aux_text),
+                    options: options_to_wit(opts),
+                }
+            }
+
+            /// The model's plan input and options from a typed request; errors name the field's
+            /// JSON path.
+            pub fn plan_request_from_wit(r: wit::PlanRequest) -> Result<(PlanInput, CheckOptions), RequestError> {
+                let wit::PlanRequest { request_id, principal, resource, actions, aux_data_json, options } = r;
+                let wit::Principal { id, roles, attr_json, policy_version, scope } = principal;
+                let principal =
+                    Principal { attr: h::object(&attr_json, "$.principal.attr")?, id, roles, policy_version, scope };
+                let wit::PlanResource { kind, attr_json, policy_version, scope } = resource;
+                let resource =
+                    PlanResource { attr: h::object(&attr_json, "$.resource.attr")?, kind, policy_version, scope };
+                let aux_data = aux_data_json.as_deref().map(h::aux).transpose()?;
+                let input = PlanInput { request_id, actions, principal, resource, aux_data };
+                Ok((input, options_from_wit(options)?))
+            }
+
+            /// The typed response for a plan.
+            pub fn plan_response_to_wit(d: PlanDecision) -> wit::PlanResponse {
+                let PlanDecision { output, bundle_digest, bundle_label } = d;
+                let filter_debug = output.filter.debug_string();
+                let PlanOutput {
+                    request_id,
+                    actions,
+                    resource_kind,
+                    policy_version,
+                    scope,
+                    filter,
+                    matched_scopes,
+                    validation_errors,
+                } = output;
+                let PlanFilter { kind, condition } = filter;
+                wit::PlanResponse {
+                    request_id,
+                    actions,
+                    resource_kind,
+                    policy_version,
+                    scope,
+                    kind: match kind {
+                        FilterKind::AlwaysAllowed => wit::FilterKind::AlwaysAllowed,
+                        FilterKind::AlwaysDenied => wit::FilterKind::AlwaysDenied,
+                        FilterKind::Conditional => wit::FilterKind::Conditional,
+                    },
+                    condition_json: condition.as_ref().map(h::condition_text),
+                    filter_debug,
+                    matched_scopes: matched_scopes.into_iter().collect(),
+                    validation_errors: validation_errors
+                        .into_iter()
+                        .map(|ValidationError { path, message, source }| wit::ValidationError { path, message, source })
+                        .collect(),
+                    bundle_digest,
+                    bundle_label,
+                }
+            }
+
+            /// The plan in a typed response; the error says why its condition is unreadable.
+            pub fn plan_response_from_wit(r: wit::PlanResponse) -> Result<PlanDecision, String> {
+                let wit::PlanResponse {
+                    request_id,
+                    actions,
+                    resource_kind,
+                    policy_version,
+                    scope,
+                    kind,
+                    condition_json,
+                    filter_debug: _,
+                    matched_scopes,
+                    validation_errors,
+                    bundle_digest,
+                    bundle_label,
+                } = r;
+                let kind = match kind {
+                    wit::FilterKind::AlwaysAllowed => FilterKind::AlwaysAllowed,
+                    wit::FilterKind::AlwaysDenied => FilterKind::AlwaysDenied,
+                    wit::FilterKind::Conditional => FilterKind::Conditional,
+                };
+                let condition = condition_json.as_deref().map(h::condition).transpose()?;
+                let output = PlanOutput {
+                    request_id,
+                    actions,
+                    resource_kind,
+                    policy_version,
+                    scope,
+                    filter: PlanFilter { kind, condition },
+                    matched_scopes: matched_scopes.into_iter().collect(),
+                    validation_errors: validation_errors
+                        .into_iter()
+                        .map(|wit::ValidationError { path, message, source }| ValidationError { path, message, source })
+                        .collect(),
+                };
+                Ok(PlanDecision { output, bundle_digest, bundle_label })
             }
 
             /// A request error as the WIT error.

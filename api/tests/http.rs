@@ -3,7 +3,10 @@
 
 use authz_api::cerbos::{CheckResourcesRequest, Limits};
 use authz_api::http::{Endpoint, Handler, Request, Response};
-use authz_api::{ActionEffect, CheckOptions, CheckOutput, DecideError, Decider, Decision, Effect, Failure};
+use authz_api::plan::{Operand, PlanFilter, PlanInput, PlanOutput};
+use authz_api::{
+    ActionEffect, CheckOptions, CheckOutput, DecideError, Decider, Decision, Effect, Failure, PlanDecision,
+};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 
@@ -11,6 +14,7 @@ use std::cell::RefCell;
 #[derive(Default)]
 struct Stub {
     asked: RefCell<Vec<(CheckResourcesRequest, CheckOptions)>>,
+    planned: RefCell<Vec<(PlanInput, CheckOptions)>>,
     fail: Option<Failure>,
     /// Answers one result fewer than asked (a broken decider).
     short: bool,
@@ -54,6 +58,29 @@ impl Decider for Stub {
     /// Two actions its `allow` rule allows and one it does not, the first named by the kind.
     fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
         Ok(vec!["allow".into(), format!("allow-{kind}"), "deny".into()])
+    }
+
+    /// Plans `owner == <principal id>`, or fails as the stub is told to.
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        self.planned.borrow_mut().push((input.clone(), options.clone()));
+        if let Some(f) = self.fail {
+            return Err(DecideError::runtime(f, "stub failure"));
+        }
+        let condition = Operand::op(
+            "eq",
+            vec![Operand::Variable("request.resource.attr.owner".into()), Operand::Value(json!(input.principal.id))],
+        );
+        let output = PlanOutput {
+            request_id: input.request_id.clone(),
+            actions: input.actions.clone(),
+            resource_kind: input.resource.kind.clone(),
+            policy_version: "default".into(),
+            scope: String::new(),
+            filter: PlanFilter::from_condition(condition),
+            matched_scopes: input.actions.iter().map(|a| (a.clone(), String::new())).collect(),
+            validation_errors: vec![],
+        };
+        Ok(PlanDecision { output, bundle_digest: "sha256:stub".into(), bundle_label: None })
     }
 }
 
@@ -104,6 +131,73 @@ fn request_options_are_refused_unless_allowed_and_then_reach_the_decider() {
     assert_eq!(r.status, 200);
     let opts = &stub.asked.borrow()[0].1;
     assert!(opts.lenient_scopes && opts.now.is_some());
+}
+
+fn plan_request(actions: Value) -> Value {
+    json!({
+        "requestId": "p1",
+        "actions": actions,
+        "principal": {"id": "alice", "roles": ["user"]},
+        "resource": {"kind": "doc", "attr": {"team": "a"}},
+        "includeMeta": true
+    })
+}
+
+#[test]
+fn plan_requests_are_planned_and_encoded_as_cerbos_answers_them_with_the_digest() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    let (endpoint, r) = call(&handler, &stub, "POST", "/api/plan/resources", plan_request(json!(["view", "edit"])));
+    assert_eq!((endpoint, r.status), (Some(Endpoint::PlanResources), 200), "{}", r.body);
+    assert_eq!(r.body["requestId"], "p1");
+    assert_eq!(r.body["resourceKind"], "doc");
+    assert_eq!(r.body["actions"], json!(["view", "edit"]));
+    assert_eq!(
+        r.body["filter"],
+        json!({"kind": "KIND_CONDITIONAL", "condition": {"expression": {"operator": "eq", "operands": [
+            {"variable": "request.resource.attr.owner"}, {"value": "alice"}]}}})
+    );
+    assert_eq!(r.body["meta"]["filterDebug"], r#"(eq request.resource.attr.owner "alice")"#);
+    assert_eq!(r.body["bundleDigest"], "sha256:stub");
+    let planned = stub.planned.borrow();
+    assert_eq!(planned[0].0.resource.attr.get("team"), Some(&json!("a")), "known attributes reach the planner");
+    // Cerbos's older single `action` is one action.
+    drop(planned);
+    let mut one = plan_request(json!([]));
+    one.as_object_mut().map(|o| o.remove("actions"));
+    one["action"] = json!("view");
+    let (_, r) = call(&handler, &stub, "POST", "/api/plan/resources", one);
+    assert_eq!((r.status, &r.body["actions"]), (200, &json!(["view"])), "{}", r.body);
+}
+
+#[test]
+fn a_bad_plan_request_is_a_400_naming_the_path_and_is_not_planned() {
+    let (handler, stub) = (Handler::new(Limits::default(), false), Stub::default());
+    for (body, path) in [
+        (plan_request(json!([])), "$.actions"),
+        (plan_request(json!(["view", "view"])), "$.actions[1]"),
+        (
+            json!({"actions": ["view"], "principal": {"id": "a", "roles": ["r"]}, "resource": {"kind": ""}}),
+            "$.resource.kind",
+        ),
+        (
+            json!({"actions": ["view"], "principal": {"id": "a", "roles": ["r"]}, "resource": {"kind": "k", "id": "x"}}),
+            "$.resource.id",
+        ),
+    ] {
+        let (_, r) = call(&handler, &stub, "POST", "/api/plan/resources", body.clone());
+        assert_eq!((r.status, &r.body["path"]), (400, &json!(path)), "{body}: {}", r.body);
+    }
+    let mut body = plan_request(json!(["view"]));
+    body["authzOptions"] = json!({"lenientScopes": true});
+    let (_, r) = call(&handler, &stub, "POST", "/api/plan/resources", body.clone());
+    assert_eq!((r.status, &r.body["path"]), (400, &json!("$.authzOptions")));
+    assert!(stub.planned.borrow().is_empty(), "a refused request must not be planned");
+    let (_, r) = call(&Handler::new(Limits::default(), true), &stub, "POST", "/api/plan/resources", body);
+    assert_eq!(r.status, 200);
+    assert!(stub.planned.borrow()[0].1.lenient_scopes);
+    let failing = Stub { fail: Some(Failure::Busy), ..Stub::default() };
+    let (_, r) = call(&handler, &failing, "POST", "/api/plan/resources", plan_request(json!(["view"])));
+    assert_eq!(r.status, 503);
 }
 
 #[test]

@@ -3,7 +3,8 @@
 use crate::slot;
 use authz_api::audit::DecisionRecord;
 use authz_api::cerbos::{CheckResourcesRequest, Limits};
-use authz_api::{http, CheckOptions, DecideError, Decider, Decision, Failure};
+use authz_api::plan::PlanInput;
+use authz_api::{http, CheckOptions, DecideError, Decider, Decision, Failure, PlanDecision};
 use authz_engine::Bundle;
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -84,6 +85,22 @@ impl api::Guest for Pdp {
             .map_err(decide_error)
     }
 
+    fn plan_resources(request: api::PlanRequest) -> Result<api::PlanResponse, api::Error> {
+        let b = bundle()?;
+        let (input, opts) = wit_map::plan_request_from_wit(request).map_err(request_error)?;
+        input.validate(&Limits::default()).map_err(request_error)?;
+        let plan = Decider::plan(b, &input, &opts).map_err(decide_error)?;
+        Ok(wit_map::plan_response_to_wit(plan))
+    }
+
+    fn plan_json(request: String, defaults: api::CheckOptions) -> Result<String, api::Error> {
+        let b = bundle()?;
+        let defaults = wit_map::options_from_wit(defaults).map_err(request_error)?;
+        authz_api::plan::plan_json(b, &request, &Limits::default(), &defaults)
+            .map(|response| response.to_string())
+            .map_err(decide_error)
+    }
+
     fn bundle_info() -> api::BundleDetails {
         wit_map::details_to_wit(details())
     }
@@ -159,6 +176,16 @@ impl Decider for Recording<'_> {
             return Err(DecideError::runtime(Failure::Internal, NOT_BAKED));
         };
         Ok(bundle.actions_for(kind))
+    }
+
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        let Some(bundle) = self.bundle else {
+            return Err(DecideError::runtime(Failure::Internal, NOT_BAKED));
+        };
+        let plan = Decider::plan(bundle, input, options)?;
+        let records = DecisionRecord::of_plan(input, &plan, self.runtime, Duration::ZERO);
+        self.records.borrow_mut().extend(records.iter().map(DecisionRecord::to_line));
+        Ok(plan)
     }
 }
 

@@ -317,4 +317,24 @@ impl authz_api::Decider for Bundle {
     fn actions(&self, kind: &str) -> Result<Vec<String>, authz_api::DecideError> {
         Ok(self.actions_for(kind))
     }
+
+    fn plan(
+        &self,
+        input: &authz_api::plan::PlanInput,
+        options: &CheckOptions,
+    ) -> Result<authz_api::PlanDecision, authz_api::DecideError> {
+        let mut verified;
+        let mut input = input;
+        if let Some(mut aux) = input.aux_data.as_ref().filter(|a| !a.tokens.is_empty()).cloned() {
+            self.verify_tokens(&mut aux, options.now.as_ref()).map_err(authz_api::DecideError::Request)?;
+            verified = input.clone();
+            verified.aux_data = Some(aux);
+            input = &verified;
+        }
+        Ok(authz_api::PlanDecision {
+            output: Bundle::plan(self, options, input),
+            bundle_digest: self.digest.clone(),
+            bundle_label: self.label().map(str::to_string),
+        })
+    }
 }

@@ -2595,6 +2595,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
     let postReturn3Async;
     let postReturn4;
     let postReturn4Async;
+    let postReturn5;
+    let postReturn5Async;
     let authz010CheckResources;
     
     function checkResources(arg0) {
@@ -3807,6 +3809,813 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       });
       
     }
+    let authz010PlanResources;
+    
+    function planResources(arg0) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'authz010PlanResources',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 4, 152);
+            var {requestId: v1_0, principal: v1_1, resource: v1_2, actions: v1_3, auxDataJson: v1_4, options: v1_5 } = arg0;
+            
+            var encodeRes = _utf8AllocateAndEncode(v1_0, realloc0, memory0);
+            var ptr2= encodeRes.ptr;
+            var len2 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 4, len2, true);
+            dataView(memory0).setUint32(ptr0 + 0, ptr2, true);
+            var {id: v3_0, roles: v3_1, attrJson: v3_2, policyVersion: v3_3, scope: v3_4 } = v1_1;
+            
+            var encodeRes = _utf8AllocateAndEncode(v3_0, realloc0, memory0);
+            var ptr4= encodeRes.ptr;
+            var len4 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 12, len4, true);
+            dataView(memory0).setUint32(ptr0 + 8, ptr4, true);
+            var vec6 = v3_1;
+            var len6 = vec6.length;
+            var result6 = realloc0(0, 0, 4, len6 * 8);
+            for (let i = 0; i < vec6.length; i++) {
+              const e = vec6[i];
+              const base = result6 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr5= encodeRes.ptr;
+              var len5 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len5, true);
+              dataView(memory0).setUint32(base + 0, ptr5, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 20, len6, true);
+            dataView(memory0).setUint32(ptr0 + 16, result6, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v3_2, realloc0, memory0);
+            var ptr7= encodeRes.ptr;
+            var len7 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 28, len7, true);
+            dataView(memory0).setUint32(ptr0 + 24, ptr7, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v3_3, realloc0, memory0);
+            var ptr8= encodeRes.ptr;
+            var len8 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 36, len8, true);
+            dataView(memory0).setUint32(ptr0 + 32, ptr8, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v3_4, realloc0, memory0);
+            var ptr9= encodeRes.ptr;
+            var len9 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 44, len9, true);
+            dataView(memory0).setUint32(ptr0 + 40, ptr9, true);
+            var {kind: v10_0, attrJson: v10_1, policyVersion: v10_2, scope: v10_3 } = v1_2;
+            
+            var encodeRes = _utf8AllocateAndEncode(v10_0, realloc0, memory0);
+            var ptr11= encodeRes.ptr;
+            var len11 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 52, len11, true);
+            dataView(memory0).setUint32(ptr0 + 48, ptr11, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v10_1, realloc0, memory0);
+            var ptr12= encodeRes.ptr;
+            var len12 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 60, len12, true);
+            dataView(memory0).setUint32(ptr0 + 56, ptr12, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v10_2, realloc0, memory0);
+            var ptr13= encodeRes.ptr;
+            var len13 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 68, len13, true);
+            dataView(memory0).setUint32(ptr0 + 64, ptr13, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v10_3, realloc0, memory0);
+            var ptr14= encodeRes.ptr;
+            var len14 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 76, len14, true);
+            dataView(memory0).setUint32(ptr0 + 72, ptr14, true);
+            var vec16 = v1_3;
+            var len16 = vec16.length;
+            var result16 = realloc0(0, 0, 4, len16 * 8);
+            for (let i = 0; i < vec16.length; i++) {
+              const e = vec16[i];
+              const base = result16 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr15= encodeRes.ptr;
+              var len15 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len15, true);
+              dataView(memory0).setUint32(base + 0, ptr15, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 84, len16, true);
+            dataView(memory0).setUint32(ptr0 + 80, result16, true);
+            var variant18 = v1_4;
+            if (variant18 === null || variant18=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 88, 0, true);
+            } else {
+              const e = variant18;
+              dataView(memory0).setInt8(ptr0 + 88, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr17= encodeRes.ptr;
+              var len17 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 96, len17, true);
+              dataView(memory0).setUint32(ptr0 + 92, ptr17, true);
+            }
+            var {now: v19_0, globalsJson: v19_1, defaultPolicyVersion: v19_2, defaultScope: v19_3, lenientScopes: v19_4, schemaEnforcement: v19_5, strictEvaluation: v19_6 } = v1_5;
+            var variant21 = v19_0;
+            if (variant21 === null || variant21=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 100, 0, true);
+            } else {
+              const e = variant21;
+              dataView(memory0).setInt8(ptr0 + 100, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr20= encodeRes.ptr;
+              var len20 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 108, len20, true);
+              dataView(memory0).setUint32(ptr0 + 104, ptr20, true);
+            }
+            var variant23 = v19_1;
+            if (variant23 === null || variant23=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 112, 0, true);
+            } else {
+              const e = variant23;
+              dataView(memory0).setInt8(ptr0 + 112, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr22= encodeRes.ptr;
+              var len22 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 120, len22, true);
+              dataView(memory0).setUint32(ptr0 + 116, ptr22, true);
+            }
+            var variant25 = v19_2;
+            if (variant25 === null || variant25=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 124, 0, true);
+            } else {
+              const e = variant25;
+              dataView(memory0).setInt8(ptr0 + 124, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr24= encodeRes.ptr;
+              var len24 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 132, len24, true);
+              dataView(memory0).setUint32(ptr0 + 128, ptr24, true);
+            }
+            var variant27 = v19_3;
+            if (variant27 === null || variant27=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 136, 0, true);
+            } else {
+              const e = variant27;
+              dataView(memory0).setInt8(ptr0 + 136, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr26= encodeRes.ptr;
+              var len26 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 144, len26, true);
+              dataView(memory0).setUint32(ptr0 + 140, ptr26, true);
+            }
+            dataView(memory0).setInt8(ptr0 + 148, v19_4 ? 1 : 0, true);
+            var val28 = v19_5;
+            let enum28;
+            switch (val28) {
+              case 'none': {
+                enum28 = 0;
+                break;
+              }
+              case 'warn': {
+                enum28 = 1;
+                break;
+              }
+              case 'reject': {
+                enum28 = 2;
+                break;
+              }
+              default: {
+                if ((v19_5) instanceof Error) {
+                  console.error(v19_5);
+                }
+                
+                throw new TypeError(`"${val28}" is not one of the cases of schema-enforcement`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 149, enum28, true);
+            dataView(memory0).setInt8(ptr0 + 150, v19_6 ? 1 : 0, true);
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="plan-resources"][Instruction::CallWasm] enter', {
+              funcName: 'plan-resources',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => authz010PlanResources(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant57;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var ptr29 = dataView(memory0).getUint32(ret + 4, true);
+                var len29 = dataView(memory0).getUint32(ret + 8, true);
+                var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                var len31 = dataView(memory0).getUint32(ret + 16, true);
+                var base31 = dataView(memory0).getUint32(ret + 12, true);
+                if (base31 % 4 !== 0) throw new TypeError(`list pointer [${base31}] is not aligned to 4`);
+                var result31 = [];
+                for (let i = 0; i < len31; i++) {
+                  const base = base31 + i * 8;
+                  var ptr30 = dataView(memory0).getUint32(base + 0, true);
+                  var len30 = dataView(memory0).getUint32(base + 4, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  result31.push(result30);
+                }
+                var ptr32 = dataView(memory0).getUint32(ret + 20, true);
+                var len32 = dataView(memory0).getUint32(ret + 24, true);
+                var result32 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr32, len32));
+                var ptr33 = dataView(memory0).getUint32(ret + 28, true);
+                var len33 = dataView(memory0).getUint32(ret + 32, true);
+                var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                var ptr34 = dataView(memory0).getUint32(ret + 36, true);
+                var len34 = dataView(memory0).getUint32(ret + 40, true);
+                var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                let enum35;
+                switch (dataView(memory0).getUint8(ret + 44, true)) {
+                  case 0: {
+                    enum35 = 'always-allowed';
+                    break;
+                  }
+                  case 1: {
+                    enum35 = 'always-denied';
+                    break;
+                  }
+                  case 2: {
+                    enum35 = 'conditional';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for FilterKind');
+                  }
+                }
+                let variant37;
+                switch (dataView(memory0).getUint8(ret + 48, true)) {
+                  case 0: {
+                    variant37 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr36 = dataView(memory0).getUint32(ret + 52, true);
+                    var len36 = dataView(memory0).getUint32(ret + 56, true);
+                    var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
+                    variant37 = result36;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                var ptr38 = dataView(memory0).getUint32(ret + 60, true);
+                var len38 = dataView(memory0).getUint32(ret + 64, true);
+                var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
+                var len41 = dataView(memory0).getUint32(ret + 72, true);
+                var base41 = dataView(memory0).getUint32(ret + 68, true);
+                if (base41 % 4 !== 0) throw new TypeError(`list pointer [${base41}] is not aligned to 4`);
+                var result41 = [];
+                for (let i = 0; i < len41; i++) {
+                  const base = base41 + i * 16;
+                  var ptr39 = dataView(memory0).getUint32(base + 0, true);
+                  var len39 = dataView(memory0).getUint32(base + 4, true);
+                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                  var ptr40 = dataView(memory0).getUint32(base + 8, true);
+                  var len40 = dataView(memory0).getUint32(base + 12, true);
+                  var result40 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr40, len40));
+                  result41.push([result39, result40]);
+                }
+                var len45 = dataView(memory0).getUint32(ret + 80, true);
+                var base45 = dataView(memory0).getUint32(ret + 76, true);
+                if (base45 % 4 !== 0) throw new TypeError(`list pointer [${base45}] is not aligned to 4`);
+                var result45 = [];
+                for (let i = 0; i < len45; i++) {
+                  const base = base45 + i * 24;
+                  var ptr42 = dataView(memory0).getUint32(base + 0, true);
+                  var len42 = dataView(memory0).getUint32(base + 4, true);
+                  var result42 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr42, len42));
+                  var ptr43 = dataView(memory0).getUint32(base + 8, true);
+                  var len43 = dataView(memory0).getUint32(base + 12, true);
+                  var result43 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr43, len43));
+                  var ptr44 = dataView(memory0).getUint32(base + 16, true);
+                  var len44 = dataView(memory0).getUint32(base + 20, true);
+                  var result44 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr44, len44));
+                  result45.push({
+                    path: result42,
+                    message: result43,
+                    source: result44,
+                  });
+                }
+                var ptr46 = dataView(memory0).getUint32(ret + 84, true);
+                var len46 = dataView(memory0).getUint32(ret + 88, true);
+                var result46 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr46, len46));
+                let variant48;
+                switch (dataView(memory0).getUint8(ret + 92, true)) {
+                  case 0: {
+                    variant48 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr47 = dataView(memory0).getUint32(ret + 96, true);
+                    var len47 = dataView(memory0).getUint32(ret + 100, true);
+                    var result47 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr47, len47));
+                    variant48 = result47;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant57= {
+                  tag: 'ok',
+                  val: {
+                    requestId: result29,
+                    actions: result31,
+                    resourceKind: result32,
+                    policyVersion: result33,
+                    scope: result34,
+                    kind: enum35,
+                    conditionJson: variant37,
+                    filterDebug: result38,
+                    matchedScopes: result41,
+                    validationErrors: result45,
+                    bundleDigest: result46,
+                    bundleLabel: variant48,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let variant56;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    var ptr49 = dataView(memory0).getUint32(ret + 8, true);
+                    var len49 = dataView(memory0).getUint32(ret + 12, true);
+                    var result49 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr49, len49));
+                    let variant51;
+                    switch (dataView(memory0).getUint8(ret + 16, true)) {
+                      case 0: {
+                        variant51 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr50 = dataView(memory0).getUint32(ret + 20, true);
+                        var len50 = dataView(memory0).getUint32(ret + 24, true);
+                        var result50 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr50, len50));
+                        variant51 = result50;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    variant56= {
+                      tag: 'invalid-request',
+                      val: {
+                        message: result49,
+                        jsonPath: variant51,
+                      }
+                    };
+                    break;
+                  }
+                  case 1: {
+                    var ptr52 = dataView(memory0).getUint32(ret + 8, true);
+                    var len52 = dataView(memory0).getUint32(ret + 12, true);
+                    var result52 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr52, len52));
+                    let variant54;
+                    switch (dataView(memory0).getUint8(ret + 16, true)) {
+                      case 0: {
+                        variant54 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr53 = dataView(memory0).getUint32(ret + 20, true);
+                        var len53 = dataView(memory0).getUint32(ret + 24, true);
+                        var result53 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr53, len53));
+                        variant54 = result53;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    variant56= {
+                      tag: 'request-too-large',
+                      val: {
+                        message: result52,
+                        jsonPath: variant54,
+                      }
+                    };
+                    break;
+                  }
+                  case 2: {
+                    var ptr55 = dataView(memory0).getUint32(ret + 8, true);
+                    var len55 = dataView(memory0).getUint32(ret + 12, true);
+                    var result55 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr55, len55));
+                    variant56= {
+                      tag: 'bundle-unavailable',
+                      val: result55
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for Error');
+                  }
+                }
+                variant57= {
+                  tag: 'err',
+                  val: variant56
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="plan-resources"][Instruction::Return]', {
+              funcName: 'plan-resources',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant57;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn4(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let authz010PlanJson;
+    
+    function planJson(arg0, arg1) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'authz010PlanJson',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 4, 60);
+            
+            var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+            var ptr1= encodeRes.ptr;
+            var len1 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 4, len1, true);
+            dataView(memory0).setUint32(ptr0 + 0, ptr1, true);
+            var {now: v2_0, globalsJson: v2_1, defaultPolicyVersion: v2_2, defaultScope: v2_3, lenientScopes: v2_4, schemaEnforcement: v2_5, strictEvaluation: v2_6 } = arg1;
+            var variant4 = v2_0;
+            if (variant4 === null || variant4=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 8, 0, true);
+            } else {
+              const e = variant4;
+              dataView(memory0).setInt8(ptr0 + 8, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr3= encodeRes.ptr;
+              var len3 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 16, len3, true);
+              dataView(memory0).setUint32(ptr0 + 12, ptr3, true);
+            }
+            var variant6 = v2_1;
+            if (variant6 === null || variant6=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 20, 0, true);
+            } else {
+              const e = variant6;
+              dataView(memory0).setInt8(ptr0 + 20, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr5= encodeRes.ptr;
+              var len5 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 28, len5, true);
+              dataView(memory0).setUint32(ptr0 + 24, ptr5, true);
+            }
+            var variant8 = v2_2;
+            if (variant8 === null || variant8=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 32, 0, true);
+            } else {
+              const e = variant8;
+              dataView(memory0).setInt8(ptr0 + 32, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr7= encodeRes.ptr;
+              var len7 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 40, len7, true);
+              dataView(memory0).setUint32(ptr0 + 36, ptr7, true);
+            }
+            var variant10 = v2_3;
+            if (variant10 === null || variant10=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 44, 0, true);
+            } else {
+              const e = variant10;
+              dataView(memory0).setInt8(ptr0 + 44, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr9= encodeRes.ptr;
+              var len9 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 52, len9, true);
+              dataView(memory0).setUint32(ptr0 + 48, ptr9, true);
+            }
+            dataView(memory0).setInt8(ptr0 + 56, v2_4 ? 1 : 0, true);
+            var val11 = v2_5;
+            let enum11;
+            switch (val11) {
+              case 'none': {
+                enum11 = 0;
+                break;
+              }
+              case 'warn': {
+                enum11 = 1;
+                break;
+              }
+              case 'reject': {
+                enum11 = 2;
+                break;
+              }
+              default: {
+                if ((v2_5) instanceof Error) {
+                  console.error(v2_5);
+                }
+                
+                throw new TypeError(`"${val11}" is not one of the cases of schema-enforcement`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 57, enum11, true);
+            dataView(memory0).setInt8(ptr0 + 58, v2_6 ? 1 : 0, true);
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="plan-json"][Instruction::CallWasm] enter', {
+              funcName: 'plan-json',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => authz010PlanJson(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant21;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var ptr12 = dataView(memory0).getUint32(ret + 4, true);
+                var len12 = dataView(memory0).getUint32(ret + 8, true);
+                var result12 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr12, len12));
+                variant21= {
+                  tag: 'ok',
+                  val: result12
+                };
+                break;
+              }
+              case 1: {
+                let variant20;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    var ptr13 = dataView(memory0).getUint32(ret + 8, true);
+                    var len13 = dataView(memory0).getUint32(ret + 12, true);
+                    var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                    let variant15;
+                    switch (dataView(memory0).getUint8(ret + 16, true)) {
+                      case 0: {
+                        variant15 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr14 = dataView(memory0).getUint32(ret + 20, true);
+                        var len14 = dataView(memory0).getUint32(ret + 24, true);
+                        var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                        variant15 = result14;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    variant20= {
+                      tag: 'invalid-request',
+                      val: {
+                        message: result13,
+                        jsonPath: variant15,
+                      }
+                    };
+                    break;
+                  }
+                  case 1: {
+                    var ptr16 = dataView(memory0).getUint32(ret + 8, true);
+                    var len16 = dataView(memory0).getUint32(ret + 12, true);
+                    var result16 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr16, len16));
+                    let variant18;
+                    switch (dataView(memory0).getUint8(ret + 16, true)) {
+                      case 0: {
+                        variant18 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr17 = dataView(memory0).getUint32(ret + 20, true);
+                        var len17 = dataView(memory0).getUint32(ret + 24, true);
+                        var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                        variant18 = result17;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    variant20= {
+                      tag: 'request-too-large',
+                      val: {
+                        message: result16,
+                        jsonPath: variant18,
+                      }
+                    };
+                    break;
+                  }
+                  case 2: {
+                    var ptr19 = dataView(memory0).getUint32(ret + 8, true);
+                    var len19 = dataView(memory0).getUint32(ret + 12, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    variant20= {
+                      tag: 'bundle-unavailable',
+                      val: result19
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for Error');
+                  }
+                }
+                variant21= {
+                  tag: 'err',
+                  val: variant20
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="authz:pdp/authz@0.1.0", function="plan-json"][Instruction::Return]', {
+              funcName: 'plan-json',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant21;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn1(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     let authz010HandleHttp;
     
     function handleHttp(arg0, arg1) {
@@ -4118,7 +4927,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn4(ret);
+            postReturn5(ret);
             cstate.mayLeave = true;
             task.exit();
             return retCopy;
@@ -4178,18 +4987,28 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       postReturn3Async = exports0['cabi_post_authz:pdp/authz@0.1.0#actions'];
     }
     
-    postReturn4 = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+    postReturn4 = exports0['cabi_post_authz:pdp/authz@0.1.0#plan-resources'];
     
     try {
-      postReturn4Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http']);
+      postReturn4Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#plan-resources']);
     } catch(err) {
-      postReturn4Async = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+      postReturn4Async = exports0['cabi_post_authz:pdp/authz@0.1.0#plan-resources'];
+    }
+    
+    postReturn5 = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
+    
+    try {
+      postReturn5Async = WebAssembly.promising(exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http']);
+    } catch(err) {
+      postReturn5Async = exports0['cabi_post_authz:pdp/authz@0.1.0#handle-http'];
     }
     
     authz010CheckResources = exports0['authz:pdp/authz@0.1.0#check-resources'];
     authz010CheckJson = exports0['authz:pdp/authz@0.1.0#check-json'];
     authz010BundleInfo = exports0['authz:pdp/authz@0.1.0#bundle-info'];
     authz010Actions = exports0['authz:pdp/authz@0.1.0#actions'];
+    authz010PlanResources = exports0['authz:pdp/authz@0.1.0#plan-resources'];
+    authz010PlanJson = exports0['authz:pdp/authz@0.1.0#plan-json'];
     authz010HandleHttp = exports0['authz:pdp/authz@0.1.0#handle-http'];
     const authz010 = {
       actions: actions,
@@ -4197,6 +5016,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = WebAssembl
       checkJson: checkJson,
       checkResources: checkResources,
       handleHttp: handleHttp,
+      planJson: planJson,
+      planResources: planResources,
       
     };
     

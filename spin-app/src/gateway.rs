@@ -4,7 +4,8 @@
 use authz_api::audit::DecisionRecord;
 use authz_api::cerbos::{CheckResourcesRequest, Limits};
 use authz_api::http::{Handler, Request, Response};
-use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure};
+use authz_api::plan::PlanInput;
+use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure, PlanDecision};
 use std::time::Instant;
 use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
@@ -252,24 +253,10 @@ impl Decider for Imported<'_> {
     fn decide(&self, request: &CheckResourcesRequest, options: &CheckOptions) -> Result<Decision, DecideError> {
         let start = Instant::now();
         let mut typed = wit_map::request_to_wit(request, options);
-        if typed.options.now.is_none()
-            && self.host_clock
-            && *self.reads_clock.get_or_init(|| pdp::bundle_info().reads_clock)
-        {
-            let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
-            typed.options.now = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
-        }
-        if typed.options.globals_json.is_none() {
-            typed.options.globals_json = self.globals_json.map(str::to_string);
-        }
+        self.fill_in(&mut typed.options);
         let decision = match pdp::check_resources(&typed) {
             Ok(response) => wit_map::response_from_wit(response),
-            Err(e) => {
-                return Err(match wit_map::error_from_wit(e) {
-                    Ok(request_error) => DecideError::Request(request_error),
-                    Err(reason) => DecideError::runtime(Failure::Unavailable, reason),
-                })
-            }
+            Err(e) => return Err(pdp_error(e)),
         };
         for record in DecisionRecord::of_decision(request, &decision, self.runtime, start.elapsed()) {
             eprintln!("{}", record.to_line());
@@ -277,9 +264,41 @@ impl Decider for Imported<'_> {
         Ok(decision)
     }
     fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
-        pdp::actions(kind).map_err(|e| match wit_map::error_from_wit(e) {
-            Ok(request_error) => DecideError::Request(request_error),
-            Err(reason) => DecideError::runtime(Failure::Unavailable, reason),
-        })
+        pdp::actions(kind).map_err(pdp_error)
+    }
+
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        let start = Instant::now();
+        let mut typed = wit_map::plan_request_to_wit(input, options);
+        self.fill_in(&mut typed.options);
+        let response = pdp::plan_resources(&typed).map_err(pdp_error)?;
+        let plan = wit_map::plan_response_from_wit(response).map_err(|e| DecideError::runtime(Failure::Internal, e))?;
+        for record in DecisionRecord::of_plan(input, &plan, self.runtime, start.elapsed()) {
+            eprintln!("{}", record.to_line());
+        }
+        Ok(plan)
+    }
+}
+
+impl Imported<'_> {
+    /// What the request leaves to the host: its clock (when the bundle reads the time), its
+    /// configured globals.
+    fn fill_in(&self, options: &mut pdp::CheckOptions) {
+        if options.now.is_none() && self.host_clock && *self.reads_clock.get_or_init(|| pdp::bundle_info().reads_clock)
+        {
+            let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+            options.now = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        }
+        if options.globals_json.is_none() {
+            options.globals_json = self.globals_json.map(str::to_string);
+        }
+    }
+}
+
+/// The imported PDP's error: the request's, or why it cannot decide.
+fn pdp_error(e: pdp::Error) -> DecideError {
+    match wit_map::error_from_wit(e) {
+        Ok(request_error) => DecideError::Request(request_error),
+        Err(reason) => DecideError::runtime(Failure::Unavailable, reason),
     }
 }

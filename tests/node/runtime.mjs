@@ -5,6 +5,7 @@
 //   {"load": "<baked component path>"}  -> {"ok": "<bundle digest>"}
 //   {"check": "<Cerbos request JSON>"}  -> {"ok": "<response JSON>"} or
 //                                          {"error": {"status", "code", "message", "path"}}
+//   {"plan": "<PlanResources JSON>"}    -> the same, for a plan
 // No clock (`now: false`): requests bring their own `now`, as in every other runtime.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -23,10 +24,10 @@ function node() {
       pdp = await PDP.create({ component: bytes, now: false });
       return pdp.bundleInfo().digest;
     },
-    async check(text) {
+    async check(text, plan) {
       if (!pdp) throw new Error('no component loaded');
       try {
-        return { ok: pdp.checkJson(text) };
+        return { ok: plan ? pdp.planJson(text) : pdp.checkJson(text) };
       } catch (e) {
         if (e instanceof PDPError) return { error: refusal(e) };
         throw e;
@@ -66,15 +67,15 @@ async function chromium() {
         window.pdp = await window.PDP.create({ component: bytes, now: false });
         return window.pdp.bundleInfo().digest;
       }, bytes.toString('base64')),
-    check: (text) =>
-      tab.evaluate((t) => {
+    check: (text, plan) =>
+      tab.evaluate(([t, p]) => {
         try {
-          return { ok: window.pdp.checkJson(t) };
+          return { ok: p ? window.pdp.planJson(t) : window.pdp.checkJson(t) };
         } catch (e) {
           if (e.name !== 'PDPError') throw e;
           return { error: { status: e.status, code: e.code, message: e.message, path: e.path } };
         }
-      }, text),
+      }, [text, plan]),
     async close() {
       await browser.close();
       server.close();
@@ -97,9 +98,11 @@ for await (const line of createInterface({ input: process.stdin })) {
     if (message.load !== undefined) {
       reply({ ok: await backend.load(readFileSync(message.load)) });
     } else if (message.check !== undefined) {
-      reply(await backend.check(message.check));
+      reply(await backend.check(message.check, false));
+    } else if (message.plan !== undefined) {
+      reply(await backend.check(message.plan, true));
     } else {
-      reply({ error: { harness: 'neither load nor check' } });
+      reply({ error: { harness: 'neither load, check nor plan' } });
     }
   } catch (e) {
     reply({ error: { harness: String(e?.stack ?? e) } });

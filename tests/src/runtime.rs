@@ -5,7 +5,8 @@
 
 use authz_api::cerbos::{self, CheckResourcesRequest, Limits};
 use authz_api::http::{Handler, Request};
-use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure};
+use authz_api::plan::PlanInput;
+use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure, PlanDecision};
 use authz_engine::Bundle;
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -63,6 +64,10 @@ pub trait Loaded {
     fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Option<Result<Decision, String>>;
     /// Cerbos CheckResources JSON in, response JSON out.
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String>;
+    /// Typed plans; `None` for runtimes that only speak JSON.
+    fn plan(&self, input: &PlanInput, opts: &CheckOptions) -> Option<Result<PlanDecision, String>>;
+    /// Cerbos PlanResources JSON in, response JSON out.
+    fn plan_json(&self, request: &str) -> Result<serde_json::Value, String>;
 }
 
 /// The engine in-process, loading the bundle from its serialized bytes like the component does;
@@ -88,22 +93,36 @@ impl Loaded for NativeLoaded {
     }
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
-        let handler = Handler::new(Limits::default(), true);
-        let http = Request {
-            method: "POST",
-            path: "/api/check/resources",
-            host: None,
-            content_type: Some("application/json"),
-            request_id: None,
-            body: request.as_bytes(),
-        };
-        let (_, response) = handler.handle(&self.0, http);
-        if response.status == 200 {
-            Ok(response.body)
-        } else {
-            // The other runtimes' request errors carry the same message.
-            Err(response.body.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_string())
-        }
+        handled(&self.0, "/api/check/resources", request)
+    }
+
+    fn plan(&self, input: &PlanInput, opts: &CheckOptions) -> Option<Result<PlanDecision, String>> {
+        Some(Decider::plan(&self.0, input, opts).map_err(|e| e.to_string()))
+    }
+
+    fn plan_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        handled(&self.0, "/api/plan/resources", request)
+    }
+}
+
+/// `request` to `path` through authz-api's HTTP handler (requests may set options), deciding
+/// with `decider`: the answer's body, or its error's message.
+fn handled(decider: &dyn Decider, path: &str, request: &str) -> Result<serde_json::Value, String> {
+    let handler = Handler::new(Limits::default(), true);
+    let http = Request {
+        method: "POST",
+        path,
+        host: None,
+        content_type: Some("application/json"),
+        request_id: None,
+        body: request.as_bytes(),
+    };
+    let (_, response) = handler.handle(decider, http);
+    if response.status == 200 {
+        Ok(response.body)
+    } else {
+        // The other runtimes' request errors carry the same message.
+        Err(response.body.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_string())
     }
 }
 
@@ -162,6 +181,15 @@ impl Loaded for ComponentLoaded {
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         let text = self.0.check_json(request).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("the component answered invalid JSON: {e}"))
+    }
+
+    fn plan(&self, input: &PlanInput, opts: &CheckOptions) -> Option<Result<PlanDecision, String>> {
+        Some(Decider::plan(&self.0, input, opts).map_err(|e| e.to_string()))
+    }
+
+    fn plan_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        let text = self.0.plan_json(request).map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| format!("the component answered invalid JSON: {e}"))
     }
 }
@@ -254,6 +282,14 @@ impl Loaded for HttpLoaded {
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         json_answer(self.post("/api/check/resources", Some(request))?)
+    }
+
+    fn plan(&self, _: &PlanInput, _: &CheckOptions) -> Option<Result<PlanDecision, String>> {
+        None
+    }
+
+    fn plan_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        json_answer(self.post("/api/plan/resources", Some(request))?)
     }
 }
 
@@ -635,6 +671,14 @@ impl Loaded for ServedLoaded {
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
         json_answer(self.post("/api/check/resources", Some(request))?)
     }
+
+    fn plan(&self, _: &PlanInput, _: &CheckOptions) -> Option<Result<PlanDecision, String>> {
+        None
+    }
+
+    fn plan_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        json_answer(self.post("/api/plan/resources", Some(request))?)
+    }
 }
 
 /// The JS package (`js/`) in Node, or in a page of headless Chromium: one `node
@@ -720,9 +764,9 @@ impl Runtime for NodeJs {
 }
 
 impl NodeLoaded {
-    /// Sends one line (`{"check": request}`, or just makes sure this bundle is loaded) and
-    /// reads the answer's line.
-    fn ask(&self, request: Option<&str>) -> Result<serde_json::Value, String> {
+    /// Sends one line (`{"check": request}` or `{"plan": request}`, or just makes sure this
+    /// bundle is loaded) and reads the answer's line.
+    fn ask(&self, request: Option<(&str, &str)>) -> Result<serde_json::Value, String> {
         use std::io::{BufRead, Write};
         let process = NODE.get(usize::from(self.chromium)).ok_or("no such node process")?;
         let mut guard = process.lock().map_err(|_| "node lock poisoned")?;
@@ -757,7 +801,7 @@ impl NodeLoaded {
             node.serving.clone_from(&self.digest);
         }
         match request {
-            Some(r) => exchange(serde_json::json!({ "check": r })),
+            Some((kind, r)) => exchange(serde_json::json!({ kind: r })),
             None => Ok(serde_json::Value::Null),
         }
     }
@@ -769,7 +813,22 @@ impl Loaded for NodeLoaded {
     }
 
     fn check_json(&self, request: &str) -> Result<serde_json::Value, String> {
-        let answer = self.ask(Some(request))?;
+        self.answer("check", request)
+    }
+
+    fn plan(&self, _: &PlanInput, _: &CheckOptions) -> Option<Result<PlanDecision, String>> {
+        None
+    }
+
+    fn plan_json(&self, request: &str) -> Result<serde_json::Value, String> {
+        self.answer("plan", request)
+    }
+}
+
+impl NodeLoaded {
+    /// The package's JSON answer to a `check` or `plan` request.
+    fn answer(&self, kind: &str, request: &str) -> Result<serde_json::Value, String> {
+        let answer = self.ask(Some((kind, request)))?;
         if let Some(text) = answer.get("ok").and_then(|t| t.as_str()) {
             return serde_json::from_str(text).map_err(|e| format!("the package answered invalid JSON: {e}"));
         }
@@ -866,6 +925,38 @@ impl Decider for Matrix {
             if got != want_json {
                 return Err(disagreement(format!(
                     "{name} answered JSON differently from {native_name} for {json_request}:\n  got  {got:?}\n  want {want_json:?}"
+                )));
+            }
+        }
+        Ok(want)
+    }
+
+    /// Every runtime's plan, typed where it has a typed API and as Cerbos JSON, must be the
+    /// native engine's.
+    fn plan(&self, input: &PlanInput, opts: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        let Some(((native_name, native), others)) = self.loaded.split_first() else {
+            return Err(disagreement("no runtimes".into()));
+        };
+        REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let want = native
+            .plan(input, opts)
+            .ok_or_else(|| disagreement("the first runtime must plan typed".into()))?
+            .map_err(disagreement)?;
+        let json_request = authz_api::plan::encode_plan_request(opts, input).to_string();
+        let want_json = native.plan_json(&json_request);
+        for (name, rt) in others {
+            if let Some(got) = rt.plan(input, opts) {
+                let got = got.map_err(|e| disagreement(format!("{name}: {e}")))?;
+                if got != want {
+                    return Err(disagreement(format!(
+                        "{name} planned differently from {native_name} under {opts:?}:\n  got  {got:?}\n  want {want:?}"
+                    )));
+                }
+            }
+            let got = rt.plan_json(&json_request);
+            if got != want_json {
+                return Err(disagreement(format!(
+                    "{name} answered the plan's JSON differently from {native_name} for {json_request}:\n  got  {got:?}\n  want {want_json:?}"
                 )));
             }
         }

@@ -2,9 +2,12 @@
 //! policies (`query_planner/policies`), with Cerbos's harness settings: `now` =
 //! 2024-01-16T10:18:27.395+13:00, `auxData.jwt` = `{"customInt": 42}`, globals as for the
 //! engine cases; operands of commutative operators compared in any order. Each test of a suite
-//! is a case (`harry.yaml[13]`).
+//! is a case (`harry.yaml[13]`). Every plan goes through every runtime of the harness, typed
+//! and as Cerbos JSON, and must be the same in each (bundle digest included).
 
 use authz_api::plan::{Operand, PlanFilter, PlanInput, PlanResource};
+use authz_api::Decider;
+use authz_conformance::runtime::Matrix;
 use authz_conformance::{corpus, files, Tally};
 use authz_engine::{AuxData, Bundle, CheckOptions, Principal};
 use serde::Deserialize;
@@ -70,7 +73,7 @@ fn merge_keys(v: &mut serde_json::Value) {
 }
 
 /// Each test of the suite, by index, with its result.
-fn run_suite(bundle: &Bundle, text: &str) -> Result<Vec<Result<(), String>>, String> {
+fn run_suite(planner: &dyn Decider, text: &str) -> Result<Vec<Result<(), String>>, String> {
     // Through JSON: the filter's operands are externally tagged, and the suites merge anchors (`<<:`).
     let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| format!("unreadable suite: {e}"))?;
     yaml.apply_merge().map_err(|e| format!("unreadable suite: {e}"))?;
@@ -90,7 +93,13 @@ fn run_suite(bundle: &Bundle, text: &str) -> Result<Vec<Result<(), String>>, Str
             resource: test.resource.clone(),
             aux_data: Some(aux.clone()),
         };
-        let got = bundle.plan(&opts, &input).filter;
+        let got = match planner.plan(&input, &opts) {
+            Ok(d) => d.output.filter,
+            Err(e) => {
+                results.push(Err(e.to_string()));
+                continue;
+            }
+        };
         results.push(if same(&got, &test.want) {
             Ok(())
         } else {
@@ -118,10 +127,15 @@ fn cerbos_query_planner_suites() {
         Ok(b) => b,
         Err(e) => panic!("Cerbos's planner policies must build: {e}"),
     };
+    let matrix = match Matrix::load(&bundle) {
+        Ok(m) => m,
+        Err(e) => panic!("every runtime must load the planner policies' bundle: {e}"),
+    };
+    tally.through(matrix.names());
     for path in files(&dir.join("suite/common"), "yaml") {
         let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        match run_suite(&bundle, &text) {
+        match run_suite(&matrix, &text) {
             Ok(results) => {
                 for (i, result) in results.into_iter().enumerate() {
                     tally.record(&format!("{name}[{i}]"), result);

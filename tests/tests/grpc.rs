@@ -235,3 +235,78 @@ async fn health_server_info_the_bundle_digest_metrics_and_audit_records() {
     assert_eq!(records[0], records[1]);
     assert_eq!(records[0]["bundleDigest"], Value::String(digest));
 }
+
+/// A filter condition as an s-expression with the operands of commutative operators in one
+/// order: two plans that differ only in that order are the same plan.
+fn canonical(o: &cerbos::genpb::cerbos::engine::v1::plan_resources_filter::expression::Operand) -> String {
+    use cerbos::genpb::cerbos::engine::v1::plan_resources_filter::expression::operand::Node;
+    match &o.node {
+        Some(Node::Expression(e)) => {
+            let mut ops: Vec<String> = e.operands.iter().map(canonical).collect();
+            if matches!(e.operator.as_str(), "and" | "or" | "eq" | "ne") {
+                ops.sort();
+            }
+            format!("({} {})", e.operator, ops.join(" "))
+        }
+        Some(Node::Variable(v)) => v.clone(),
+        Some(Node::Value(v)) => format!("{v:?}"),
+        None => "<none>".into(),
+    }
+}
+
+/// A plan's filter: its kind and canonical condition.
+fn filter(r: &cerbos::sdk::model::PlanResourcesResponse) -> (i32, Option<String>) {
+    let f = r.response.filter.clone().unwrap_or_default();
+    (f.kind, f.condition.as_ref().map(canonical))
+}
+
+/// PlanResources over gRPC: for every principal of the example's suite, every resource kind and
+/// every action its suite asks about, and for a few actions at once, authz plans what the real
+/// Cerbos plans (filters compared with commutative operands in any order), but where the skip
+/// list says Cerbos's planner contradicts Cerbos's checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_sdk_gets_the_same_plans_from_authz_over_grpc_as_from_cerbos() {
+    let Some(bin) = cerbos_binary() else {
+        panic!("the Cerbos binary was not found (bash scripts/cerbos.sh installs it): plans cannot be compared");
+    };
+    let cerbos = Cerbos::start(&bin, &example(), &[]).expect("cerbos server");
+    let policies = example().to_string_lossy().to_string();
+    let authz = Server::start(&["--policies", &policies, "--grpc-addr", "127.0.0.1:0"]).expect("authz serve with gRPC");
+    let (cerbos_grpc, authz_grpc) = (cerbos.grpc_addr.expect("cerbos's gRPC address"), grpc_addr(&authz));
+    let (mut want, mut got) = (client(cerbos_grpc).await, client(authz_grpc).await);
+    let grid = grid();
+    let (mut plans, mut conditional, mut differ) = (0, 0, Vec::new());
+    // Where Cerbos's planner contradicts its own checks (tests/divergences.md).
+    let skips = authz_conformance::skip_list();
+    for p in &grid.principals {
+        for (kind, actions) in &grid.actions {
+            let mut asks: Vec<Vec<String>> = actions.iter().map(|a| vec![a.clone()]).collect();
+            asks.push(actions.iter().take(3).cloned().collect());
+            for ask in asks {
+                let resource = || cerbos::sdk::model::ResourceKind::new(kind.clone());
+                let w = want
+                    .plan_resources_for_actions(ask.clone(), principal(p), resource(), None)
+                    .await
+                    .expect("cerbos plans");
+                let g = got
+                    .plan_resources_for_actions(ask.clone(), principal(p), resource(), None)
+                    .await
+                    .expect("authz plans");
+                let key = format!("grpc-plan/{}/{kind}/{}", p["id"].as_str().unwrap_or_default(), ask.join("+"));
+                let known = skips.contains_key(&key);
+                if filter(&g) != filter(&w) && !known {
+                    differ.push(format!("{key}: authz {:?}, cerbos {:?}", filter(&g), filter(&w)));
+                }
+                if filter(&g) == filter(&w) && known {
+                    differ.push(format!("{key} is in the skip list but now agrees with Cerbos: remove it"));
+                }
+                assert_eq!(g.response.actions, w.response.actions);
+                assert_eq!(g.response.resource_kind, w.response.resource_kind);
+                plans += 1;
+                conditional += usize::from(filter(&g).1.is_some());
+            }
+        }
+    }
+    assert!(conditional > 0, "no plan was conditional: the comparison proves little ({plans} plans)");
+    assert!(differ.is_empty(), "{} of {plans} plans differ:\n{}", differ.len(), differ.join("\n"));
+}

@@ -511,6 +511,34 @@ fn audit_log_has_one_record_per_decision() {
     assert!(approve["durationMicros"].as_f64().is_some_and(|d| d > 0.0));
     let edit = records.iter().find(|r| r["action"] == "edit").unwrap();
     assert_eq!(edit["effect"], "EFFECT_DENY");
+    // A plan is audited too: one record per action planned, with the filter.
+    ok_json(c.post_json("/api/plan/resources", &example_plan_request()).unwrap());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let plans: Vec<Value> = text.lines().skip(4).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(plans.len(), 2, "{text}");
+    assert_eq!(plans[0]["requestId"], "plan-example");
+    assert_eq!((&plans[0]["action"], &plans[1]["action"]), (&json!("edit"), &json!("delete")));
+    assert!(plans.iter().all(|r| r["resourceKind"] == "document" && r["resourceId"] == ""), "{plans:?}");
+    assert!(
+        plans.iter().all(|r| r["effect"] == "EFFECT_ALLOW"),
+        "a conditional filter lets resources through: {plans:?}"
+    );
+    // One filter for both actions, as Cerbos merges them: `and` of each action's (editing: hers;
+    // deleting: hers and not locked).
+    let filter = r#"(and (eq request.resource.attr.owner "alice") (and (not (eq request.resource.attr.locked true)) (eq request.resource.attr.owner "alice")))"#;
+    assert!(plans.iter().all(|r| r["filter"] == filter), "{plans:?}");
+    assert!(plans.iter().all(|r| r["bundleDigest"] == resp["bundleDigest"]), "{plans:?}");
+}
+
+/// alice's plan for editing and deleting documents: hers, and (to delete) not locked.
+fn example_plan_request() -> String {
+    json!({
+        "requestId": "plan-example",
+        "actions": ["edit", "delete"],
+        "principal": {"id": "alice", "roles": ["user"], "attr": {"department": "eng"}},
+        "resource": {"kind": "document"}
+    })
+    .to_string()
 }
 
 /// Every record but its runtime and timing.
@@ -530,9 +558,10 @@ fn the_spin_app_the_worker_and_both_wasmcloud_hosts_write_the_audit_records_auth
     let log = dir.path().join("audit.jsonl");
     let serve = Server::start(&["--component", pdp.to_str().unwrap(), "--audit-log", log.to_str().unwrap()]).unwrap();
     ok_json(serve.client().post_json("/api/check/resources", &example_request()).unwrap());
+    ok_json(serve.client().post_json("/api/plan/resources", &example_plan_request()).unwrap());
     let want: Vec<Value> =
         std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(want.len(), 4, "one record per decision: {want:?}");
+    assert_eq!(want.len(), 6, "one record per decision, and per action planned: {want:?}");
 
     // The runtime a record names is the gateway's AUTHZ_RUNTIME, as spin-app/spin.toml sets it;
     // the wasmCloud manifests' own environment (2.x) and named configuration (1.x) set
@@ -545,6 +574,7 @@ fn the_spin_app_the_worker_and_both_wasmcloud_hosts_write_the_audit_records_auth
     // lines it relays), the worker on its log; the servers' lines are collected as they come.
     for (server, runtime) in [(spin, "spin"), (workerd, "js"), (wasmcloud, "wasmcloud"), (wasmcloud1, "wasmcloud")] {
         ok_json(server.client().post_json("/api/check/resources", &example_request()).unwrap());
+        ok_json(server.client().post_json("/api/plan/resources", &example_plan_request()).unwrap());
         let deadline = Instant::now() + Duration::from_secs(10);
         let got: Vec<Value> = loop {
             let lines = server.stderr.lock().unwrap().clone();
@@ -557,7 +587,7 @@ fn the_spin_app_the_worker_and_both_wasmcloud_hosts_write_the_audit_records_auth
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert_eq!(got.len(), 4, "{runtime}: one record per decision: {got:?}");
+        assert_eq!(got.len(), 6, "{runtime}: one record per decision and per action planned: {got:?}");
         assert!(got.iter().all(|r| r["bundleLabel"] == "audit"), "{got:?}");
         assert!(got.iter().all(|r| r["runtime"] == runtime), "{got:?}");
         // workerd keeps its clock coarse (Workers' timing-attack defence): its durations may

@@ -1,8 +1,9 @@
-//! Cerbos's gRPC API, `cerbos.svc.v1.CerbosService` (`CheckResources`, `ServerInfo`), and gRPC
+//! Cerbos's gRPC API, `cerbos.svc.v1.CerbosService` (`CheckResources`, `PlanResources`,
+//! `ServerInfo`), and gRPC
 //! health checking (`grpc.health.v1.Health`), on the message types of the Rust Cerbos SDK
 //! (crate `cerbos`, generated from Cerbos's own protos).
 //!
-//! A check is the HTTP API's: the message becomes the Cerbos JSON a client would have posted
+//! A check (or a plan) is the HTTP API's: the message becomes the Cerbos JSON a client would have posted
 //! and goes to the same [`authz_api::http::Handler`] with the same decider, so limits, options,
 //! errors, decisions, audit records and metrics are the HTTP endpoint's. Its answer comes back
 //! as the response message; the deciding bundle's digest (which the message has no field for)
@@ -12,13 +13,17 @@ use crate::http::Audited;
 use crate::state::State;
 use authz_api::http::{Endpoint, Request};
 use cerbos::genpb::cerbos::effect::v1::Effect;
+use cerbos::genpb::cerbos::engine::v1::plan_resources_filter::expression::{operand::Node, Operand};
+use cerbos::genpb::cerbos::engine::v1::plan_resources_filter::{Expression, Kind as FilterKind};
+use cerbos::genpb::cerbos::engine::v1::PlanResourcesFilter;
 use cerbos::genpb::cerbos::engine::v1::{OutputEntry, Principal, Resource};
-use cerbos::genpb::cerbos::request::v1::{CheckResourcesRequest, ServerInfoRequest};
+use cerbos::genpb::cerbos::request::v1::{CheckResourcesRequest, PlanResourcesRequest, ServerInfoRequest};
 use cerbos::genpb::cerbos::response::v1::check_resources_response::result_entry::{
     meta::EffectMeta, Meta, Resource as ResourceEcho,
 };
 use cerbos::genpb::cerbos::response::v1::check_resources_response::ResultEntry;
-use cerbos::genpb::cerbos::response::v1::{CheckResourcesResponse, ServerInfoResponse};
+use cerbos::genpb::cerbos::response::v1::plan_resources_response::Meta as PlanMeta;
+use cerbos::genpb::cerbos::response::v1::{CheckResourcesResponse, PlanResourcesResponse, ServerInfoResponse};
 use cerbos::genpb::cerbos::schema::v1::{validation_error::Source, ValidationError};
 use cerbos::genpb::google::protobuf::{value::Kind, ListValue, Struct, Value as Proto};
 use serde_json::{json, Map, Value};
@@ -90,15 +95,24 @@ where
                     Ok(grpc.unary(method, request).await)
                 })
             }
+            "/cerbos.svc.v1.CerbosService/PlanResources" => {
+                let method = Method(self.state.clone(), plan_resources);
+                let max = self.max;
+                Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
+                        .apply_max_message_size_config(Some(max), None);
+                    Ok(grpc.unary(method, request).await)
+                })
+            }
             "/cerbos.svc.v1.CerbosService/ServerInfo" => {
                 let method = Method(self.state.clone(), server_info);
                 Box::pin(async move {
                     Ok(tonic::server::Grpc::new(tonic_prost::ProstCodec::default()).unary(method, request).await)
                 })
             }
-            _ => {
-                Box::pin(async { Ok(Status::unimplemented("authz serves CheckResources and ServerInfo").into_http()) })
-            }
+            _ => Box::pin(async {
+                Ok(Status::unimplemented("authz serves CheckResources, PlanResources and ServerInfo").into_http())
+            }),
         }
     }
 }
@@ -133,28 +147,51 @@ fn check_resources(
     state: &State,
     request: tonic::Request<CheckResourcesRequest>,
 ) -> Result<tonic::Response<CheckResourcesResponse>, Status> {
+    let body = request_json(request.get_ref());
+    answer(state, &request, Endpoint::CheckResources, "/api/check/resources", &body, response_message)
+}
+
+/// Plans as `POST /api/plan/resources` does.
+fn plan_resources(
+    state: &State,
+    request: tonic::Request<PlanResourcesRequest>,
+) -> Result<tonic::Response<PlanResourcesResponse>, Status> {
+    let body = plan_request_json(request.get_ref());
+    answer(state, &request, Endpoint::PlanResources, "/api/plan/resources", &body, plan_message)
+}
+
+/// The HTTP API's answer to `body` at `path`, as the response message `message` makes of it,
+/// with the bundle digest and the request ID as headers.
+fn answer<Q, R>(
+    state: &State,
+    request: &tonic::Request<Q>,
+    endpoint: Endpoint,
+    path: &str,
+    body: &Value,
+    message: fn(&Value) -> R,
+) -> Result<tonic::Response<R>, Status> {
     let start = Instant::now();
     let request_id = request.metadata().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = request_json(request.get_ref()).to_string();
+    let body = body.to_string();
     let pdp = state.pdp();
     let decider = Audited { pdp: &pdp, required: state.config.audit_required };
     let (_, answer) = state.handler.handle(
         &decider,
         Request {
             method: "POST",
-            path: "/api/check/resources",
+            path,
             host: None,
             content_type: Some(authz_api::http::Response::CONTENT_TYPE),
             request_id: request_id.as_deref(),
             body: body.as_bytes(),
         },
     );
-    state.metrics.request(Endpoint::CheckResources.name(), answer.status, start.elapsed());
+    state.metrics.request(endpoint.name(), answer.status, start.elapsed());
     if answer.status != 200 {
         return Err(status(answer.status, &answer.body));
     }
     let digest = answer.body.get("bundleDigest").and_then(Value::as_str).unwrap_or_default().to_string();
-    let mut response = tonic::Response::new(response_message(&answer.body));
+    let mut response = tonic::Response::new(message(&answer.body));
     let headers = response.metadata_mut();
     if let Ok(v) = digest.parse() {
         headers.insert("authz-bundle-digest", v);
@@ -205,6 +242,37 @@ fn request_json(m: &CheckResourcesRequest) -> Value {
         })
         .collect();
     out.insert("resources".into(), resources.into());
+    if let Some(jwt) = m.aux_data.as_ref().and_then(|a| a.jwt.as_ref()) {
+        let mut j = Map::new();
+        text(&mut j, "token", &jwt.token);
+        text(&mut j, "keySetId", &jwt.key_set_id);
+        out.insert("auxData".into(), json!({ "jwt": j }));
+    }
+    Value::Object(out)
+}
+
+fn plan_request_json(m: &PlanResourcesRequest) -> Value {
+    let mut out = Map::new();
+    text(&mut out, "requestId", &m.request_id);
+    #[expect(deprecated, reason = "Cerbos's older single action, which clients may still send")]
+    text(&mut out, "action", &m.action);
+    if !m.actions.is_empty() {
+        out.insert("actions".into(), json!(m.actions));
+    }
+    if m.include_meta {
+        out.insert("includeMeta".into(), true.into());
+    }
+    if let Some(p) = &m.principal {
+        out.insert("principal".into(), principal_json(p));
+    }
+    if let Some(r) = &m.resource {
+        let mut res = Map::new();
+        text(&mut res, "kind", &r.kind);
+        text(&mut res, "policyVersion", &r.policy_version);
+        attributes(&mut res, &r.attr);
+        text(&mut res, "scope", &r.scope);
+        out.insert("resource".into(), Value::Object(res));
+    }
     if let Some(jwt) = m.aux_data.as_ref().and_then(|a| a.jwt.as_ref()) {
         let mut j = Map::new();
         text(&mut j, "token", &jwt.token);
@@ -343,6 +411,69 @@ fn response_message(body: &Value) -> CheckResourcesResponse {
         })
         .collect();
     CheckResourcesResponse { request_id: s(body, "requestId"), results, cerbos_call_id: s(body, "cerbosCallId") }
+}
+
+/// The PlanResources response message for the HTTP API's answer (Cerbos's response JSON).
+fn plan_message(body: &Value) -> PlanResourcesResponse {
+    let s = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let filter = body.get("filter").unwrap_or(&Value::Null);
+    let kind = match filter.get("kind").and_then(Value::as_str) {
+        Some("KIND_ALWAYS_ALLOWED") => FilterKind::AlwaysAllowed,
+        Some("KIND_CONDITIONAL") => FilterKind::Conditional,
+        // Anything unreadable filters everything out.
+        _ => FilterKind::AlwaysDenied,
+    };
+    let meta = body.get("meta").map(|m| PlanMeta {
+        filter_debug: s(m, "filterDebug"),
+        matched_scopes: m
+            .get("matchedScopes")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(a, scope)| (a.clone(), scope.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        ..PlanMeta::default()
+    });
+    PlanResourcesResponse {
+        request_id: s(body, "requestId"),
+        actions: body
+            .get("actions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        resource_kind: s(body, "resourceKind"),
+        policy_version: s(body, "policyVersion"),
+        filter: Some(PlanResourcesFilter { kind: kind as i32, condition: filter.get("condition").map(operand) }),
+        meta,
+        validation_errors: body
+            .get("validationErrors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| ValidationError {
+                path: s(e, "path"),
+                message: s(e, "message"),
+                source: Source::from_str_name(&s(e, "source")).unwrap_or(Source::Unspecified) as i32,
+            })
+            .collect(),
+        ..PlanResourcesResponse::default()
+    }
+}
+
+/// A filter condition's JSON (`{"expression"}`, `{"variable"}` or `{"value"}`) as its message.
+fn operand(v: &Value) -> Operand {
+    let node = if let Some(e) = v.get("expression") {
+        let operator = e.get("operator").and_then(Value::as_str).unwrap_or_default().to_string();
+        let operands = e.get("operands").and_then(Value::as_array).into_iter().flatten().map(operand).collect();
+        Some(Node::Expression(Expression { operator, operands }))
+    } else if let Some(name) = v.get("variable").and_then(Value::as_str) {
+        Some(Node::Variable(name.to_string()))
+    } else {
+        v.get("value").map(|x| Node::Value(to_proto(x)))
+    };
+    Operand { node }
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 use crate::state::State;
 use authz_api::cerbos::Limits;
 use authz_api::http::{Endpoint, Handler, Request, Response as Answer};
-use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure};
+use authz_api::plan::PlanInput;
+use authz_api::{CheckOptions, DecideError, Decider, Decision, Failure, PlanDecision};
 use authz_wasmtime::Pdp;
 use axum::body::{Body, Bytes};
 use axum::extract::State as Shared;
@@ -119,6 +120,16 @@ impl Decider for Audited<'_> {
     }
     fn actions(&self, kind: &str) -> Result<Vec<String>, DecideError> {
         Ok(tokio::task::block_in_place(|| self.pdp.actions(kind))?)
+    }
+
+    fn plan(&self, input: &PlanInput, options: &CheckOptions) -> Result<PlanDecision, DecideError> {
+        let (plan, audited) =
+            tokio::task::block_in_place(|| crate::audit::call_audited(|| Decider::plan(self.pdp, input, options)));
+        let plan = plan?;
+        if self.required && !audited {
+            return Err(DecideError::runtime(Failure::Unavailable, Unaudited));
+        }
+        Ok(plan)
     }
 }
 

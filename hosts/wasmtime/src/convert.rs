@@ -3,4 +3,7 @@
 
 authz_api::wit_conversions!(crate::pdp::bindings::exports::authz::pdp::authz);
 
-pub use wit_map::{details_from_wit, error_from_wit, options_to_wit, request_to_wit, response_from_wit};
+pub use wit_map::{
+    details_from_wit, error_from_wit, options_to_wit, plan_request_to_wit, plan_response_from_wit, request_to_wit,
+    response_from_wit,
+};

@@ -27,7 +27,8 @@ pub use record::{DecisionHook, DecisionRecord};
 /// The WIT `authz:pdp` types (`check-request`, `check-response`, ...), generated from `wit/`.
 pub mod types {
     pub use crate::pdp::bindings::exports::authz::pdp::authz::{
-        ActionResult, BundleDetails, CheckOptions, CheckRequest, CheckResponse, Effect, EvaluationError, OutputEntry,
-        Principal, RequestError, Resource, ResourceEntry, ResourceResult, SchemaEnforcement, ValidationError,
+        ActionResult, BundleDetails, CheckOptions, CheckRequest, CheckResponse, Effect, EvaluationError, FilterKind,
+        OutputEntry, PlanRequest, PlanResource, PlanResponse, Principal, RequestError, Resource, ResourceEntry,
+        ResourceResult, SchemaEnforcement, ValidationError,
     };
 }

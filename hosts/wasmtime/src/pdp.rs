@@ -176,11 +176,7 @@ impl Pdp {
             return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
         }
         let start = Instant::now();
-        let defaults = api::CheckOptions {
-            now: self.supplies_now().then(now_rfc3339),
-            globals_json: self.globals_json.clone(),
-            ..crate::convert::options_to_wit(&authz_api::CheckOptions::default())
-        };
+        let defaults = self.json_defaults();
         let response = self
             .call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, request, &defaults))?
             .map_err(component_error)?;
@@ -193,6 +189,63 @@ impl Pdp {
             self.call_info(&request_id, &principal_id, start).json(&resp, hook);
         }
         Ok(response)
+    }
+
+    /// Plans a typed PlanResources request (Cerbos's query planning). A missing `now` is the
+    /// host's current time (when the bundle reads the time at all) and missing globals are the
+    /// configured ones, as for checks.
+    pub fn plan(&self, request: &api::PlanRequest) -> Result<api::PlanResponse, HostError> {
+        let size = plan_size(request);
+        if size > self.config.max_request_bytes {
+            return Err(HostError::RequestTooLarge { size, limit: self.config.max_request_bytes });
+        }
+        let mut request = request.clone();
+        if self.supplies_now() && request.options.now.is_none() {
+            request.options.now = Some(now_rfc3339());
+        }
+        if request.options.globals_json.is_none() {
+            request.options.globals_json.clone_from(&self.globals_json);
+        }
+        let start = Instant::now();
+        let response = self
+            .call(|pdp, store| pdp.authz_pdp_authz().call_plan_resources(store, &request))?
+            .map_err(component_error)?;
+        if let Some(hook) = &self.config.on_decision {
+            self.call_info(&request.request_id, &request.principal.id, start).plan(&response, hook);
+        }
+        Ok(response)
+    }
+
+    /// Plans a Cerbos PlanResources request given as JSON (options in `authzOptions`, over the
+    /// host's: its clock and configured globals), answering Cerbos response JSON with the bundle
+    /// digest.
+    pub fn plan_json(&self, request: &str) -> Result<String, HostError> {
+        if request.len() > self.config.max_request_bytes {
+            return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
+        }
+        let start = Instant::now();
+        let defaults = self.json_defaults();
+        let response = self
+            .call(|pdp, store| pdp.authz_pdp_authz().call_plan_json(store, request, &defaults))?
+            .map_err(component_error)?;
+        if let Some(hook) = &self.config.on_decision {
+            let req: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
+            let resp: serde_json::Value = serde_json::from_str(&response).unwrap_or_default();
+            let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let (request_id, principal_id) = (text(req.get("requestId")), text(req.pointer("/principal/id")));
+            self.call_info(&request_id, &principal_id, start).plan_json(&resp, hook);
+        }
+        Ok(response)
+    }
+
+    /// The options of a JSON call, which the request's `authzOptions` override: the host's
+    /// clock (when the bundle reads the time) and its configured globals.
+    fn json_defaults(&self) -> api::CheckOptions {
+        api::CheckOptions {
+            now: self.supplies_now().then(now_rfc3339),
+            globals_json: self.globals_json.clone(),
+            ..crate::convert::options_to_wit(&authz_api::CheckOptions::default())
+        }
     }
 
     /// The actions the bundle's rules name for resource kind `kind`, sorted (the candidates of
@@ -306,6 +359,17 @@ impl authz_api::Decider for Pdp {
     fn actions(&self, kind: &str) -> Result<Vec<String>, authz_api::DecideError> {
         Ok(Pdp::actions(self, kind)?)
     }
+
+    fn plan(
+        &self,
+        input: &authz_api::plan::PlanInput,
+        options: &authz_api::CheckOptions,
+    ) -> Result<authz_api::PlanDecision, authz_api::DecideError> {
+        let typed = crate::convert::plan_request_to_wit(input, options);
+        let response = Pdp::plan(self, &typed)?;
+        crate::convert::plan_response_from_wit(response)
+            .map_err(|e| authz_api::DecideError::runtime(authz_api::Failure::Internal, e))
+    }
 }
 
 /// Bytes of each pooled memory and table kept mapped between instances (see [`engine`]).
@@ -392,6 +456,16 @@ fn typed_size(r: &api::CheckRequest) -> usize {
     let extra =
         r.aux_data_json.as_ref().map_or(0, String::len) + r.options.globals_json.as_ref().map_or(0, String::len);
     r.request_id.len() + principal + resources + extra
+}
+
+/// Bytes of a typed plan request's strings (what its JSON would at least take).
+fn plan_size(r: &api::PlanRequest) -> usize {
+    let p = &r.principal;
+    let principal = p.id.len() + p.attr_json.len() + p.roles.iter().map(String::len).sum::<usize>();
+    let resource = r.resource.kind.len() + r.resource.attr_json.len();
+    let extra =
+        r.aux_data_json.as_ref().map_or(0, String::len) + r.options.globals_json.as_ref().map_or(0, String::len);
+    r.request_id.len() + principal + resource + r.actions.iter().map(String::len).sum::<usize>() + extra
 }
 
 /// The host's current time in RFC 3339 (the component reads no clock).

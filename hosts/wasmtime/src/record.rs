@@ -60,6 +60,47 @@ impl CallInfo<'_> {
         }
     }
 
+    /// Records of a plan: one per action planned, with the plan's filter.
+    pub(crate) fn plan(&self, response: &wit::PlanResponse, hook: &DecisionHook) {
+        let allowed = response.kind != wit::FilterKind::AlwaysDenied;
+        let scope = |action: &str| response.matched_scopes.iter().find(|(a, _)| a == action).map(|(_, s)| s.clone());
+        let actions = response.actions.iter().map(String::as_str);
+        self.planned(&response.resource_kind, actions, allowed, &response.filter_debug, scope, hook);
+    }
+
+    /// Records of a Cerbos PlanResources JSON response (scopes from `meta` when present).
+    pub(crate) fn plan_json(&self, response: &serde_json::Value, hook: &DecisionHook) {
+        let Some(filter) =
+            response.get("filter").and_then(|f| serde_json::from_value::<authz_api::plan::PlanFilter>(f.clone()).ok())
+        else {
+            return;
+        };
+        let allowed = filter.kind != authz_api::plan::FilterKind::AlwaysDenied;
+        let kind = response.get("resourceKind").and_then(|k| k.as_str()).unwrap_or_default();
+        let scopes = response.pointer("/meta/matchedScopes");
+        let scope = |action: &str| scopes.and_then(|m| m.get(action)).and_then(|s| s.as_str()).map(str::to_string);
+        let actions =
+            response.get("actions").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str());
+        self.planned(kind, actions, allowed, &filter.debug_string(), scope, hook);
+    }
+
+    fn planned<'a>(
+        &self,
+        kind: &str,
+        actions: impl Iterator<Item = &'a str>,
+        allowed: bool,
+        filter: &str,
+        scope: impl Fn(&str) -> Option<String>,
+        hook: &DecisionHook,
+    ) {
+        for action in actions {
+            let mut rec = self.record(kind, "", action, allowed);
+            rec.scope = scope(action).unwrap_or_default();
+            rec.filter = Some(filter.to_string());
+            hook.call(&rec);
+        }
+    }
+
     /// Records of a Cerbos JSON response (policy and scope from `meta` when present).
     pub(crate) fn json(&self, response: &serde_json::Value, hook: &DecisionHook) {
         let results = response.get("results").and_then(|r| r.as_array()).into_iter().flatten();

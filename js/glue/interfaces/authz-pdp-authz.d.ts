@@ -3,6 +3,8 @@ export function checkResources(request: CheckRequest): CheckResponse;
 export function checkJson(request: string, defaults: CheckOptions): string;
 export function bundleInfo(): BundleDetails;
 export function actions(kind: string): Array<string>;
+export function planResources(request: PlanRequest): PlanResponse;
+export function planJson(request: string, defaults: CheckOptions): string;
 export function handleHttp(request: HttpRequest, config: HttpConfig): HttpResponse;
 /**
  * # Variants
@@ -116,6 +118,44 @@ export interface ErrorRequestTooLarge {
 export interface ErrorBundleUnavailable {
   tag: 'bundle-unavailable',
   val: string,
+}
+/**
+ * # Variants
+ * 
+ * ## `"always-allowed"`
+ * 
+ * ## `"always-denied"`
+ * 
+ * ## `"conditional"`
+ */
+export type FilterKind = 'always-allowed' | 'always-denied' | 'conditional';
+export interface PlanResource {
+  kind: string,
+  attrJson: string,
+  policyVersion: string,
+  scope: string,
+}
+export interface PlanRequest {
+  requestId: string,
+  principal: Principal,
+  resource: PlanResource,
+  actions: Array<string>,
+  auxDataJson?: string,
+  options: CheckOptions,
+}
+export interface PlanResponse {
+  requestId: string,
+  actions: Array<string>,
+  resourceKind: string,
+  policyVersion: string,
+  scope: string,
+  kind: FilterKind,
+  conditionJson?: string,
+  filterDebug: string,
+  matchedScopes: Array<[string, string]>,
+  validationErrors: Array<ValidationError>,
+  bundleDigest: string,
+  bundleLabel?: string,
 }
 export interface HttpRequest {
   method: string,
