@@ -26,6 +26,16 @@ export function native(request, endpoint = '/api/check/resources') {
   return JSON.parse(run.stdout);
 }
 
+/** `authz plan` (AUTHZ_BIN) on the example policies, the clock pinned: the native engine's plan. */
+export function nativePlan(request) {
+  const run = spawnSync(process.env.AUTHZ_BIN, ['plan', '--policies', `${root}policies/example`, '--now', NOW], {
+    input: JSON.stringify(request),
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`authz plan refused the request: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
 /** The native engine's error body (`{code, message, path}`) for a request it refuses. */
 export function nativeRefusal(request, endpoint = '/api/check/resources') {
   const run = authzCheck(request, endpoint);

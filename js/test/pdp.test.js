@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PDP, PDPError, coreModuleBytes } from '../index.js';
-import { NOW, authzen, native, nativeRefusal, refused } from './common.mjs';
+import { NOW, authzen, native, nativePlan, nativeRefusal, refused } from './common.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const component = readFileSync(process.env.AUTHZ_JS_COMPONENT);
@@ -27,6 +27,24 @@ test('answers the example request as the native engine does, with the bundle dig
   assert.equal(got.isAllowed({ resource: { id: 'doc-1' }, action: 'edit' }), false);
   assert.equal(got.findResult({ id: 'doc-1' }).isAllowed('approve'), true);
   assert.equal(got.findResult({ id: 'doc-1' }).isAllowed('not asked'), undefined);
+});
+
+test('planResources and planJson: the plan authz plan answers, with the digest', async () => {
+  const pdp = await PDP.create({ component, now: pinned });
+  const plan = {
+    requestId: 'p1',
+    actions: ['edit'],
+    principal: { id: 'alice', roles: ['user'], attr: { department: 'finance' } },
+    resource: { kind: 'document' },
+    includeMeta: true,
+  };
+  const got = pdp.planResources(plan);
+  assert.equal(got.bundleDigest, pdp.bundleInfo().digest);
+  assert.deepEqual(got, nativePlan(plan));
+  // The example's `owner-edit` rule: alice edits her own documents.
+  assert.equal(got.meta.filterDebug, '(eq request.resource.attr.owner "alice")');
+  assert.deepEqual(JSON.parse(pdp.planJson(JSON.stringify(plan))), got);
+  assert.throws(() => pdp.planJson('{"actions":[]}'), (e) => e instanceof PDPError && e.status === 400);
 });
 
 test('checkResource and isAllowed', async () => {

@@ -1,6 +1,6 @@
 // Compiled by scripts/js-test.sh with `tsc --noEmit --strict`: the package's declared types
 // (index.d.ts) describe how the README and the tests use it. Never run.
-import { PDP, PDPError, coreModuleBytes, type DecisionRecord, type CheckResult } from '../index.js';
+import { PDP, PDPError, coreModuleBytes, type DecisionRecord, type CheckResult, type PlanOperand } from '../index.js';
 
 export async function example(bytes: Uint8Array<ArrayBuffer>): Promise<boolean> {
   const records: DecisionRecord[] = [];
@@ -28,6 +28,14 @@ export async function example(bytes: Uint8Array<ArrayBuffer>): Promise<boolean> 
     action: { name: 'view' },
   });
   const batch = pdp.evaluations({ subject: { type: 'user', id: 'alice' }, evaluations: [{ action: { name: 'view' } }] });
+  const plan = pdp.planResources({
+    actions: ['edit'],
+    principal: { id: 'alice', roles: ['user'] },
+    resource: { kind: 'document', attr: { status: 'DRAFT' } },
+  });
+  const everything: boolean = plan.filter.kind === 'KIND_ALWAYS_ALLOWED';
+  const condition: PlanOperand | undefined = plan.filter.condition;
+  const planText: string = pdp.planJson('{}');
   const answer = pdp.handle({ method: 'POST', path: '/api/check/resources', body: '{}' });
   const status: number = answer.status;
   try {
@@ -38,5 +46,6 @@ export async function example(bytes: Uint8Array<ArrayBuffer>): Promise<boolean> 
       return path === undefined && e.status === 400;
     }
   }
-  return decision.decision && viewed === true && digest.length > 0 && status === 200 && 'evaluations' in batch;
+  const planned = !everything && condition !== undefined && planText.length > 0;
+  return decision.decision && viewed === true && digest.length > 0 && status === 200 && 'evaluations' in batch && planned;
 }
