@@ -69,10 +69,14 @@ background wasm bash -c 'bash scripts/tools.sh && bash scripts/build-component.s
 # benchmarks, the wasm32 crates; their own target directory), then a short fuzzing run, start
 # now at the lowest CPU priority: they fill what the native build and the tests leave idle (a
 # build's serial stretches, the tests' waits on servers) instead of running alone at the end.
+# The priority is the process's nice value and, where the kernel groups processes by session
+# (autogroup: a background step is a session of its own, and nice values only order processes
+# within one), its session's.
 # Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N).
 install_wasm_targets
 step "in the background at the lowest priority: clippy on the other configurations (scripts/lint-checks.sh), then fuzzing"
-background checks nice -n 19 bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
+background checks nice -n 19 bash -c "{ [ ! -w /proc/self/autogroup ] || echo 19 > /proc/self/autogroup; } 2>/dev/null
+  bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path wasmcloud/host/Cargo.toml -- --check

@@ -189,22 +189,31 @@ macro_rules! wit_conversions {
                 })
             }
 
+            fn principal_to_wit(p: &Principal) -> wit::Principal {
+                let Principal { id, policy_version, roles, attr, scope } = p;
+                wit::Principal {
+                    id: id.clone(),
+                    roles: roles.clone(),
+                    attr_json: h::object_text(attr),
+                    policy_version: policy_version.clone(),
+                    scope: scope.clone(),
+                }
+            }
+
+            fn principal_from_wit(p: wit::Principal) -> Result<Principal, RequestError> {
+                let wit::Principal { id, roles, attr_json, policy_version, scope } = p;
+                Ok(Principal { attr: h::object(&attr_json, "$.principal.attr")?, id, roles, policy_version, scope })
+            }
+
             /// The typed request asking what `req` asks under `opts`.
             pub fn request_to_wit(req: &CheckResourcesRequest, opts: &CheckOptions) -> wit::CheckRequest {
                 // Cerbos-only fields: `includeMeta` is always answered typed, and options
                 // travel as the `options` record.
                 let CheckResourcesRequest { request_id, principal, resources, aux_data, include_meta: _, authz_options: _ } =
                     req;
-                let Principal { id, policy_version, roles, attr, scope } = principal;
                 wit::CheckRequest {
                     request_id: request_id.clone(),
-                    principal: wit::Principal {
-                        id: id.clone(),
-                        roles: roles.clone(),
-                        attr_json: h::object_text(attr),
-                        policy_version: policy_version.clone(),
-                        scope: scope.clone(),
-                    },
+                    principal: principal_to_wit(principal),
                     resources: resources
                         .iter()
                         .map(|ResourceEntry { actions, resource }| {
@@ -232,9 +241,7 @@ macro_rules! wit_conversions {
                 r: wit::CheckRequest,
             ) -> Result<(CheckResourcesRequest, CheckOptions), RequestError> {
                 let wit::CheckRequest { request_id, principal, resources, aux_data_json, options } = r;
-                let wit::Principal { id, roles, attr_json, policy_version, scope } = principal;
-                let principal =
-                    Principal { attr: h::object(&attr_json, "$.principal.attr")?, id, roles, policy_version, scope };
+                let principal = principal_from_wit(principal)?;
                 let resources = resources
                     .into_iter()
                     .enumerate()
@@ -399,22 +406,15 @@ macro_rules! wit_conversions {
             /// The typed plan request asking what `input` asks under `opts`.
             pub fn plan_request_to_wit(input: &PlanInput, opts: &CheckOptions) -> wit::PlanRequest {
                 let PlanInput { request_id, actions, principal, resource, aux_data } = input;
-                let Principal { id, policy_version, roles, attr, scope } = principal;
-                let PlanResource { kind, attr: rattr, policy_version: rversion, scope: rscope } = resource;
+                let PlanResource { kind, attr, policy_version, scope } = resource;
                 wit::PlanRequest {
                     request_id: request_id.clone(),
-                    principal: wit::Principal {
-                        id: id.clone(),
-                        roles: roles.clone(),
+                    principal: principal_to_wit(principal),
+                    resource: wit::PlanResource {
+                        kind: kind.clone(),
                         attr_json: h::object_text(attr),
                         policy_version: policy_version.clone(),
                         scope: scope.clone(),
-                    },
-                    resource: wit::PlanResource {
-                        kind: kind.clone(),
-                        attr_json: h::object_text(rattr),
-                        policy_version: rversion.clone(),
-                        scope: rscope.clone(),
                     },
                     actions: actions.clone(),
                     aux_data_json: aux_data.as_ref().map(h::aux_text),
@@ -426,9 +426,7 @@ macro_rules! wit_conversions {
             /// JSON path.
             pub fn plan_request_from_wit(r: wit::PlanRequest) -> Result<(PlanInput, CheckOptions), RequestError> {
                 let wit::PlanRequest { request_id, principal, resource, actions, aux_data_json, options } = r;
-                let wit::Principal { id, roles, attr_json, policy_version, scope } = principal;
-                let principal =
-                    Principal { attr: h::object(&attr_json, "$.principal.attr")?, id, roles, policy_version, scope };
+                let principal = principal_from_wit(principal)?;
                 let wit::PlanResource { kind, attr_json, policy_version, scope } = resource;
                 let resource =
                     PlanResource { attr: h::object(&attr_json, "$.resource.attr")?, kind, policy_version, scope };

@@ -263,8 +263,9 @@ struct CheckArgs {
     #[command(flatten)]
     pdp: PdpArgs,
     /// The API the request on stdin is for, answered as `authz serve` answers it:
-    /// `/api/check/resources` (Cerbos CheckResources), `/access/v1/evaluation` or
-    /// `/access/v1/evaluations` (AuthZEN 1.0).
+    /// `/api/check/resources` (Cerbos CheckResources), `/api/plan/resources` (PlanResources, as
+    /// `authz plan`), `/access/v1/evaluation`, `/access/v1/evaluations` or
+    /// `/access/v1/search/action` (AuthZEN 1.0).
     #[arg(long, value_name = "PATH", default_value = "/api/check/resources")]
     endpoint: String,
 }
@@ -326,7 +327,8 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let Some((bundle, opts)) = a.pdp.load()? else { return Ok(ExitCode::FAILURE) };
     if Endpoint::at(&a.endpoint).is_none_or(|e| e.method() != "POST") {
         anyhow::bail!(
-            "--endpoint `{}`: one of /api/check/resources, /access/v1/evaluation, /access/v1/evaluations",
+            "--endpoint `{}`: one of /api/check/resources, /api/plan/resources, /access/v1/evaluation, \
+             /access/v1/evaluations, /access/v1/search/action",
             a.endpoint
         );
     }

@@ -7,7 +7,7 @@ use crate::activation::{RequestVals, Scope};
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
 use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, ScopeRows, Table};
-use authz_api::model::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry};
+use authz_api::model::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, Principal};
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
 use cel::Value;
@@ -261,24 +261,89 @@ fn deny_effect() -> ActionEffect {
     ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new(), rule: String::new() }
 }
 
-/// What stays fixed while one input is decided: where its principal and resource policies
-/// are looked up, and the principal's roles with their parent roles.
+/// Where one request's policies are looked up, for a check and for a plan alike: the scopes
+/// searched (most specific first), the main policies' keys, whether any policy applies, and
+/// the principal's roles with their parent roles.
+pub(crate) struct Place<'t> {
+    pub(crate) pscope: &'t str,
+    pub(crate) rscope: &'t str,
+    /// The version every rule is looked up under (see [`Lookup::decide_role`]).
+    pub(crate) rversion: &'t str,
+    pub(crate) p_scopes: Vec<&'t str>,
+    pub(crate) r_scopes: Vec<&'t str>,
+    pub(crate) p_key: String,
+    pub(crate) r_key: String,
+    /// The resource policy whose schemas are in effect.
+    pub(crate) schema_key: String,
+    pub(crate) p_exists: bool,
+    pub(crate) r_exists: bool,
+    /// The principal's roles and all their parent roles.
+    pub(crate) all_roles: Vec<&'t str>,
+    /// Per role of the principal: the role and its parent roles.
+    pub(crate) role_parents: Vec<Vec<&'t str>>,
+}
+
+impl<'t> Place<'t> {
+    /// Where `principal`'s policies and those of resource `kind` (in scope `scope` and version
+    /// `version`, the defaults of `opts` when empty) are.
+    pub(crate) fn new(
+        table: &'t Table,
+        opts: &'t CheckOptions,
+        principal: &'t Principal,
+        kind: &'t str,
+        scope: &'t str,
+        version: &'t str,
+    ) -> Self {
+        let p = principal;
+        let pscope = or_default(&p.scope, &opts.default_scope);
+        let rscope = or_default(scope, &opts.default_scope);
+        let pversion = or_default(&p.policy_version, &opts.default_policy_version);
+        let rversion = or_default(version, &opts.default_policy_version);
+        let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
+        let r_scopes = table.all_scopes(PassKind::Resource, rscope, opts.lenient_scopes);
+        let p_key = p_scopes.first().map(|s| principal_key(&p.id, pversion, s)).unwrap_or_default();
+        let r_key = r_scopes.first().map(|s| resource_key(kind, rversion, s)).unwrap_or_default();
+        // A scoped resource policy is validated against the schemas of its root-scope policy, the
+        // only ones in effect in Cerbos; a key with no policy (a version the scope does not have)
+        // has none.
+        let schema_key =
+            if table.schemas.contains_key(&r_key) { resource_key(kind, rversion, "") } else { r_key.clone() };
+        let p_exists =
+            p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains(&p.id)));
+        let r_exists = r_scopes.iter().any(|s| {
+            table.scope(rversion, s).is_some_and(|sr| {
+                sr.resource_kinds.contains(kind)
+                    || sr.rows_for(kind).any(|row| row.kind == PassKind::Resource)
+                    || sr.role_policies.iter().any(|rp| rp.rules.iter().any(|rr| rr.resource.matches(kind)))
+            })
+        });
+        Place {
+            pscope,
+            rscope,
+            rversion,
+            p_key,
+            r_key,
+            schema_key,
+            p_exists,
+            r_exists,
+            all_roles: table.with_parent_roles(rscope, &p.roles),
+            role_parents: p
+                .roles
+                .iter()
+                .map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role)))
+                .collect(),
+            p_scopes,
+            r_scopes,
+        }
+    }
+}
+
+/// What stays fixed while one input is decided: where its policies are, under which options.
 struct Lookup<'t> {
     table: &'t Table,
     opts: &'t CheckOptions,
     input: &'t CheckInput,
-    /// The version every rule is looked up under (see [`Lookup::decide_role`]).
-    rversion: &'t str,
-    p_scopes: Vec<&'t str>,
-    r_scopes: Vec<&'t str>,
-    p_key: String,
-    r_key: String,
-    p_exists: bool,
-    r_exists: bool,
-    /// The principal's roles and all their parent roles.
-    all_roles: Vec<&'t str>,
-    /// Per role of the principal: the role and its parent roles.
-    role_parents: Vec<Vec<&'t str>>,
+    place: Place<'t>,
 }
 
 /// What deciding one input accumulates across its actions.
@@ -307,44 +372,19 @@ pub(crate) fn check(
     globals: &(dyn Val + '_),
     input: &CheckInput,
 ) -> CheckOutput {
-    let p = &input.principal;
     let r = &input.resource;
-    let pscope = or_default(&p.scope, &opts.default_scope);
-    let rscope = or_default(&r.scope, &opts.default_scope);
-    let pversion = or_default(&p.policy_version, &opts.default_policy_version);
-    let rversion = or_default(&r.policy_version, &opts.default_policy_version);
-
+    let place = Place::new(table, opts, &input.principal, &r.kind, &r.scope, &r.policy_version);
     let mut out = deny_all(input);
-
-    let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
-    let r_scopes = table.all_scopes(PassKind::Resource, rscope, opts.lenient_scopes);
-    let p_key = p_scopes.first().map(|s| principal_key(&p.id, pversion, s)).unwrap_or_default();
-    let r_key = r_scopes.first().map(|s| resource_key(&r.kind, rversion, s)).unwrap_or_default();
-
-    // A scoped resource policy is validated against the schemas of its root-scope policy, the
-    // only ones in effect in Cerbos; a key with no policy (a version the scope does not have)
-    // has none.
-    let schema_key =
-        if table.schemas.contains_key(&r_key) { resource_key(&r.kind, rversion, "") } else { r_key.clone() };
-    if let Some((errors, reject)) = crate::schema::validate(table, &schema_key, input, opts.schema_enforcement) {
+    if let Some((errors, reject)) = crate::schema::validate(table, &place.schema_key, input, opts.schema_enforcement) {
         out.validation_errors = errors;
         if reject {
             for e in out.actions.values_mut() {
-                e.policy = r_key.clone();
+                e.policy.clone_from(&place.r_key);
             }
             return out;
         }
     }
-
-    let p_exists = p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains(&p.id)));
-    let r_exists = r_scopes.iter().any(|s| {
-        table.scope(rversion, s).is_some_and(|sr| {
-            sr.resource_kinds.contains(&r.kind)
-                || sr.rows_for(&r.kind).any(|row| row.kind == PassKind::Resource)
-                || sr.role_policies.iter().any(|rp| rp.rules.iter().any(|rr| rr.resource.matches(&r.kind)))
-        })
-    });
-    if !p_exists && !r_exists {
+    if !place.p_exists && !place.r_exists {
         return out;
     }
 
@@ -352,7 +392,7 @@ pub(crate) fn check(
     let ev = Evaluator {
         rt,
         table,
-        req: RequestVals::new(input, pscope, rscope, globals, now),
+        req: RequestVals::new(input, place.pscope, place.rscope, globals, now),
         var_cache: Vec::new(),
         dr_cache: Vec::new(),
         errors: Vec::new(),
@@ -361,20 +401,7 @@ pub(crate) fn check(
         runtime: None,
         failures: 0,
     };
-    let lookup = Lookup {
-        table,
-        opts,
-        input,
-        rversion,
-        p_key,
-        r_key,
-        p_exists,
-        r_exists,
-        all_roles: table.with_parent_roles(rscope, &p.roles),
-        role_parents: p.roles.iter().map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role))).collect(),
-        p_scopes,
-        r_scopes,
-    };
+    let lookup = Lookup { table, opts, input, place };
     let mut search = Search { ev, edr_by_scope: Vec::new(), all_edr: Vec::new() };
 
     for (n, action) in input.actions.iter().enumerate() {
@@ -400,7 +427,7 @@ impl<'t> Lookup<'t> {
         let mut decided = no_match(NO_MATCH.into());
         for pass in [PassKind::Principal, PassKind::Resource] {
             decided.outcome = Outcome::NoMatch;
-            for (i, parent_roles) in self.role_parents.iter().enumerate() {
+            for (i, parent_roles) in self.place.role_parents.iter().enumerate() {
                 // Principal policies do not depend on roles: one search.
                 if i > 0 && pass == PassKind::Principal {
                     break;
@@ -434,12 +461,12 @@ impl<'t> Lookup<'t> {
         action: &str,
     ) -> EffectInfo {
         let (main_key, scopes, exists) = match pass {
-            PassKind::Principal => (&self.p_key, &self.p_scopes, self.p_exists),
-            PassKind::Resource => (&self.r_key, &self.r_scopes, self.r_exists),
+            PassKind::Principal => (&self.place.p_key, &self.place.p_scopes, self.place.p_exists),
+            PassKind::Resource => (&self.place.r_key, &self.place.r_scopes, self.place.r_exists),
         };
         // As Cerbos queries its rule index: principal policies' rules too are looked up under
         // the resource's policy version (the principal's only decides whether its policy exists).
-        let version = self.rversion;
+        let version = self.place.rversion;
         let policy = if exists { main_key.clone() } else { NO_MATCH.into() };
         let mut pending = PendingAllow::default();
         for &scope in scopes {
@@ -497,7 +524,7 @@ impl<'t> Lookup<'t> {
         let mut edr = Vec::new();
         for &idx in defs.into_iter().flatten() {
             let Some(def) = table.derived(idx) else { continue };
-            let applies = def.parent_roles.iter().any(|pr| pr == "*" || self.all_roles.contains(&pr.as_str()));
+            let applies = def.parent_roles.iter().any(|pr| pr == "*" || self.place.all_roles.contains(&pr.as_str()));
             if applies && search.ev.derived_role_holds(idx).0 {
                 edr.push(def.name.clone());
             }

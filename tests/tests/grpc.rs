@@ -81,12 +81,9 @@ fn comparable(mut r: Pb) -> Pb {
     r
 }
 
-fn grpc_addr(server: &Server) -> SocketAddr {
-    server.announced("listening on grpc://").expect("authz announced its gRPC address")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rust_sdk_gets_the_same_answers_from_authz_over_grpc_as_from_cerbos() {
+/// `cerbos server` and `authz serve` (with gRPC) on the example, and an SDK client of each (the
+/// real Cerbos's first): the processes must live as long as the clients are used.
+async fn both() -> (Cerbos, Server, CerbosAsyncClient, CerbosAsyncClient) {
     let Some(bin) = cerbos_binary() else {
         panic!("the Cerbos binary was not found (bash scripts/cerbos.sh installs it): the gRPC API cannot be compared");
     };
@@ -94,7 +91,17 @@ async fn the_rust_sdk_gets_the_same_answers_from_authz_over_grpc_as_from_cerbos(
     let policies = example().to_string_lossy().to_string();
     let authz = Server::start(&["--policies", &policies, "--grpc-addr", "127.0.0.1:0"]).expect("authz serve with gRPC");
     let (cerbos_grpc, authz_grpc) = (cerbos.grpc_addr.expect("cerbos's gRPC address"), grpc_addr(&authz));
-    let (mut want, mut got) = (client(cerbos_grpc).await, client(authz_grpc).await);
+    let (want, got) = (client(cerbos_grpc).await, client(authz_grpc).await);
+    (cerbos, authz, want, got)
+}
+
+fn grpc_addr(server: &Server) -> SocketAddr {
+    server.announced("listening on grpc://").expect("authz announced its gRPC address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_sdk_gets_the_same_answers_from_authz_over_grpc_as_from_cerbos() {
+    let (_cerbos, authz, mut want, mut got) = both().await;
     let grid = grid();
     let mut allowed = 0;
     for p in &grid.principals {
@@ -266,14 +273,7 @@ fn filter(r: &cerbos::sdk::model::PlanResourcesResponse) -> (i32, Option<String>
 /// list says Cerbos's planner contradicts Cerbos's checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rust_sdk_gets_the_same_plans_from_authz_over_grpc_as_from_cerbos() {
-    let Some(bin) = cerbos_binary() else {
-        panic!("the Cerbos binary was not found (bash scripts/cerbos.sh installs it): plans cannot be compared");
-    };
-    let cerbos = Cerbos::start(&bin, &example(), &[]).expect("cerbos server");
-    let policies = example().to_string_lossy().to_string();
-    let authz = Server::start(&["--policies", &policies, "--grpc-addr", "127.0.0.1:0"]).expect("authz serve with gRPC");
-    let (cerbos_grpc, authz_grpc) = (cerbos.grpc_addr.expect("cerbos's gRPC address"), grpc_addr(&authz));
-    let (mut want, mut got) = (client(cerbos_grpc).await, client(authz_grpc).await);
+    let (_cerbos, _authz, mut want, mut got) = both().await;
     let grid = grid();
     let (mut plans, mut conditional, mut differ) = (0, 0, Vec::new());
     // Where Cerbos's planner contradicts its own checks (tests/divergences.md).

@@ -2,8 +2,9 @@
 //! plan's filter (applied by an evaluator of its own, `authz_conformance::filter`) holds for a
 //! resource exactly when CheckResources allows the action on it. No expected output: the
 //! engine's two answers are compared with each other, over Cerbos's planner policies (with its
-//! suites' principals) and the example bundle (with its suite's principals), each plan made
-//! once with nothing known of the resource and once with some of its attributes known.
+//! suites' principals), the example bundle (with its suite's principals) and Cerbos's test store
+//! (with its engine cases' principals, resource kinds, scopes and versions), each plan made once
+//! with nothing known of the resource and once with some of its attributes known.
 //!
 //! Exactly, for well-typed resources: every attribute the filter reads present, with a value of
 //! the type the filter compares it with (a database row's columns). For any resource (absent
@@ -238,8 +239,8 @@ struct Setup {
     bundle: Bundle,
     /// The attributes the policies name.
     attrs: BTreeSet<String>,
-    principals: Vec<Principal>,
-    kinds: Vec<String>,
+    /// Who plans, and for which resources (the kind, and its scope and version).
+    targets: Vec<(Principal, PlanResource)>,
     options: CheckOptions,
     aux: Option<AuxData>,
 }
@@ -269,14 +270,15 @@ fn filter_holds(f: &PlanFilter, id: &str, attr: &Map<String, Value>) -> bool {
 
 fn run(setup: &Setup, rng: &mut Rng, outcome: &mut Outcome) {
     let opts = &setup.options;
-    for principal in &setup.principals {
-        for kind in &setup.kinds {
+    for (principal, target) in &setup.targets {
+        let kind = &target.kind;
+        {
             for action in setup.bundle.actions_for(kind) {
                 let plan_input = |attr: Map<String, Value>| PlanInput {
                     request_id: String::new(),
                     actions: vec![action.clone()],
                     principal: principal.clone(),
-                    resource: PlanResource { kind: kind.clone(), attr, ..PlanResource::default() },
+                    resource: PlanResource { attr, ..target.clone() },
                     aux_data: setup.aux.clone(),
                 };
                 let plan = setup.bundle.plan(opts, &plan_input(Map::new()));
@@ -295,7 +297,8 @@ fn run(setup: &Setup, rng: &mut Rng, outcome: &mut Outcome) {
                             kind: kind.clone(),
                             id: id.clone(),
                             attr: attr.clone(),
-                            ..authz_engine::Resource::default()
+                            policy_version: target.policy_version.clone(),
+                            scope: target.scope.clone(),
                         },
                         actions: vec![action.clone()],
                         aux_data: setup.aux.clone(),
@@ -356,15 +359,7 @@ fn planner_setup(dir: &Path) -> Result<Setup, String> {
     let mut aux = AuxData::default();
     aux.jwt.insert("customInt".into(), 42.into());
     let attrs = named_attributes(&dir.join("policies"));
-    Ok(Setup {
-        name: "query_planner",
-        bundle,
-        attrs,
-        principals,
-        kinds: kinds.into_iter().collect(),
-        options,
-        aux: Some(aux),
-    })
+    Ok(Setup { name: "query_planner", bundle, attrs, targets: every_kind(&principals, kinds), options, aux: Some(aux) })
 }
 
 fn example_setup() -> Result<Setup, String> {
@@ -372,11 +367,55 @@ fn example_setup() -> Result<Setup, String> {
     let sources = authz::store::load_dir(&dir).unwrap_or_default();
     let bundle = Bundle::build(sources, None).map_err(|e| format!("the example must build: {e}"))?;
     let grid = example_grid()?;
-    let principals = grid.principals.iter().filter_map(|p| serde_json::from_value(p.clone()).ok()).collect();
-    let kinds = grid.actions.keys().cloned().collect();
+    let principals: Vec<Principal> =
+        grid.principals.iter().filter_map(|p| serde_json::from_value(p.clone()).ok()).collect();
+    let targets = every_kind(&principals, grid.actions.keys().cloned());
     let options = CheckOptions { now: authz_engine::parse_time("2026-06-01T12:00:00Z"), ..CheckOptions::default() };
     let attrs = named_attributes(&dir);
-    Ok(Setup { name: "example", bundle, attrs, principals, kinds, options, aux: None })
+    Ok(Setup { name: "example", bundle, attrs, targets, options, aux: None })
+}
+
+/// Every principal with every kind (root scope, default version).
+fn every_kind(principals: &[Principal], kinds: impl IntoIterator<Item = String>) -> Vec<(Principal, PlanResource)> {
+    let kinds: Vec<String> = kinds.into_iter().collect();
+    let mut targets = Vec::new();
+    for p in principals {
+        for kind in &kinds {
+            targets.push((p.clone(), PlanResource { kind: kind.clone(), ..PlanResource::default() }));
+        }
+    }
+    targets
+}
+
+/// Cerbos's test store (`store/`) with the principals and resource kinds, scopes and versions
+/// of its engine cases (`engine/*.yaml`): scoped policies, role policies, parental consent,
+/// principal policies, variables and outputs.
+fn store_setup(store: &Path, cases: &Path) -> Result<Setup, String> {
+    let sources = authz::store::load_dir(store).map_err(|e| e.to_string())?;
+    let bundle = Bundle::build(sources, None).map_err(|e| format!("Cerbos's store must build: {e}"))?;
+    let mut seen = BTreeSet::new();
+    let mut targets = Vec::new();
+    for path in files(cases, "yaml") {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let case: Value = serde_yaml::from_str(&text).unwrap_or_default();
+        for input in case.get("inputs").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(p), Some(r)) = (input.get("principal"), input.get("resource")) else { continue };
+            let Ok(principal) = serde_json::from_value::<Principal>(p.clone()) else { continue };
+            let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let target = PlanResource {
+                kind: text("kind"),
+                policy_version: text("policyVersion"),
+                scope: text("scope"),
+                ..PlanResource::default()
+            };
+            if seen.insert(format!("{p}|{}|{}|{}", target.kind, target.scope, target.policy_version)) {
+                targets.push((principal, target));
+            }
+        }
+    }
+    let mut options = CheckOptions::default();
+    options.globals.insert("environment".into(), "test".into());
+    Ok(Setup { name: "store", bundle, attrs: named_attributes(store), targets, options, aux: None })
 }
 
 #[test]
@@ -386,8 +425,14 @@ fn a_plan_allows_exactly_what_checks_allow() {
     let mut setups = vec![example_setup().unwrap_or_else(|e| panic!("{e}"))];
     match corpus("query_planner") {
         Some(dir) => setups.push(planner_setup(&dir).unwrap_or_else(|e| panic!("{e}"))),
-        None => eprintln!("!!! the planner policies are missing: the property runs over the example alone"),
+        None => eprintln!("!!! the planner policies are missing: the property runs without them"),
     }
+    match (corpus("store"), corpus("engine")) {
+        (Some(store), Some(cases)) => setups.push(store_setup(&store, &cases).unwrap_or_else(|e| panic!("{e}"))),
+        _ => eprintln!("!!! Cerbos's store or engine cases are missing: the property runs without them"),
+    }
+    let sizes: Vec<String> = setups.iter().map(|s| format!("{} {}", s.name, s.targets.len())).collect();
+    println!("plan versus check: principal and resource kind pairs per bundle: {}", sizes.join(", "));
     // Rounds until enough cases (each round draws new resources).
     while outcome.exact < MIN_CASES {
         for setup in &setups {

@@ -8,9 +8,9 @@ mod residual;
 
 use crate::activation::RequestVals;
 use crate::cel::{owned_val, Runtime};
-use crate::check::{has_rules_for, or_default, row_matches};
+use crate::check::{has_rules_for, or_default, row_matches, Place};
 use crate::policy::{Effect, ScopePermissions};
-use crate::table::{resource_key, Cond, Params, PassKind, ScopeRows, Table};
+use crate::table::{Cond, Params, PassKind, ScopeRows, Table};
 use authz_api::model::{CheckInput, CheckOptions, Resource};
 use authz_api::plan::{Operand, PlanFilter, PlanInput, PlanOutput};
 use cel::common::value::Val;
@@ -147,13 +147,7 @@ struct Walk<'t> {
     table: &'t Table,
     kind: &'t str,
     pid: &'t str,
-    rversion: &'t str,
-    p_scopes: Vec<&'t str>,
-    r_scopes: Vec<&'t str>,
-    p_exists: bool,
-    r_exists: bool,
-    all_roles: Vec<&'t str>,
-    role_parents: Vec<Vec<&'t str>>,
+    place: Place<'t>,
 }
 
 /// Per input: partial evaluation, and what was worked out per scope.
@@ -257,7 +251,7 @@ impl<'t> Walk<'t> {
                 let mut active = Vec::new();
                 for &idx in defs.into_iter().flatten() {
                     let Some(def) = self.table.derived(idx) else { continue };
-                    if def.parent_roles.iter().any(|pr| pr == "*" || self.all_roles.contains(&pr.as_str())) {
+                    if def.parent_roles.iter().any(|pr| pr == "*" || self.place.all_roles.contains(&pr.as_str())) {
                         let c = st.derived_role(self.table, idx);
                         active.push((def.name.clone(), c));
                     }
@@ -290,7 +284,7 @@ impl<'t> Walk<'t> {
         let mut principal = RoleOutcome { allow: f(), deny: f() };
         let mut resource = f();
         for pass in [PassKind::Principal, PassKind::Resource] {
-            for (i, parent_roles) in self.role_parents.iter().enumerate() {
+            for (i, parent_roles) in self.place.role_parents.iter().enumerate() {
                 if i > 0 && pass == PassKind::Principal {
                     break;
                 }
@@ -310,8 +304,8 @@ impl<'t> Walk<'t> {
     /// One role (with its parent roles) in one pass: the scopes from the most specific up.
     fn role(&self, st: &mut State<'_, '_, 't>, pass: PassKind, parent_roles: &[&str], action: &str) -> RoleOutcome {
         let (scopes, exists) = match pass {
-            PassKind::Principal => (&self.p_scopes, self.p_exists),
-            PassKind::Resource => (&self.r_scopes, self.r_exists),
+            PassKind::Principal => (&self.place.p_scopes, self.place.p_exists),
+            PassKind::Resource => (&self.place.r_scopes, self.place.r_exists),
         };
         let mut out = RoleOutcome { allow: f(), deny: f() };
         if !exists {
@@ -321,7 +315,7 @@ impl<'t> Walk<'t> {
         // is a disjunction); an ALLOW still waiting for a scope that settles it.
         let (mut open, mut pending) = (t(), f());
         for &scope in scopes {
-            let sr = self.table.scope(self.rversion, scope);
+            let sr = self.table.scope(self.place.rversion, scope);
             if pass == PassKind::Resource {
                 self.enter_scope(st, scope, sr);
             } else {
@@ -444,10 +438,6 @@ pub(crate) fn plan(
 ) -> PlanOutput {
     let p = &input.principal;
     let r = &input.resource;
-    let pscope = or_default(&p.scope, &opts.default_scope);
-    let rscope = or_default(&r.scope, &opts.default_scope);
-    let pversion = or_default(&p.policy_version, &opts.default_policy_version);
-    let rversion = or_default(&r.policy_version, &opts.default_policy_version);
     let mut out = deny_all(opts, input);
     // What is known, as a check's input: conditions read it as they read a check's.
     let known = CheckInput {
@@ -463,42 +453,21 @@ pub(crate) fn plan(
         actions: input.actions.clone(),
         aux_data: input.aux_data.clone(),
     };
-    let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
-    let r_scopes = table.all_scopes(PassKind::Resource, rscope, opts.lenient_scopes);
-    let r_key = r_scopes.first().map(|s| resource_key(&r.kind, rversion, s)).unwrap_or_default();
-    let schema_key =
-        if table.schemas.contains_key(&r_key) { resource_key(&r.kind, rversion, "") } else { r_key.clone() };
-    if let Some((errors, reject)) = crate::schema::validate_known(table, &schema_key, &known, opts.schema_enforcement) {
+    let place = Place::new(table, opts, p, &r.kind, &r.scope, &r.policy_version);
+    if let Some((errors, reject)) =
+        crate::schema::validate_known(table, &place.schema_key, &known, opts.schema_enforcement)
+    {
         out.validation_errors = errors;
         if reject {
             return out;
         }
     }
-    let p_exists = p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains(&p.id)));
-    let r_exists = r_scopes.iter().any(|s| {
-        table.scope(rversion, s).is_some_and(|sr| {
-            sr.resource_kinds.contains(&r.kind)
-                || sr.rows_for(&r.kind).any(|row| row.kind == PassKind::Resource)
-                || sr.role_policies.iter().any(|rp| rp.rules.iter().any(|rr| rr.resource.matches(&r.kind)))
-        })
-    });
-    if !p_exists && !r_exists {
+    if !place.p_exists && !place.r_exists {
         return out;
     }
     let now = opts.now.map(|t| owned_val(Value::Timestamp(t)) as Box<dyn Val>);
-    let req = RequestVals::new(&known, pscope, rscope, globals, now);
-    let walk = Walk {
-        table,
-        kind: &r.kind,
-        pid: &p.id,
-        rversion,
-        p_scopes,
-        r_scopes,
-        p_exists,
-        r_exists,
-        all_roles: table.with_parent_roles(rscope, &p.roles),
-        role_parents: p.roles.iter().map(|role| table.with_parent_roles(rscope, std::slice::from_ref(role))).collect(),
-    };
+    let req = RequestVals::new(&known, place.pscope, place.rscope, globals, now);
+    let walk = Walk { table, kind: &r.kind, pid: &p.id, place };
     let mut st = State {
         pe: Partial::new(rt, table, req, &r.attr),
         derived: Vec::new(),

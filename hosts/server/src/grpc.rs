@@ -85,36 +85,33 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Answer {
+        let (state, max) = (self.state.clone(), self.max);
         match request.uri().path() {
-            "/cerbos.svc.v1.CerbosService/CheckResources" => {
-                let method = Method(self.state.clone(), check_resources);
-                let max = self.max;
-                Box::pin(async move {
-                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
-                        .apply_max_message_size_config(Some(max), None);
-                    Ok(grpc.unary(method, request).await)
-                })
-            }
-            "/cerbos.svc.v1.CerbosService/PlanResources" => {
-                let method = Method(self.state.clone(), plan_resources);
-                let max = self.max;
-                Box::pin(async move {
-                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
-                        .apply_max_message_size_config(Some(max), None);
-                    Ok(grpc.unary(method, request).await)
-                })
-            }
-            "/cerbos.svc.v1.CerbosService/ServerInfo" => {
-                let method = Method(self.state.clone(), server_info);
-                Box::pin(async move {
-                    Ok(tonic::server::Grpc::new(tonic_prost::ProstCodec::default()).unary(method, request).await)
-                })
-            }
+            "/cerbos.svc.v1.CerbosService/CheckResources" => unary(Method(state, check_resources), Some(max), request),
+            "/cerbos.svc.v1.CerbosService/PlanResources" => unary(Method(state, plan_resources), Some(max), request),
+            "/cerbos.svc.v1.CerbosService/ServerInfo" => unary(Method(state, server_info), None, request),
             _ => Box::pin(async {
                 Ok(Status::unimplemented("authz serves CheckResources, PlanResources and ServerInfo").into_http())
             }),
         }
     }
+}
+
+/// Serves `request` with `method`, its message at most `max` bytes (tonic's default without).
+fn unary<Q, R, B>(method: Method<Q, R>, max: Option<usize>, request: http::Request<B>) -> Answer
+where
+    Q: tonic_prost::prost::Message + Default + Send + 'static,
+    R: tonic_prost::prost::Message + Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    Box::pin(async move {
+        let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+        if max.is_some() {
+            grpc = grpc.apply_max_message_size_config(max, None);
+        }
+        Ok(grpc.unary(method, request).await)
+    })
 }
 
 /// One unary method: a function of the shared state and the request.

@@ -172,21 +172,38 @@ impl Pdp {
     /// the host's: its clock and configured globals), answering Cerbos response JSON with the
     /// bundle digest.
     pub fn check_json(&self, request: &str) -> Result<String, HostError> {
+        self.json_call(
+            request,
+            |pdp, store, defaults| pdp.authz_pdp_authz().call_check_json(store, request, defaults),
+            |info, response, hook| info.json(response, hook),
+        )
+    }
+
+    /// A JSON call (`check-json`, `plan-json`) within the request size limit, under the host's
+    /// defaults; its decision records made by `record` from the response.
+    fn json_call(
+        &self,
+        request: &str,
+        call: impl FnOnce(
+            &bindings::Pdp,
+            &mut Store<Limits>,
+            &api::CheckOptions,
+        ) -> wasmtime::Result<Result<String, api::Error>>,
+        record: impl FnOnce(&CallInfo<'_>, &serde_json::Value, &crate::DecisionHook),
+    ) -> Result<String, HostError> {
         if request.len() > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
         }
         let start = Instant::now();
         let defaults = self.json_defaults();
-        let response = self
-            .call(|pdp, store| pdp.authz_pdp_authz().call_check_json(store, request, &defaults))?
-            .map_err(component_error)?;
+        let response = self.call(|pdp, store| call(pdp, store, &defaults))?.map_err(component_error)?;
         if let Some(hook) = &self.config.on_decision {
             // The component accepted both, so both are JSON; the request is read for its IDs only.
             let req: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
             let resp: serde_json::Value = serde_json::from_str(&response).unwrap_or_default();
             let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let (request_id, principal_id) = (text(req.get("requestId")), text(req.pointer("/principal/id")));
-            self.call_info(&request_id, &principal_id, start).json(&resp, hook);
+            record(&self.call_info(&request_id, &principal_id, start), &resp, hook);
         }
         Ok(response)
     }
@@ -220,22 +237,11 @@ impl Pdp {
     /// host's: its clock and configured globals), answering Cerbos response JSON with the bundle
     /// digest.
     pub fn plan_json(&self, request: &str) -> Result<String, HostError> {
-        if request.len() > self.config.max_request_bytes {
-            return Err(HostError::RequestTooLarge { size: request.len(), limit: self.config.max_request_bytes });
-        }
-        let start = Instant::now();
-        let defaults = self.json_defaults();
-        let response = self
-            .call(|pdp, store| pdp.authz_pdp_authz().call_plan_json(store, request, &defaults))?
-            .map_err(component_error)?;
-        if let Some(hook) = &self.config.on_decision {
-            let req: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
-            let resp: serde_json::Value = serde_json::from_str(&response).unwrap_or_default();
-            let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let (request_id, principal_id) = (text(req.get("requestId")), text(req.pointer("/principal/id")));
-            self.call_info(&request_id, &principal_id, start).plan_json(&resp, hook);
-        }
-        Ok(response)
+        self.json_call(
+            request,
+            |pdp, store, defaults| pdp.authz_pdp_authz().call_plan_json(store, request, defaults),
+            |info, response, hook| info.plan_json(response, hook),
+        )
     }
 
     /// The options of a JSON call, which the request's `authzOptions` override: the host's

@@ -267,7 +267,8 @@ async fn run(args: Args) -> Result<()> {
     let text =
         std::fs::read_to_string(&args.manifest).with_context(|| format!("reading {}", args.manifest.display()))?;
     let app = manifest::parse(&text).with_context(|| format!("{}", args.manifest.display()))?;
-    let configs = configs(&app, &args.config)?;
+    // NATS first: the free ports given to `HOST:0` addresses below are then not ones it could
+    // take (a port found free is only released, not held, until the app listens on it).
     let (_nats_server, url) = match &args.nats {
         Nats::Url(url) => (None, url.clone()),
         Nats::Server(bin) => {
@@ -275,6 +276,7 @@ async fn run(args: Args) -> Result<()> {
             (Some(server), url)
         }
     };
+    let configs = configs(&app, &args.config)?;
     let nats_url = wasmcloud_host::url::Url::parse(&url).with_context(|| format!("NATS URL {url}"))?;
     let host_key = Arc::new(nkeys::KeyPair::new_server());
     let host_id = host_key.public_key();
