@@ -45,12 +45,22 @@ impl PlanInput {
     /// resource kind, one or more distinct actions within the limit); the error names the JSON
     /// path. Hosts that build the input from typed records (the component) call this.
     pub fn validate(&self, limits: &Limits) -> Result<(), RequestError> {
-        crate::cerbos::validate_principal(&self.principal)?;
-        if self.resource.kind.is_empty() {
-            return Err(crate::cerbos::invalid("$.resource.kind", "must not be empty"));
-        }
-        crate::cerbos::validate_actions(&self.actions, "$.actions", limits)
+        validate_plan(&self.principal, &self.resource, &self.actions, limits)
     }
+}
+
+/// What Cerbos requires of a plan's principal, resource kind and actions.
+fn validate_plan(
+    principal: &Principal,
+    resource: &PlanResource,
+    actions: &[String],
+    limits: &Limits,
+) -> Result<(), RequestError> {
+    crate::cerbos::validate_principal(principal)?;
+    if resource.kind.is_empty() {
+        return Err(crate::cerbos::invalid("$.resource.kind", "must not be empty"));
+    }
+    crate::cerbos::validate_actions(actions, "$.actions", limits)
 }
 
 /// What a filter says: every resource, none, or those its condition holds for.
@@ -219,14 +229,15 @@ impl PlanResourcesRequest {
         if !self.action.is_empty() && !self.actions.is_empty() {
             return Err(crate::cerbos::invalid("$.action", "give `action` or `actions`, not both"));
         }
-        crate::cerbos::validate_principal(&self.principal)?;
-        if self.resource.kind.is_empty() {
-            return Err(crate::cerbos::invalid("$.resource.kind", "must not be empty"));
-        }
-        match self.action.is_empty() {
-            true => crate::cerbos::validate_actions(&self.actions, "$.actions", limits),
-            false => Ok(()),
-        }
+        // The older single `action` is one action: never empty, never repeated.
+        let single;
+        let actions = if self.action.is_empty() {
+            &self.actions[..]
+        } else {
+            single = [self.action.clone()];
+            &single[..]
+        };
+        validate_plan(&self.principal, &self.resource, actions, limits)
     }
 
     /// The engine's input.

@@ -332,6 +332,19 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             a.endpoint
         );
     }
+    answer(&bundle, opts, &a.endpoint)
+}
+
+/// `authz plan`: a Cerbos PlanResources request on stdin, its response on stdout; a refused
+/// request's error (with its JSON path) on stderr, exit 2.
+fn plan(a: PdpArgs) -> anyhow::Result<ExitCode> {
+    let Some((bundle, opts)) = a.load()? else { return Ok(ExitCode::FAILURE) };
+    answer(&bundle, opts, "/api/plan/resources")
+}
+
+/// The request on stdin answered as `authz serve` answers it at `path`: the response on stdout,
+/// or the error body on stderr (exit 2).
+fn answer(bundle: &Bundle, opts: CheckOptions, path: &str) -> anyhow::Result<ExitCode> {
     let mut body = Vec::new();
     std::io::stdin().read_to_end(&mut body).context("reading the request from stdin")?;
     // Requests may set their own options (`authzOptions`): the caller is the operator here.
@@ -339,13 +352,13 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     // What stdin holds is the request's JSON, as an HTTP client would declare it.
     let request = authz_api::http::Request {
         method: "POST",
-        path: &a.endpoint,
+        path,
         host: None,
         content_type: Some("application/json"),
         request_id: None,
         body: &body,
     };
-    let (_, answer) = handler.handle(&bundle, request);
+    let (_, answer) = handler.handle(bundle, request);
     if answer.status != 200 {
         // The error body `authz serve` answers: `{code, message, path}` (AuthZEN's: the message).
         eprintln!("{}", answer.body);
@@ -353,33 +366,6 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string_pretty(&answer.body)?);
     Ok(ExitCode::SUCCESS)
-}
-
-/// `authz plan`: a Cerbos PlanResources request on stdin, its response on stdout; a refused
-/// request's error (with its JSON path) on stderr, exit 2.
-fn plan(a: PdpArgs) -> anyhow::Result<ExitCode> {
-    let Some((bundle, opts)) = a.load()? else { return Ok(ExitCode::FAILURE) };
-    let mut body = String::new();
-    std::io::stdin().read_to_string(&mut body).context("reading the request from stdin")?;
-    let planned = authz_api::plan::decode_plan_request(&body, &Limits::default(), &opts).and_then(|(req, opts)| {
-        let include_meta = req.include_meta;
-        let mut input = req.into_input();
-        if let Some(aux) = input.aux_data.as_mut() {
-            bundle.verify_tokens(aux, opts.now.as_ref())?;
-        }
-        Ok((bundle.plan(&opts, &input), include_meta))
-    });
-    match planned {
-        Ok((output, include_meta)) => {
-            let body = authz_api::plan::encode_plan_response(&output, include_meta, bundle.digest());
-            println!("{}", serde_json::to_string_pretty(&body)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("{}", authz_api::http::Response::from(e).body);
-            Ok(ExitCode::from(2))
-        }
-    }
 }
 
 fn main() -> ExitCode {

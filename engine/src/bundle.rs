@@ -323,16 +323,14 @@ impl authz_api::Decider for Bundle {
         input: &authz_api::plan::PlanInput,
         options: &CheckOptions,
     ) -> Result<authz_api::PlanDecision, authz_api::DecideError> {
-        let mut verified;
-        let mut input = input;
+        // Copied only when it carries tokens, to hold their verified claims instead.
+        let mut input = std::borrow::Cow::Borrowed(input);
         if let Some(mut aux) = input.aux_data.as_ref().filter(|a| !a.tokens.is_empty()).cloned() {
             self.verify_tokens(&mut aux, options.now.as_ref()).map_err(authz_api::DecideError::Request)?;
-            verified = input.clone();
-            verified.aux_data = Some(aux);
-            input = &verified;
+            input.to_mut().aux_data = Some(aux);
         }
         Ok(authz_api::PlanDecision {
-            output: Bundle::plan(self, options, input),
+            output: Bundle::plan(self, options, &input),
             bundle_digest: self.digest.clone(),
             bundle_label: self.label().map(str::to_string),
         })

@@ -900,67 +900,57 @@ pub fn requests_through_every_runtime() -> usize {
     REQUESTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-impl Decider for Matrix {
-    fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Result<Decision, DecideError> {
+impl Matrix {
+    /// The first runtime's answer after every other runtime gave the same: typed (`typed`, where
+    /// a runtime has a typed API) and as JSON (`json` of `json_request`). `what` names the call
+    /// in a disagreement.
+    fn same_everywhere<T: PartialEq + std::fmt::Debug>(
+        &self,
+        what: &str,
+        opts: &CheckOptions,
+        typed: impl Fn(&dyn Loaded) -> Option<Result<T, String>>,
+        json_request: &str,
+        json: impl Fn(&dyn Loaded, &str) -> Result<serde_json::Value, String>,
+    ) -> Result<T, DecideError> {
         let Some(((native_name, native), others)) = self.loaded.split_first() else {
             return Err(disagreement("no runtimes".into()));
         };
         REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let want = native
-            .decide(request, opts)
-            .ok_or_else(|| disagreement("the first runtime must decide typed".into()))?
+        let want = typed(native.as_ref())
+            .ok_or_else(|| disagreement(format!("the first runtime must {what} typed")))?
             .map_err(disagreement)?;
-        let json_request = cerbos::encode_request(opts, request).to_string();
-        let want_json = native.check_json(&json_request);
+        let want_json = json(native.as_ref(), json_request);
         for (name, rt) in others {
-            if let Some(got) = rt.decide(request, opts) {
+            if let Some(got) = typed(rt.as_ref()) {
                 let got = got.map_err(|e| disagreement(format!("{name}: {e}")))?;
                 if got != want {
                     return Err(disagreement(format!(
-                        "{name} decided differently from {native_name} under {opts:?}:\n  got  {got:?}\n  want {want:?}"
+                        "{name}'s {what} differs from {native_name}'s under {opts:?}:\n  got  {got:?}\n  want {want:?}"
                     )));
                 }
             }
-            let got = rt.check_json(&json_request);
+            let got = json(rt.as_ref(), json_request);
             if got != want_json {
                 return Err(disagreement(format!(
-                    "{name} answered JSON differently from {native_name} for {json_request}:\n  got  {got:?}\n  want {want_json:?}"
+                    "{name}'s {what} as JSON differs from {native_name}'s for {json_request}:\n  got  {got:?}\n  want {want_json:?}"
                 )));
             }
         }
         Ok(want)
     }
+}
+
+impl Decider for Matrix {
+    fn decide(&self, request: &CheckResourcesRequest, opts: &CheckOptions) -> Result<Decision, DecideError> {
+        let json_request = cerbos::encode_request(opts, request).to_string();
+        self.same_everywhere("decision", opts, |rt| rt.decide(request, opts), &json_request, |rt, r| rt.check_json(r))
+    }
 
     /// Every runtime's plan, typed where it has a typed API and as Cerbos JSON, must be the
     /// native engine's.
     fn plan(&self, input: &PlanInput, opts: &CheckOptions) -> Result<PlanDecision, DecideError> {
-        let Some(((native_name, native), others)) = self.loaded.split_first() else {
-            return Err(disagreement("no runtimes".into()));
-        };
-        REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let want = native
-            .plan(input, opts)
-            .ok_or_else(|| disagreement("the first runtime must plan typed".into()))?
-            .map_err(disagreement)?;
         let json_request = authz_api::plan::encode_plan_request(opts, input).to_string();
-        let want_json = native.plan_json(&json_request);
-        for (name, rt) in others {
-            if let Some(got) = rt.plan(input, opts) {
-                let got = got.map_err(|e| disagreement(format!("{name}: {e}")))?;
-                if got != want {
-                    return Err(disagreement(format!(
-                        "{name} planned differently from {native_name} under {opts:?}:\n  got  {got:?}\n  want {want:?}"
-                    )));
-                }
-            }
-            let got = rt.plan_json(&json_request);
-            if got != want_json {
-                return Err(disagreement(format!(
-                    "{name} answered the plan's JSON differently from {native_name} for {json_request}:\n  got  {got:?}\n  want {want_json:?}"
-                )));
-            }
-        }
-        Ok(want)
+        self.same_everywhere("plan", opts, |rt| rt.plan(input, opts), &json_request, |rt, r| rt.plan_json(r))
     }
 
     /// Not compared across runtimes (the harness compares checks): action search runs through

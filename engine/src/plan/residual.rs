@@ -216,12 +216,10 @@ impl<'r, 'a> Partial<'r, 'a> {
             match (root.as_str(), fields.as_slice()) {
                 ("R", path) if !shadowed => return self.resource(path, params),
                 ("request", ["resource", path @ ..]) if !shadowed => return self.resource(path, params),
-                ("runtime", [field @ ("effectiveDerivedRoles" | "effective_derived_roles"), rest @ ..])
-                    if !shadowed && self.runtime_res.is_some() =>
-                {
-                    let _ = field;
-                    let list = self.runtime_res.clone().map(Pv::Res).unwrap_or(Pv::Known(Value::Null));
-                    return self.fields(list, rest, params);
+                ("runtime", ["effectiveDerivedRoles" | "effective_derived_roles", rest @ ..]) if !shadowed => {
+                    if let Some(list) = self.runtime_res.clone() {
+                        return self.fields(Pv::Res(list), rest, params);
+                    }
                 }
                 // `request.principal...`, `request.auxData...`: known.
                 ("request", [first, ..]) if !shadowed && *first != "resource" => {
@@ -236,11 +234,7 @@ impl<'r, 'a> Partial<'r, 'a> {
         }
         let operand = self.pe(&s.operand, params, bound);
         match operand {
-            Pv::Known(v) => {
-                let sel =
-                    SelectExpr { operand: Box::new(ident(format!("{ARG}0"))), field: s.field.clone(), test: s.test };
-                self.eval(&IdedExpr { id: e.id, expr: Expr::Select(sel) }, params, vec![v])
-            }
+            Pv::Known(v) => self.select_known(v, &s.field, s.test, params),
             // `has(x.f)` as `x.f != null`: a filter reads an absent field as null (an attribute
             // present with a null value is then left out: the filter errs on the side of denying).
             Pv::Res(o) if s.test => {
@@ -279,11 +273,7 @@ impl<'r, 'a> Partial<'r, 'a> {
         let mut v = v;
         for f in fields {
             v = match v {
-                Pv::Known(val) => {
-                    let sel =
-                        SelectExpr { operand: Box::new(ident(format!("{ARG}0"))), field: f.to_string(), test: false };
-                    self.eval(&IdedExpr { id: 0, expr: Expr::Select(sel) }, params, vec![val])
-                }
+                Pv::Known(val) => self.select_known(val, f, false, params),
                 Pv::Res(o) => Pv::Res(select_operand(o, f)),
                 err => return err,
             };
@@ -347,10 +337,7 @@ impl<'r, 'a> Partial<'r, 'a> {
         if parts.iter().all(|p| matches!(p, Pv::Known(_))) {
             let values: Vec<Value> =
                 parts.into_iter().filter_map(|p| if let Pv::Known(v) = p { Some(v) } else { None }).collect();
-            let mut names = (0..values.len()).map(|i| ident(format!("{ARG}{i}")));
-            let target = c.target.as_ref().and_then(|_| names.next()).map(Box::new);
-            let call = CallExpr { func_name: c.func_name.clone(), target, args: names.collect() };
-            return self.eval(&IdedExpr { id: 0, expr: Expr::Call(call) }, params, values);
+            return self.apply(c, values, params);
         }
         if let Some(pv) = self.over_entries(c, &parts, params) {
             return pv;
@@ -374,6 +361,20 @@ impl<'r, 'a> Partial<'r, 'a> {
             ops.push(op);
         }
         Pv::Res(Operand::op(operator(&c.func_name), ops))
+    }
+
+    /// `v.field` (`has(v.field)` when `test`) of a known value.
+    fn select_known(&self, v: Value, field: &str, test: bool, params: &Params) -> Pv {
+        let sel = SelectExpr { operand: Box::new(ident(format!("{ARG}0"))), field: field.to_string(), test };
+        self.eval(&IdedExpr { id: 0, expr: Expr::Select(sel) }, params, vec![v])
+    }
+
+    /// `c`'s function applied to known `values` (the target's first when it has one).
+    fn apply(&self, c: &CallExpr, values: Vec<Value>, params: &Params) -> Pv {
+        let mut names = (0..values.len()).map(|i| ident(format!("{ARG}{i}")));
+        let target = c.target.as_ref().and_then(|_| names.next()).map(Box::new);
+        let call = CallExpr { func_name: c.func_name.clone(), target, args: names.collect() };
+        self.eval(&IdedExpr { id: 0, expr: Expr::Call(call) }, params, values)
     }
 
     /// A function of `m[k]`, a known map indexed by an unknown key: for each entry whose value
@@ -400,10 +401,7 @@ impl<'r, 'a> Partial<'r, 'a> {
                     _ => return None,
                 }
             }
-            let mut names = (0..values.len()).map(|i| ident(format!("{ARG}{i}")));
-            let target = c.target.as_ref().and_then(|_| names.next()).map(Box::new);
-            let call = CallExpr { func_name: c.func_name.clone(), target, args: names.collect() };
-            match self.eval(&IdedExpr { id: 0, expr: Expr::Call(call) }, params, values) {
+            match self.apply(c, values, params) {
                 Pv::Known(Value::Bool(true)) => {
                     any.push(Operand::op("eq", vec![key.clone(), Operand::Value(serde_json::Value::String(k))]));
                 }

@@ -17,7 +17,7 @@ use cerbos::genpb::cerbos::engine::v1::plan_resources_filter::expression::{opera
 use cerbos::genpb::cerbos::engine::v1::plan_resources_filter::{Expression, Kind as FilterKind};
 use cerbos::genpb::cerbos::engine::v1::PlanResourcesFilter;
 use cerbos::genpb::cerbos::engine::v1::{OutputEntry, Principal, Resource};
-use cerbos::genpb::cerbos::request::v1::{CheckResourcesRequest, PlanResourcesRequest, ServerInfoRequest};
+use cerbos::genpb::cerbos::request::v1::{AuxData, CheckResourcesRequest, PlanResourcesRequest, ServerInfoRequest};
 use cerbos::genpb::cerbos::response::v1::check_resources_response::result_entry::{
     meta::EffectMeta, Meta, Resource as ResourceEcho,
 };
@@ -239,12 +239,7 @@ fn request_json(m: &CheckResourcesRequest) -> Value {
         })
         .collect();
     out.insert("resources".into(), resources.into());
-    if let Some(jwt) = m.aux_data.as_ref().and_then(|a| a.jwt.as_ref()) {
-        let mut j = Map::new();
-        text(&mut j, "token", &jwt.token);
-        text(&mut j, "keySetId", &jwt.key_set_id);
-        out.insert("auxData".into(), json!({ "jwt": j }));
-    }
+    aux_json(&mut out, m.aux_data.as_ref());
     Value::Object(out)
 }
 
@@ -270,13 +265,18 @@ fn plan_request_json(m: &PlanResourcesRequest) -> Value {
         text(&mut res, "scope", &r.scope);
         out.insert("resource".into(), Value::Object(res));
     }
-    if let Some(jwt) = m.aux_data.as_ref().and_then(|a| a.jwt.as_ref()) {
+    aux_json(&mut out, m.aux_data.as_ref());
+    Value::Object(out)
+}
+
+/// A request's `auxData` (its signed token, the only part Cerbos reads).
+fn aux_json(out: &mut Map<String, Value>, aux: Option<&AuxData>) {
+    if let Some(jwt) = aux.and_then(|a| a.jwt.as_ref()) {
         let mut j = Map::new();
         text(&mut j, "token", &jwt.token);
         text(&mut j, "keySetId", &jwt.key_set_id);
         out.insert("auxData".into(), json!({ "jwt": j }));
     }
-    Value::Object(out)
 }
 
 fn principal_json(p: &Principal) -> Value {
@@ -371,14 +371,7 @@ fn response_message(body: &Value) -> CheckResourcesResponse {
                         (a.clone(), effect as i32)
                     })
                     .collect(),
-                validation_errors: list(r, "validationErrors")
-                    .iter()
-                    .map(|e| ValidationError {
-                        path: s(e, "path"),
-                        message: s(e, "message"),
-                        source: Source::from_str_name(&s(e, "source")).unwrap_or(Source::Unspecified) as i32,
-                    })
-                    .collect(),
+                validation_errors: validation_errors(r),
                 meta: meta.map(|m| Meta {
                     actions: m
                         .get("actions")
@@ -444,19 +437,24 @@ fn plan_message(body: &Value) -> PlanResourcesResponse {
         policy_version: s(body, "policyVersion"),
         filter: Some(PlanResourcesFilter { kind: kind as i32, condition: filter.get("condition").map(operand) }),
         meta,
-        validation_errors: body
-            .get("validationErrors")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|e| ValidationError {
-                path: s(e, "path"),
-                message: s(e, "message"),
-                source: Source::from_str_name(&s(e, "source")).unwrap_or(Source::Unspecified) as i32,
-            })
-            .collect(),
+        validation_errors: validation_errors(body),
         ..PlanResourcesResponse::default()
     }
+}
+
+/// The `validationErrors` of an answer (or of one of its results) as messages.
+fn validation_errors(v: &Value) -> Vec<ValidationError> {
+    let s = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    v.get("validationErrors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| ValidationError {
+            path: s(e, "path"),
+            message: s(e, "message"),
+            source: Source::from_str_name(&s(e, "source")).unwrap_or(Source::Unspecified) as i32,
+        })
+        .collect()
 }
 
 /// A filter condition's JSON (`{"expression"}`, `{"variable"}` or `{"value"}`) as its message.

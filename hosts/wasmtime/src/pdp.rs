@@ -132,16 +132,9 @@ impl Pdp {
         if size > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size, limit: self.config.max_request_bytes });
         }
-        let needs_now = self.supplies_now() && request.options.now.is_none();
-        let needs_globals = request.options.globals_json.is_none() && self.globals_json.is_some();
-        let request = if needs_now || needs_globals {
+        let request = if self.fills_in(&request.options) {
             let mut r = request.into_owned();
-            if needs_now {
-                r.options.now = Some(now_rfc3339());
-            }
-            if needs_globals {
-                r.options.globals_json.clone_from(&self.globals_json);
-            }
+            self.fill_in(&mut r.options);
             Cow::Owned(r)
         } else {
             request
@@ -154,6 +147,22 @@ impl Pdp {
             self.call_info(&request.request_id, &request.principal.id, start).typed(&response, hook);
         }
         Ok(response)
+    }
+
+    /// Whether a call's options leave something to the host: `now` (when the bundle reads the
+    /// time and the host supplies it), globals (when the host has configured ones).
+    fn fills_in(&self, o: &api::CheckOptions) -> bool {
+        (self.supplies_now() && o.now.is_none()) || (o.globals_json.is_none() && self.globals_json.is_some())
+    }
+
+    /// Fills in what [`Pdp::fills_in`] says the options leave to the host.
+    fn fill_in(&self, o: &mut api::CheckOptions) {
+        if self.supplies_now() && o.now.is_none() {
+            o.now = Some(now_rfc3339());
+        }
+        if o.globals_json.is_none() {
+            o.globals_json.clone_from(&self.globals_json);
+        }
     }
 
     fn call_info<'a>(&'a self, request_id: &'a str, principal_id: &'a str, start: Instant) -> CallInfo<'a> {
@@ -216,13 +225,13 @@ impl Pdp {
         if size > self.config.max_request_bytes {
             return Err(HostError::RequestTooLarge { size, limit: self.config.max_request_bytes });
         }
-        let mut request = request.clone();
-        if self.supplies_now() && request.options.now.is_none() {
-            request.options.now = Some(now_rfc3339());
-        }
-        if request.options.globals_json.is_none() {
-            request.options.globals_json.clone_from(&self.globals_json);
-        }
+        let request = if self.fills_in(&request.options) {
+            let mut r = request.clone();
+            self.fill_in(&mut r.options);
+            Cow::Owned(r)
+        } else {
+            Cow::Borrowed(request)
+        };
         let start = Instant::now();
         let response = self
             .call(|pdp, store| pdp.authz_pdp_authz().call_plan_resources(store, &request))?
