@@ -1,10 +1,11 @@
 //! The values a condition sees, resolved by name without copying the request:
 //! `P`, `R` and `request` are built lazily from the input (borrowing its strings),
-//! `C` was built with the bundle, `G` once per batch, `V` once per policy per input.
+//! `C` was built with the bundle, `G` when first read, `V` once per policy per input. Conditions with a fast form (see `cel::fast`) read the request directly instead.
 
+use crate::cel::fast::FastCtx;
 use crate::cel::tz::{Zones, ZONES_VAR};
-use crate::cel::{map_val, obj_val, str_list, str_val, NOW_VAR};
-use authz_api::model::CheckInput;
+use crate::cel::{map_val, obj_val, owned_val, str_list, str_val, NOW_VAR};
+use authz_api::model::{Attributes, CheckInput, Timestamp};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use cel::Value;
@@ -18,8 +19,10 @@ pub(crate) struct RequestVals<'a> {
     principal: OnceLock<Box<dyn Val + 'a>>,
     resource: OnceLock<Box<dyn Val + 'a>>,
     request: OnceLock<Box<dyn Val + 'a>>,
-    globals: &'a (dyn Val + 'a),
-    now: Option<Box<dyn Val + 'a>>,
+    globals: &'a Attributes,
+    globals_val: OnceLock<Box<dyn Val + 'a>>,
+    now: Option<Timestamp>,
+    now_val: OnceLock<Box<dyn Val + 'a>>,
 }
 
 impl<'a> RequestVals<'a> {
@@ -27,8 +30,8 @@ impl<'a> RequestVals<'a> {
         input: &'a CheckInput,
         pscope: &'a str,
         rscope: &'a str,
-        globals: &'a (dyn Val + 'a),
-        now: Option<Box<dyn Val + 'a>>,
+        globals: &'a Attributes,
+        now: Option<Timestamp>,
     ) -> Self {
         RequestVals {
             input,
@@ -38,8 +41,24 @@ impl<'a> RequestVals<'a> {
             resource: OnceLock::new(),
             request: OnceLock::new(),
             globals,
+            globals_val: OnceLock::new(),
             now,
+            now_val: OnceLock::new(),
         }
+    }
+
+    /// What a fast evaluation reads, with the constants of the policy evaluated.
+    pub(crate) fn fast<'s>(&'s self, constants: &'s serde_json::Value) -> FastCtx<'s> {
+        FastCtx { input: self.input, pscope: self.pscope, rscope: self.rscope, globals: self.globals, constants }
+    }
+
+    fn globals(&self) -> &(dyn Val + 'a) {
+        self.globals_val.get_or_init(|| obj_val(self.globals)).as_ref()
+    }
+
+    fn now(&self) -> Option<&(dyn Val + 'a)> {
+        let t = self.now?;
+        Some(self.now_val.get_or_init(|| owned_val(cel::Value::Timestamp(t))).as_ref())
     }
 
     fn build_principal(&self) -> Box<dyn Val + 'a> {
@@ -113,9 +132,9 @@ impl VariableResolver for Scope<'_, '_> {
             "request" => self.req.request(),
             "V" | "variables" => self.vars,
             "C" | "constants" => self.consts,
-            "G" | "globals" => self.req.globals,
+            "G" | "globals" => self.req.globals(),
             "runtime" => self.runtime,
-            NOW_VAR => self.req.now.as_deref()?,
+            NOW_VAR => self.req.now()?,
             ZONES_VAR => {
                 let zones: Arc<dyn cel::objects::Opaque> = self.zones.clone();
                 return Box::<dyn Val>::try_from(Value::Opaque(zones)).ok().map(CowVal::Owned);
@@ -124,9 +143,4 @@ impl VariableResolver for Scope<'_, '_> {
         };
         Some(CowVal::Borrowed(v))
     }
-}
-
-/// Globals as a CEL map, borrowing the options.
-pub(crate) fn globals_val(g: &authz_api::model::Attributes) -> Box<dyn Val + '_> {
-    obj_val(g)
 }

@@ -91,6 +91,12 @@ fn digest_of(sources: &[Source]) -> String {
 }
 
 impl Bundle {
+    /// The compiled policies, for the engine's own tests.
+    #[cfg(test)]
+    pub(crate) fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// Builds a bundle from the files of a policy directory (paths relative to it).
     /// Test suites, `testdata/` and hidden files are ignored; `_schemas/*.json` are schemas.
     /// Every problem is reported, each with file:line:col.
@@ -145,18 +151,11 @@ impl Bundle {
     pub fn check(&self, opts: &CheckOptions, inputs: &[CheckInput]) -> Vec<CheckOutput> {
         match runtime() {
             Ok(rt) => {
-                let globals = crate::activation::globals_val(&opts.globals);
                 // A token nobody verified ([`Bundle::verify_tokens`]) decides nothing.
                 let unverified = |i: &CheckInput| i.aux_data.as_ref().is_some_and(|a| !a.tokens.is_empty());
                 inputs
                     .iter()
-                    .map(|i| {
-                        if unverified(i) {
-                            crate::check::deny_all(i)
-                        } else {
-                            check(&self.table, rt, opts, globals.as_ref(), i)
-                        }
-                    })
+                    .map(|i| if unverified(i) { crate::check::deny_all(i) } else { check(&self.table, rt, opts, i) })
                     .collect()
             }
             Err(_) => inputs.iter().map(crate::check::deny_all).collect(),
@@ -169,10 +168,7 @@ impl Bundle {
     pub fn plan(&self, opts: &CheckOptions, input: &authz_api::plan::PlanInput) -> authz_api::plan::PlanOutput {
         let unverified = input.aux_data.as_ref().is_some_and(|a| !a.tokens.is_empty());
         match runtime() {
-            Ok(rt) if !unverified => {
-                let globals = crate::activation::globals_val(&opts.globals);
-                crate::plan::plan(&self.table, rt, opts, globals.as_ref(), input)
-            }
+            Ok(rt) if !unverified => crate::plan::plan(&self.table, rt, opts, input),
             _ => crate::plan::deny_all(opts, input),
         }
     }

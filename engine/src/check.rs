@@ -4,6 +4,7 @@
 //! the scope requires parental consent; across roles the first ALLOW wins.
 
 use crate::activation::{RequestVals, Scope};
+use crate::cel::fast::FVal;
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
 use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, ScopeRows, Table};
@@ -182,20 +183,36 @@ impl<'r, 'a> Evaluator<'r, 'a> {
         self.run(expr, vars, params.constants.as_ref())
     }
 
+    /// The value of a condition that reads no variables, evaluated without the interpreter
+    /// where its fast form answers (see `cel::fast`).
+    fn fast(&self, expr: &CompiledExpr, params: &Params) -> Option<bool> {
+        let value = expr.fast()?.eval(&self.req.fast(&params.constants_json))?;
+        Some(matches!(value, FVal::Bool(true)))
+    }
+
     /// Errors count as "not satisfied" and are recorded.
     fn satisfies(&mut self, cond: &Cond, params: &Params) -> bool {
         match cond {
-            Cond::Expr(e) => match self.eval(e, params) {
-                Ok(Value::Bool(b)) => b,
-                Ok(_) => false,
-                Err(msg) => {
-                    self.record(e, msg);
-                    false
-                }
+            Cond::Expr(e) => match self.fast(e, params) {
+                Some(holds) => holds,
+                None => self.interpret(e, params),
             },
             Cond::All(cs) => cs.iter().all(|c| self.satisfies(c, params)),
             Cond::Any(cs) => cs.iter().any(|c| self.satisfies(c, params)),
             Cond::None(cs) => !cs.iter().any(|c| self.satisfies(c, params)),
+        }
+    }
+
+    /// A condition's value by the interpreter: a value other than `true` does not hold, and an
+    /// error (recorded) does not either.
+    fn interpret(&mut self, e: &CompiledExpr, params: &Params) -> bool {
+        match self.eval(e, params) {
+            Ok(Value::Bool(b)) => b,
+            Ok(_) => false,
+            Err(msg) => {
+                self.record(e, msg);
+                false
+            }
         }
     }
 
@@ -364,14 +381,8 @@ struct PendingAllow<'t> {
     rule: Option<&'t str>,
 }
 
-/// Decides one input. `globals` is `opts.globals` as CEL, built once per batch.
-pub(crate) fn check(
-    table: &Table,
-    rt: &Runtime,
-    opts: &CheckOptions,
-    globals: &(dyn Val + '_),
-    input: &CheckInput,
-) -> CheckOutput {
+/// Decides one input.
+pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &CheckInput) -> CheckOutput {
     let r = &input.resource;
     let place = Place::new(table, opts, &input.principal, &r.kind, &r.scope, &r.policy_version);
     let mut out = deny_all(input);
@@ -388,11 +399,10 @@ pub(crate) fn check(
         return out;
     }
 
-    let now = opts.now.map(|t| owned_val(Value::Timestamp(t)) as Box<dyn Val>);
     let ev = Evaluator {
         rt,
         table,
-        req: RequestVals::new(input, place.pscope, place.rscope, globals, now),
+        req: RequestVals::new(input, place.pscope, place.rscope, &opts.globals, opts.now),
         var_cache: Vec::new(),
         dr_cache: Vec::new(),
         errors: Vec::new(),

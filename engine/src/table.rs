@@ -21,10 +21,10 @@ pub(crate) enum Cond {
 pub(crate) struct Params {
     /// Index into [`Table::params`]: the per-request variable cache key.
     pub(crate) id: usize,
-    /// Built once (at build or load); borrowed by every evaluation.
+    /// Built once (at build or load); borrowed by every interpreted evaluation.
     pub(crate) constants: Box<dyn cel::common::value::Val>,
-    /// The constants as JSON text, which is what a bundle stores.
-    pub(crate) constants_json: String,
+    /// The constants as JSON (a bundle stores their text); read by fast evaluations.
+    pub(crate) constants_json: serde_json::Value,
     /// In dependency order.
     pub(crate) variables: Vec<(String, CompiledExpr)>,
 }
@@ -35,7 +35,7 @@ impl Params {
         Params {
             id,
             constants: crate::cel::owned_val(crate::cel::from_json(constants)),
-            constants_json: constants.to_string(),
+            constants_json: constants.clone(),
             variables,
         }
     }
@@ -43,7 +43,7 @@ impl Params {
 
 impl Serialize for Params {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (self.id, &self.constants_json, &self.variables).serialize(s)
+        (self.id, self.constants_json.to_string(), &self.variables).serialize(s)
     }
 }
 

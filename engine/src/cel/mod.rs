@@ -4,6 +4,9 @@
 
 pub(crate) mod check;
 pub(crate) mod codec;
+pub(crate) mod fast;
+#[cfg(test)]
+mod fast_tests;
 mod functions;
 mod macros;
 mod namespaced;
@@ -140,6 +143,8 @@ pub(crate) struct CompiledExpr {
     /// The variables (`V.name`) the expression reads, found in its tree; `None` when it reads
     /// `V` as a whole, and so all of them.
     vars: Option<Arc<[String]>>,
+    /// The expression lowered for evaluation without the interpreter, if it can be.
+    fast: Option<Arc<fast::Fast>>,
 }
 
 impl serde::Serialize for CompiledExpr {
@@ -164,7 +169,13 @@ impl fmt::Debug for CompiledExpr {
 impl CompiledExpr {
     fn new(source: Arc<str>, expr: cel::IdedExpr) -> Self {
         let vars = walk::variables(&expr).map(Arc::from);
-        CompiledExpr { source, expr: Arc::new(expr), vars }
+        let fast = fast::Fast::lower(&expr).map(Arc::new);
+        CompiledExpr { source, expr: Arc::new(expr), vars, fast }
+    }
+
+    /// The fast form (see [`fast`]), which reads no variables.
+    pub(crate) fn fast(&self) -> Option<&fast::Fast> {
+        self.fast.as_deref()
     }
 
     /// The names of the variables the expression reads, or `None` for all of them.

@@ -428,14 +428,8 @@ pub(crate) fn deny_all(opts: &CheckOptions, input: &PlanInput) -> PlanOutput {
     }
 }
 
-/// Plans `input`. `globals` is `opts.globals` as CEL.
-pub(crate) fn plan(
-    table: &Table,
-    rt: &Runtime,
-    opts: &CheckOptions,
-    globals: &(dyn Val + '_),
-    input: &PlanInput,
-) -> PlanOutput {
+/// Plans `input`.
+pub(crate) fn plan(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &PlanInput) -> PlanOutput {
     let p = &input.principal;
     let r = &input.resource;
     let mut out = deny_all(opts, input);
@@ -465,8 +459,7 @@ pub(crate) fn plan(
     if !place.p_exists && !place.r_exists {
         return out;
     }
-    let now = opts.now.map(|t| owned_val(Value::Timestamp(t)) as Box<dyn Val>);
-    let req = RequestVals::new(&known, place.pscope, place.rscope, globals, now);
+    let req = RequestVals::new(&known, place.pscope, place.rscope, &opts.globals, opts.now);
     let walk = Walk { table, kind: &r.kind, pid: &p.id, place };
     let mut st = State {
         pe: Partial::new(rt, table, req, &r.attr),
