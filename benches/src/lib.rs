@@ -4,30 +4,7 @@
 use authz_engine::{Bundle, CheckInput, Source};
 
 /// Cerbos policies of the single-check workload: a derived role with an owner condition.
-pub const CERBOS_SINGLE: &str = r#"
-apiVersion: api.cerbos.dev/v1
-derivedRoles:
-  name: doc_roles
-  definitions:
-    - name: owner
-      parentRoles: ["user"]
-      condition:
-        match:
-          expr: R.attr.owner == P.id
----
-apiVersion: api.cerbos.dev/v1
-resourcePolicy:
-  resource: document
-  version: default
-  importDerivedRoles: [doc_roles]
-  rules:
-    - actions: ["view", "edit", "delete"]
-      derivedRoles: [owner]
-      effect: EFFECT_ALLOW
-    - actions: ["view"]
-      roles: ["admin"]
-      effect: EFFECT_ALLOW
-"#;
+pub const CERBOS_SINGLE: &str = include_str!("../policies/single.yaml");
 
 /// The same policy in Cedar.
 pub const CEDAR_SINGLE: &str = r#"

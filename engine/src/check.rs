@@ -7,12 +7,13 @@ use crate::activation::{RequestVals, Scope};
 use crate::cel::fast::FVal;
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
-use crate::table::{principal_key, resource_key, Cond, Outputs, Params, PassKind, Row, ScopeRows, Table};
+use crate::table::{principal_key, resource_key, Cond, Names, Outputs, Params, PassKind, Row, ScopeRows, Table};
 use authz_api::model::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, Principal};
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
 use cel::Value;
-use std::collections::HashMap;
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 /// The policy name reported when nothing matched.
@@ -28,12 +29,13 @@ enum Outcome {
     Failed,
 }
 
-#[derive(Debug, Clone)]
-struct EffectInfo {
+/// How an action was decided, borrowing the names from the table and the request's place.
+#[derive(Debug, Clone, Copy)]
+struct EffectInfo<'s> {
     outcome: Outcome,
-    policy: String,
-    scope: String,
-    rule: String,
+    policy: &'s str,
+    scope: &'s str,
+    rule: &'s str,
 }
 
 /// The variables of one parameter set evaluated so far for an input.
@@ -56,7 +58,7 @@ struct Evaluator<'r, 'a> {
     /// Variables per parameter set, evaluated once per input (few: searched linearly).
     var_cache: Vec<VarCache>,
     /// Derived role conditions, evaluated once per input: (holds, failed to evaluate).
-    dr_cache: Vec<(usize, (bool, bool))>,
+    dr_cache: SmallVec<[(usize, (bool, bool)); 4]>,
     errors: Vec<EvaluationError>,
     outputs: Vec<OutputEntry>,
     /// `runtime` values built so far, one per scope with derived roles.
@@ -83,8 +85,8 @@ pub(crate) fn prepare_statics() {
     let _ = (empty_runtime(), empty_map());
 }
 
-fn runtime_value(edr: &[String]) -> Box<dyn Val + 'static> {
-    let mut sorted: Vec<&str> = edr.iter().map(String::as_str).collect();
+fn runtime_value(edr: &[&str]) -> Box<dyn Val + 'static> {
+    let mut sorted: Vec<&str> = edr.to_vec();
     sorted.sort_unstable();
     let list = || owned_val(Value::List(Arc::new(sorted.iter().map(|s| Value::from(*s)).collect())));
     map_val(vec![("effectiveDerivedRoles", list()), ("effective_derived_roles", list())])
@@ -274,8 +276,16 @@ pub(crate) fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
     }
 }
 
-fn deny_effect() -> ActionEffect {
-    ActionEffect { effect: Effect::Deny, policy: NO_MATCH.into(), scope: String::new(), rule: String::new() }
+/// Every action DENY under `policy`. Inserted one by one: collecting sorts a vector first,
+/// which costs more for the one or few actions of a request.
+fn deny_effects(actions: &[String], policy: &str) -> BTreeMap<String, ActionEffect> {
+    let mut effects = BTreeMap::new();
+    for a in actions {
+        let deny =
+            ActionEffect { effect: Effect::Deny, policy: policy.into(), scope: String::new(), rule: String::new() };
+        effects.insert(a.clone(), deny);
+    }
+    effects
 }
 
 /// Where one request's policies are looked up, for a check and for a plan alike: the scopes
@@ -286,21 +296,27 @@ pub(crate) struct Place<'t> {
     pub(crate) rscope: &'t str,
     /// The version every rule is looked up under (see [`Lookup::decide_role`]).
     pub(crate) rversion: &'t str,
-    pub(crate) p_scopes: Vec<&'t str>,
-    pub(crate) r_scopes: Vec<&'t str>,
+    pub(crate) p_scopes: Names<'t>,
+    pub(crate) r_scopes: Names<'t>,
+    /// The principal policy's key (empty when there is none).
     pub(crate) p_key: String,
     pub(crate) r_key: String,
-    /// The resource policy whose schemas are in effect.
-    pub(crate) schema_key: String,
+    /// The resource policy whose schemas are in effect, when it is not `r_key`'s.
+    schema_key: Option<String>,
     pub(crate) p_exists: bool,
     pub(crate) r_exists: bool,
     /// The principal's roles and all their parent roles.
-    pub(crate) all_roles: Vec<&'t str>,
+    pub(crate) all_roles: Names<'t>,
     /// Per role of the principal: the role and its parent roles.
-    pub(crate) role_parents: Vec<Vec<&'t str>>,
+    pub(crate) role_parents: SmallVec<[Names<'t>; 2]>,
 }
 
 impl<'t> Place<'t> {
+    /// The key of the resource policy whose schemas are in effect.
+    pub(crate) fn schema_key(&self) -> &str {
+        self.schema_key.as_deref().unwrap_or(&self.r_key)
+    }
+
     /// Where `principal`'s policies and those of resource `kind` (in scope `scope` and version
     /// `version`, the defaults of `opts` when empty) are.
     pub(crate) fn new(
@@ -318,15 +334,18 @@ impl<'t> Place<'t> {
         let rversion = or_default(version, &opts.default_policy_version);
         let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
         let r_scopes = table.all_scopes(PassKind::Resource, rscope, opts.lenient_scopes);
-        let p_key = p_scopes.first().map(|s| principal_key(&p.id, pversion, s)).unwrap_or_default();
         let r_key = r_scopes.first().map(|s| resource_key(kind, rversion, s)).unwrap_or_default();
         // A scoped resource policy is validated against the schemas of its root-scope policy, the
         // only ones in effect in Cerbos; a key with no policy (a version the scope does not have)
         // has none.
-        let schema_key =
-            if table.schemas.contains_key(&r_key) { resource_key(kind, rversion, "") } else { r_key.clone() };
+        let scoped = r_scopes.first().is_some_and(|s| !s.is_empty());
+        let schema_key = (scoped && table.schemas.contains_key(&r_key)).then(|| resource_key(kind, rversion, ""));
         let p_exists =
             p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains(&p.id)));
+        let p_key = match p_scopes.first() {
+            Some(s) if p_exists => principal_key(&p.id, pversion, s),
+            _ => String::new(),
+        };
         let r_exists = r_scopes.iter().any(|s| {
             table.scope(rversion, s).is_some_and(|sr| {
                 sr.resource_kinds.contains(kind)
@@ -367,9 +386,9 @@ struct Lookup<'t> {
 struct Search<'r, 'a, 't> {
     ev: Evaluator<'r, 'a>,
     /// Scopes whose derived roles were evaluated, with their `runtime` (index into `ev.runtimes`).
-    edr_by_scope: Vec<(&'t str, Option<usize>)>,
+    edr_by_scope: SmallVec<[(&'t str, Option<usize>); 4]>,
     /// Every derived role that was active, in the order first seen.
-    all_edr: Vec<String>,
+    all_edr: Names<'t>,
 }
 
 /// An ALLOW found in a scope that does not settle it (no permissions set there), carried up to
@@ -385,17 +404,17 @@ struct PendingAllow<'t> {
 pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &CheckInput) -> CheckOutput {
     let r = &input.resource;
     let place = Place::new(table, opts, &input.principal, &r.kind, &r.scope, &r.policy_version);
-    let mut out = deny_all(input);
-    if let Some((errors, reject)) = crate::schema::validate(table, &place.schema_key, input, opts.schema_enforcement) {
+    // The actions are filled in below.
+    let mut out = deny(&[], input);
+    if let Some((errors, reject)) = crate::schema::validate(table, place.schema_key(), input, opts.schema_enforcement) {
         out.validation_errors = errors;
         if reject {
-            for e in out.actions.values_mut() {
-                e.policy.clone_from(&place.r_key);
-            }
+            out.actions = deny_effects(&input.actions, &place.r_key);
             return out;
         }
     }
     if !place.p_exists && !place.r_exists {
+        out.actions = deny_effects(&input.actions, NO_MATCH);
         return out;
     }
 
@@ -404,7 +423,7 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         table,
         req: RequestVals::new(input, place.pscope, place.rscope, &opts.globals, opts.now),
         var_cache: Vec::new(),
-        dr_cache: Vec::new(),
+        dr_cache: SmallVec::new(),
         errors: Vec::new(),
         outputs: Vec::new(),
         runtimes: Vec::new(),
@@ -412,19 +431,23 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         failures: 0,
     };
     let lookup = Lookup { table, opts, input, place };
-    let mut search = Search { ev, edr_by_scope: Vec::new(), all_edr: Vec::new() };
+    let mut search = Search { ev, edr_by_scope: SmallVec::new(), all_edr: Names::new() };
 
-    for (n, action) in input.actions.iter().enumerate() {
-        if input.actions.get(..n).is_some_and(|before| before.contains(action)) {
+    for action in &input.actions {
+        if out.actions.contains_key(action) {
             continue;
         }
         let decided = lookup.decide_action(&mut search, action);
         let effect = if decided.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
-        if let Some(slot) = out.actions.get_mut(action) {
-            *slot = ActionEffect { effect, policy: decided.policy, scope: decided.scope, rule: decided.rule };
-        }
+        let decided = ActionEffect {
+            effect,
+            policy: decided.policy.to_string(),
+            scope: decided.scope.to_string(),
+            rule: decided.rule.to_string(),
+        };
+        out.actions.insert(action.clone(), decided);
     }
-    out.effective_derived_roles = search.all_edr;
+    out.effective_derived_roles = search.all_edr.iter().map(|s| s.to_string()).collect();
     out.outputs = search.ev.outputs;
     out.evaluation_errors = search.ev.errors;
     out
@@ -433,8 +456,8 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
 impl<'t> Lookup<'t> {
     /// One action: principal policies first, then resource (and role) policies; within a
     /// pass, the first role that allows decides, else the first role that matched at all.
-    fn decide_action(&self, search: &mut Search<'_, '_, 't>, action: &str) -> EffectInfo {
-        let mut decided = no_match(NO_MATCH.into());
+    fn decide_action(&self, search: &mut Search<'_, '_, 't>, action: &str) -> EffectInfo<'_> {
+        let mut decided = no_match(NO_MATCH);
         for pass in [PassKind::Principal, PassKind::Resource] {
             decided.outcome = Outcome::NoMatch;
             for (i, parent_roles) in self.place.role_parents.iter().enumerate() {
@@ -447,7 +470,7 @@ impl<'t> Lookup<'t> {
                     return role_effect;
                 }
                 if decided.outcome == Outcome::NoMatch {
-                    decided = role_effect.clone();
+                    decided = role_effect;
                 }
                 if role_effect.outcome == Outcome::Allow {
                     decided = role_effect;
@@ -469,7 +492,7 @@ impl<'t> Lookup<'t> {
         pass: PassKind,
         parent_roles: &[&str],
         action: &str,
-    ) -> EffectInfo {
+    ) -> EffectInfo<'_> {
         let (main_key, scopes, exists) = match pass {
             PassKind::Principal => (&self.place.p_key, &self.place.p_scopes, self.place.p_exists),
             PassKind::Resource => (&self.place.r_key, &self.place.r_scopes, self.place.r_exists),
@@ -477,7 +500,7 @@ impl<'t> Lookup<'t> {
         // As Cerbos queries its rule index: principal policies' rules too are looked up under
         // the resource's policy version (the principal's only decides whether its policy exists).
         let version = self.place.rversion;
-        let policy = if exists { main_key.clone() } else { NO_MATCH.into() };
+        let policy = if exists { main_key.as_str() } else { NO_MATCH };
         let mut pending = PendingAllow::default();
         for &scope in scopes {
             let sr = self.table.scope(version, scope);
@@ -498,7 +521,7 @@ impl<'t> Lookup<'t> {
                 return EffectInfo {
                     policy: info.policy.unwrap_or(policy),
                     outcome: info.outcome,
-                    scope: scope.to_string(),
+                    scope,
                     rule: info.rule,
                 };
             }
@@ -511,8 +534,8 @@ impl<'t> Lookup<'t> {
                     // The ALLOW needs an ALLOW from a parent scope too: search on without it.
                     Some(ScopePermissions::RequireParentalConsentForAllows) => pending = PendingAllow::default(),
                     Some(_) => {
-                        let rule = pending.rule.unwrap_or_default().to_string();
-                        return EffectInfo { outcome: Outcome::Allow, policy, scope: scope.to_string(), rule };
+                        let rule = pending.rule.unwrap_or_default();
+                        return EffectInfo { outcome: Outcome::Allow, policy, scope, rule };
                     }
                     None => {}
                 }
@@ -531,12 +554,12 @@ impl<'t> Lookup<'t> {
         search.ev.runtime = None;
         let table = self.table;
         let defs = sr.and_then(|sr| sr.derived_roles.get(&self.input.resource.kind));
-        let mut edr = Vec::new();
+        let mut edr = Names::new();
         for &idx in defs.into_iter().flatten() {
             let Some(def) = table.derived(idx) else { continue };
             let applies = def.parent_roles.iter().any(|pr| pr == "*" || self.place.all_roles.contains(&pr.as_str()));
             if applies && search.ev.derived_role_holds(idx).0 {
-                edr.push(def.name.clone());
+                edr.push(def.name.as_str());
             }
         }
         let idx = (table.uses_runtime && !edr.is_empty()).then(|| {
@@ -562,16 +585,12 @@ impl<'t> Lookup<'t> {
         parent_roles: &[&str],
         action: &str,
         pending: &mut PendingAllow<'t>,
-    ) -> Option<Decided> {
+    ) -> Option<Decided<'t>> {
         let (table, strict) = (self.table, self.opts.strict_evaluation);
         let p = &self.input.principal;
-        let deny = |row: &Row| Some(Decided { outcome: Outcome::Deny, policy: None, rule: row.rule_name.to_string() });
-        let failure = |row: &Row| {
-            Some(Decided {
-                outcome: Outcome::Failed,
-                policy: Some(row.policy_key.to_string()),
-                rule: row.rule_name.to_string(),
-            })
+        let deny = |row: &'t Row| Some(Decided { outcome: Outcome::Deny, policy: None, rule: &row.rule_name });
+        let failure = |row: &'t Row| {
+            Some(Decided { outcome: Outcome::Failed, policy: Some(&row.policy_key), rule: &row.rule_name })
         };
         for row in
             sr.rows_for(&self.input.resource.kind).filter(|row| row_matches(row, pass, action, parent_roles, &p.id))
@@ -617,10 +636,10 @@ impl<'t> Lookup<'t> {
     fn role_policies(
         &self,
         ev: &mut Evaluator<'_, '_>,
-        sr: &ScopeRows,
+        sr: &'t ScopeRows,
         parent_roles: &[&str],
         action: &str,
-    ) -> Option<Decided> {
+    ) -> Option<Decided<'t>> {
         let (table, kind) = (self.table, &self.input.resource.kind);
         let strict = self.opts.strict_evaluation;
         let mut policies = parent_roles.iter().filter_map(|pr| sr.role_policies.iter().find(|rp| rp.role == *pr));
@@ -630,10 +649,8 @@ impl<'t> Lookup<'t> {
             return None;
         }
         for rp in std::iter::once(first).chain(policies) {
-            let decided = |outcome, rule: &str| {
-                Some(Decided { outcome, policy: Some(rp.policy_key.to_string()), rule: rule.to_string() })
-            };
-            let deny = |rule: &str| decided(Outcome::Deny, rule);
+            let decided = |outcome, rule: &'t str| Some(Decided { outcome, policy: Some(&rp.policy_key), rule });
+            let deny = |rule: &'t str| decided(Outcome::Deny, rule);
             let mut for_kind = rp.rules.iter().filter(|rr| rr.resource.matches(kind)).peekable();
             if for_kind.peek().is_none() {
                 return deny("");
@@ -672,23 +689,28 @@ pub(crate) fn has_rules_for(sr: &ScopeRows, kind: &str, parent_roles: &[&str]) -
 
 /// A scope's decision for a role: the outcome, the policy when it is not the pass's own
 /// (a role policy), and the deciding rule.
-struct Decided {
+struct Decided<'t> {
     outcome: Outcome,
-    policy: Option<String>,
-    rule: String,
+    policy: Option<&'t str>,
+    rule: &'t str,
 }
 
 /// Nothing matched (yet); `policy` is what a later match would be reported under.
-fn no_match(policy: String) -> EffectInfo {
-    EffectInfo { outcome: Outcome::NoMatch, policy, scope: String::new(), rule: String::new() }
+fn no_match(policy: &str) -> EffectInfo<'_> {
+    EffectInfo { outcome: Outcome::NoMatch, policy, scope: "", rule: "" }
 }
 
 /// Every action DENY with no policy: what a request gets when nothing applies or the engine cannot run.
 pub(crate) fn deny_all(input: &CheckInput) -> CheckOutput {
+    deny(&input.actions, input)
+}
+
+/// `actions` DENY with no policy, for `input`.
+fn deny(actions: &[String], input: &CheckInput) -> CheckOutput {
     CheckOutput {
         request_id: input.request_id.clone(),
         resource_id: input.resource.id.clone(),
-        actions: input.actions.iter().map(|a| (a.clone(), deny_effect())).collect(),
+        actions: deny_effects(actions, NO_MATCH),
         effective_derived_roles: Vec::new(),
         validation_errors: Vec::new(),
         outputs: Vec::new(),

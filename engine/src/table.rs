@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
+/// The table's maps and sets: keyed by names from the policies (scopes, versions, kinds, roles),
+/// hashed with FxHash, which is deterministic and fast on short keys. Requests only look keys
+/// up, never add any, so no request can crowd a bucket.
+pub(crate) type Map<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+/// See [`Map`].
+pub(crate) type Set<K> = HashSet<K, rustc_hash::FxBuildHasher>;
+/// A request's few names (scopes to search, roles with their parents), off the heap.
+pub(crate) type Names<'a> = smallvec::SmallVec<[&'a str; 4]>;
+
 /// A compiled condition tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Cond {
@@ -134,18 +143,18 @@ pub(crate) struct ScopeRows {
     pub(crate) role_policies: Vec<RolePolicy>,
     /// Resource kinds with a resource policy here (even one with no rules).
     #[serde(serialize_with = "canonical::set")]
-    pub(crate) resource_kinds: HashSet<String>,
+    pub(crate) resource_kinds: Set<String>,
     /// Principals with a principal policy here.
     #[serde(serialize_with = "canonical::set")]
-    pub(crate) principals: HashSet<String>,
+    pub(crate) principals: Set<String>,
     /// Rows by literal resource kind (indices into `rows`, ascending).
     #[serde(serialize_with = "canonical::map")]
-    pub(crate) by_kind: HashMap<String, Vec<usize>>,
+    pub(crate) by_kind: Map<String, Vec<usize>>,
     /// Rows whose resource is a glob (ascending).
     pub(crate) glob_rows: Vec<usize>,
     /// Resource kind → derived roles (indices into [`Table::derived`]) its resource policy here references.
     #[serde(serialize_with = "canonical::map")]
-    pub(crate) derived_roles: HashMap<String, Vec<usize>>,
+    pub(crate) derived_roles: Map<String, Vec<usize>>,
 }
 
 impl ScopeRows {
@@ -193,21 +202,21 @@ impl<A: Iterator<Item = usize>, B: Iterator<Item = usize>> Iterator for MergeAsc
 pub(crate) struct Table {
     /// version → scope → rows.
     #[serde(serialize_with = "canonical::nested")]
-    pub(crate) scopes: HashMap<String, HashMap<String, ScopeRows>>,
+    pub(crate) scopes: Map<String, Map<String, ScopeRows>>,
     #[serde(serialize_with = "canonical::set")]
-    pub(crate) principal_scopes: HashSet<String>,
+    pub(crate) principal_scopes: Set<String>,
     #[serde(serialize_with = "canonical::set")]
-    pub(crate) resource_scopes: HashSet<String>,
+    pub(crate) resource_scopes: Set<String>,
     #[serde(serialize_with = "canonical::map")]
-    pub(crate) principal_permissions: HashMap<String, ScopePermissions>,
+    pub(crate) principal_permissions: Map<String, ScopePermissions>,
     #[serde(serialize_with = "canonical::map")]
-    pub(crate) resource_permissions: HashMap<String, ScopePermissions>,
+    pub(crate) resource_permissions: Map<String, ScopePermissions>,
     /// scope → role → parent roles.
     #[serde(serialize_with = "canonical::nested")]
-    pub(crate) parent_roles: HashMap<String, HashMap<String, Vec<String>>>,
+    pub(crate) parent_roles: Map<String, Map<String, Vec<String>>>,
     /// resource policy key → schemas.
     #[serde(serialize_with = "canonical::map")]
-    pub(crate) schemas: HashMap<String, SchemaRefs>,
+    pub(crate) schemas: Map<String, SchemaRefs>,
     /// Every parameter set, by id.
     pub(crate) params: Vec<Params>,
     /// Every derived role definition in use.
@@ -226,11 +235,12 @@ pub(crate) struct Table {
 /// Hash maps and sets written in key order, so equal tables serialize to equal bytes (a baked
 /// component is then reproducible from its policies). Reading them back needs no help.
 mod canonical {
+    use super::{Map, Set};
     use serde::{Serialize, Serializer};
-    use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+    use std::collections::{BTreeMap, BTreeSet};
 
     /// A map written in key order.
-    struct Sorted<'a, V>(&'a HashMap<String, V>);
+    struct Sorted<'a, V>(&'a Map<String, V>);
 
     impl<V: Serialize> Serialize for Sorted<'_, V> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -238,19 +248,19 @@ mod canonical {
         }
     }
 
-    pub(super) fn map<V: Serialize, S: Serializer>(m: &HashMap<String, V>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn map<V: Serialize, S: Serializer>(m: &Map<String, V>, s: S) -> Result<S::Ok, S::Error> {
         Sorted(m).serialize(s)
     }
 
     /// A map of maps, both levels in key order.
     pub(super) fn nested<V: Serialize, S: Serializer>(
-        m: &HashMap<String, HashMap<String, V>>,
+        m: &Map<String, Map<String, V>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_map(m.iter().map(|(k, v)| (k, Sorted(v))).collect::<BTreeMap<_, _>>())
     }
 
-    pub(super) fn set<S: Serializer>(m: &HashSet<String>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn set<S: Serializer>(m: &Set<String>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter().collect::<BTreeSet<_>>())
     }
 }
@@ -313,11 +323,15 @@ pub(crate) fn role_key(role: &str, version: &str, scope: &str) -> String {
 
 fn policy_key(kind: &str, name: &str, version: &str, scope: &str) -> String {
     let (name, version) = (sanitize(name), sanitize(version));
-    if scope.is_empty() {
-        format!("{kind}.{name}.v{version}")
-    } else {
-        format!("{kind}.{name}.v{version}/{scope}")
+    let mut key = String::with_capacity(kind.len() + name.len() + version.len() + scope.len() + 4);
+    for part in [kind, ".", &name, ".v", &version] {
+        key.push_str(part);
     }
+    if !scope.is_empty() {
+        key.push('/');
+        key.push_str(scope);
+    }
+    key
 }
 
 /// A name as Cerbos writes it in a policy key: a name of the form policies had to have before
@@ -325,13 +339,17 @@ fn policy_key(kind: &str, name: &str, version: &str, scope: &str) -> String {
 /// `-` or `/`) has every run of characters other than word characters and `.` replaced by `_`
 /// (`audit-bot` → `audit_bot`); any other name is kept as it is.
 fn sanitize(name: &str) -> std::borrow::Cow<'_, str> {
+    let keeps = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    // The usual case: nothing to replace.
+    if name.bytes().all(|b| keeps(char::from(b))) {
+        return std::borrow::Cow::Borrowed(name);
+    }
     let old_style = name.split(':').all(|segment| {
         let mut chars = segment.chars();
         chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '.' | '-' | '/'))
     });
-    let keeps = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
-    if !old_style || name.chars().all(keeps) {
+    if !old_style {
         return std::borrow::Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len());
@@ -390,7 +408,7 @@ impl Table {
     /// resource and principal policy rows and of role policy rules (sorted, each once).
     pub(crate) fn actions_for(&self, kind: &str) -> Vec<String> {
         let mut out = std::collections::BTreeSet::new();
-        for rows in self.scopes.values().flat_map(HashMap::values) {
+        for rows in self.scopes.values().flat_map(Map::values) {
             out.extend(rows.rows_for(kind).filter_map(|r| r.action.literal()).map(str::to_string));
             let rules = rows.role_policies.iter().flat_map(|p| &p.rules).filter(|r| r.resource.matches(kind));
             out.extend(rules.flat_map(|r| &r.allow_actions).filter_map(Glob::literal).map(str::to_string));
@@ -401,12 +419,12 @@ impl Table {
 
 impl Table {
     /// The scopes to search, most specific first, and the key of the first policy.
-    pub(crate) fn all_scopes<'q>(&self, kind: PassKind, scope: &'q str, lenient: bool) -> Vec<&'q str> {
+    pub(crate) fn all_scopes<'q>(&self, kind: PassKind, scope: &'q str, lenient: bool) -> Names<'q> {
         let set = match kind {
             PassKind::Principal => &self.principal_scopes,
             PassKind::Resource => &self.resource_scopes,
         };
-        let mut out = Vec::new();
+        let mut out = Names::new();
         if set.contains(scope) {
             out.push(scope);
         } else if !lenient {
@@ -422,8 +440,8 @@ impl Table {
     }
 
     /// Roles plus all their ancestors through role policies of `scope`.
-    pub(crate) fn with_parent_roles<'x>(&'x self, scope: &str, roles: &'x [String]) -> Vec<&'x str> {
-        let mut out: Vec<&'x str> = roles.iter().map(String::as_str).collect();
+    pub(crate) fn with_parent_roles<'x>(&'x self, scope: &str, roles: &'x [String]) -> Names<'x> {
+        let mut out: Names<'x> = roles.iter().map(String::as_str).collect();
         let Some(map) = self.parent_roles.get(scope) else { return out };
         let mut i = 0;
         while let Some(r) = out.get(i).copied() {

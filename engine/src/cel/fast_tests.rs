@@ -181,7 +181,9 @@ fn same(f: FVal<'_>, v: &Value) -> bool {
         (FVal::Arr(a), _) => from_json(&Json::Array(a.to_vec())) == *v,
         (FVal::Obj(m), _) => from_json(&Json::Object(m.clone())) == *v,
         (FVal::EmptyObj, Value::Map(m)) => m.map.is_empty(),
-        (FVal::Roles(r), Value::List(l)) => r.len() == l.len() && r.iter().zip(l.iter()).all(|(a, b)| same(FVal::Str(a), b)),
+        (FVal::Roles(r), Value::List(l)) => {
+            r.len() == l.len() && r.iter().zip(l.iter()).all(|(a, b)| same(FVal::Str(a), b))
+        }
         (FVal::Lits(r), Value::List(l)) => r.len() == l.len() && r.iter().zip(l.iter()).all(|(a, b)| same(lit(a), b)),
         // Maps of fixed fields: their fields are compared where selected.
         (FVal::Principal | FVal::Resource | FVal::Request | FVal::Aux, Value::Map(_)) => true,
@@ -257,7 +259,13 @@ fn compare(table: &Table, exprs: &[(&CompiledExpr, &Params)], tally: &mut Tally)
             tally.evaluations += 1;
             let Some(answer) = fast.eval(&req.fast(&params.constants_json)) else { continue };
             tally.answered += 1;
-            let scope = Scope { req: &req, vars: empty_vars.as_ref(), consts: params.constants.as_ref(), runtime, zones: &table.zones };
+            let scope = Scope {
+                req: &req,
+                vars: empty_vars.as_ref(),
+                consts: params.constants.as_ref(),
+                runtime,
+                zones: &table.zones,
+            };
             let mut ctx = narrow(rt.root()).new_inner_scope();
             ctx.set_variable_resolver(&scope);
             let interpreted = e.eval(&ctx);
@@ -351,7 +359,12 @@ fn fast_evaluation_equals_the_interpreter() {
         );
     }
     let mismatches: Vec<&String> = tallies.iter().flat_map(|(_, t)| &t.mismatches).collect();
-    assert!(mismatches.is_empty(), "{} mismatches, e.g.:\n{}", mismatches.len(), mismatches.iter().take(10).map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, e.g.:\n{}",
+        mismatches.len(),
+        mismatches.iter().take(10).map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    );
     // The written expressions all have a fast form, and the generated requests reach it:
     // without this, a fast evaluator that never answered would pass.
     let (_, w) = tallies.last().expect("the written expressions' tally");

@@ -449,7 +449,7 @@ pub(crate) fn plan(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Pla
     };
     let place = Place::new(table, opts, p, &r.kind, &r.scope, &r.policy_version);
     if let Some((errors, reject)) =
-        crate::schema::validate_known(table, &place.schema_key, &known, opts.schema_enforcement)
+        crate::schema::validate_known(table, place.schema_key(), &known, opts.schema_enforcement)
     {
         out.validation_errors = errors;
         if reject {
