@@ -125,8 +125,8 @@ impl DecisionRecord {
                 let allowed = a.effect == Effect::Allow;
                 let (id, principal) = (&request.request_id, &request.principal.id);
                 let mut rec = DecisionRecord::new(id, principal, resource, action, allowed, bundle, runtime, duration);
-                rec.policy.clone_from(&a.policy);
-                rec.rule.clone_from(&a.rule);
+                rec.policy = a.policy.to_string();
+                rec.rule = a.rule.to_string();
                 rec.scope.clone_from(&a.scope);
                 records.push(rec);
             }
@@ -216,7 +216,7 @@ mod tests {
             rule: "owner".into(),
         };
         let deny =
-            ActionEffect { effect: Effect::Deny, policy: "NO_MATCH".into(), scope: String::new(), rule: String::new() };
+            ActionEffect { effect: Effect::Deny, policy: "NO_MATCH".into(), scope: String::new(), rule: "".into() };
         output.actions.insert("view".into(), allow);
         output.actions.insert("edit".into(), deny);
         let decision =

@@ -321,7 +321,7 @@ pub fn encode_response(
                 if let Some(e) = out.actions.get(a) {
                     actions.insert(a.clone(), e.effect.as_str().into());
                     let mut m = serde_json::Map::new();
-                    m.insert("matchedPolicy".into(), e.policy.clone().into());
+                    m.insert("matchedPolicy".into(), (*e.policy).into());
                     if !e.scope.is_empty() {
                         m.insert("matchedScope".into(), e.scope.clone().into());
                     }

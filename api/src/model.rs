@@ -4,6 +4,7 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A point in time with its UTC offset (`now` of a request).
 pub type Timestamp = DateTime<FixedOffset>;
@@ -191,20 +192,21 @@ impl Default for CheckOptions {
     }
 }
 
-/// The decision for one action.
+/// The decision for one action. The policy and rule names are shared with the policies that
+/// decided (an engine answers without copying them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionEffect {
     /// ALLOW or DENY.
     pub effect: Effect,
     /// Key of the deciding policy, or `NO_MATCH`.
-    pub policy: String,
+    pub policy: Arc<str>,
     /// Scope of the deciding rule (empty for the root scope).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     /// Name of the deciding rule (`rule-NNN` when unnamed); empty when no rule decided.
     /// Not part of Cerbos's response: it is for decision records and audit logs.
     #[serde(default, skip_serializing)]
-    pub rule: String,
+    pub rule: Arc<str>,
 }
 
 /// A rule output.

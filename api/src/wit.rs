@@ -306,9 +306,9 @@ macro_rules! wit_conversions {
                                 .map(|(action, ActionEffect { effect, policy, scope, rule })| wit::ActionResult {
                                     action,
                                     effect: effect_to_wit(*effect),
-                                    policy: policy.clone(),
+                                    policy: policy.to_string(),
                                     scope: scope.clone(),
-                                    rule: rule.clone(),
+                                    rule: rule.to_string(),
                                 })
                                 .collect(),
                             resource_id,
@@ -369,7 +369,7 @@ macro_rules! wit_conversions {
                                         wit::Effect::Allow => Effect::Allow,
                                         wit::Effect::Deny => Effect::Deny,
                                     };
-                                    (action, ActionEffect { effect, policy, scope, rule })
+                                    (action, ActionEffect { effect, policy: policy.into(), scope, rule: rule.into() })
                                 })
                                 .collect(),
                             effective_derived_roles,

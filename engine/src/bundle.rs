@@ -17,7 +17,7 @@ use std::fmt;
 
 /// Bytes a serialized bundle starts with (format version 5: compiled table with time zones and
 /// whether it reads the clock; JWT key sets).
-const MAGIC: &[u8; 8] = b"AUTHZB05";
+const MAGIC: &[u8; 8] = b"AUTHZB06";
 
 /// The source that carries Cerbos's `auxData` configuration section (JWT key sets with their
 /// keys inline): `authz` writes it from a Cerbos configuration file (`--cerbos-config`).

@@ -7,7 +7,9 @@ use crate::activation::{RequestVals, Scope};
 use crate::cel::fast::FVal;
 use crate::cel::{map_val, narrow, owned_val, to_json, CompiledExpr, Runtime};
 use crate::policy::{Effect, ScopePermissions};
-use crate::table::{principal_key, resource_key, Cond, Names, Outputs, Params, PassKind, Row, ScopeRows, Table};
+use crate::table::{
+    principal_key, resource_key, Cond, KindRows, Names, Outputs, Params, PassKind, Row, ScopeRows, Table,
+};
 use authz_api::model::{ActionEffect, CheckInput, CheckOptions, CheckOutput, EvaluationError, OutputEntry, Principal};
 use cel::common::types::{CelMap, CelMapKey};
 use cel::common::value::Val;
@@ -18,6 +20,21 @@ use std::sync::{Arc, OnceLock};
 
 /// The policy name reported when nothing matched.
 pub(crate) const NO_MATCH: &str = "NO_MATCH";
+
+static NAMES: OnceLock<[Arc<str>; 2]> = OnceLock::new();
+
+/// [`NO_MATCH`] and the empty name, shared by every answer.
+fn names() -> &'static [Arc<str>; 2] {
+    NAMES.get_or_init(|| [Arc::from(NO_MATCH), Arc::from("")])
+}
+
+fn no_match_name() -> &'static Arc<str> {
+    &names()[0]
+}
+
+fn empty_name() -> &'static Arc<str> {
+    &names()[1]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -33,9 +50,9 @@ enum Outcome {
 #[derive(Debug, Clone, Copy)]
 struct EffectInfo<'s> {
     outcome: Outcome,
-    policy: &'s str,
+    policy: &'s Arc<str>,
     scope: &'s str,
-    rule: &'s str,
+    rule: &'s Arc<str>,
 }
 
 /// The variables of one parameter set evaluated so far for an input.
@@ -82,7 +99,7 @@ fn empty_map() -> &'static (dyn Val + 'static) {
 
 /// Builds the shared empty values now (see [`crate::prepare`]).
 pub(crate) fn prepare_statics() {
-    let _ = (empty_runtime(), empty_map());
+    let _ = (empty_runtime(), empty_map(), names());
 }
 
 fn runtime_value(edr: &[&str]) -> Box<dyn Val + 'static> {
@@ -278,11 +295,11 @@ pub(crate) fn or_default<'s>(v: &'s str, d: &'s str) -> &'s str {
 
 /// Every action DENY under `policy`. Inserted one by one: collecting sorts a vector first,
 /// which costs more for the one or few actions of a request.
-fn deny_effects(actions: &[String], policy: &str) -> BTreeMap<String, ActionEffect> {
+fn deny_effects(actions: &[String], policy: &Arc<str>) -> BTreeMap<String, ActionEffect> {
     let mut effects = BTreeMap::new();
     for a in actions {
-        let deny =
-            ActionEffect { effect: Effect::Deny, policy: policy.into(), scope: String::new(), rule: String::new() };
+        let (policy, rule) = (policy.clone(), empty_name().clone());
+        let deny = ActionEffect { effect: Effect::Deny, policy, scope: String::new(), rule };
         effects.insert(a.clone(), deny);
     }
     effects
@@ -298,9 +315,16 @@ pub(crate) struct Place<'t> {
     pub(crate) rversion: &'t str,
     pub(crate) p_scopes: Names<'t>,
     pub(crate) r_scopes: Names<'t>,
+    /// The rows of each of `p_scopes` and `r_scopes`. As Cerbos queries its rule index, both
+    /// under the resource's policy version (the principal's only decides whether its principal
+    /// policy exists).
+    p_rows: Rows<'t>,
+    r_rows: Rows<'t>,
     /// The principal policy's key (empty when there is none).
-    pub(crate) p_key: String,
-    pub(crate) r_key: String,
+    pub(crate) p_key: Arc<str>,
+    /// The key of the resource policy in the most specific scope (the table's, or written out
+    /// where there is none).
+    pub(crate) r_key: Arc<str>,
     /// The resource policy whose schemas are in effect, when it is not `r_key`'s.
     schema_key: Option<String>,
     pub(crate) p_exists: bool,
@@ -334,25 +358,42 @@ impl<'t> Place<'t> {
         let rversion = or_default(version, &opts.default_policy_version);
         let p_scopes = table.all_scopes(PassKind::Principal, pscope, opts.lenient_scopes);
         let r_scopes = table.all_scopes(PassKind::Resource, rscope, opts.lenient_scopes);
-        let r_key = r_scopes.first().map(|s| resource_key(kind, rversion, s)).unwrap_or_default();
+        let in_version = table.scopes.get(rversion);
+        let rows = |scopes: &Names<'t>| -> Rows<'t> {
+            scopes
+                .iter()
+                .map(|s| {
+                    let sr = in_version.and_then(|v| v.get(*s));
+                    (sr, sr.and_then(|sr| sr.kinds.get(kind)))
+                })
+                .collect()
+        };
+        let (p_rows, r_rows) = (rows(&p_scopes), rows(&r_scopes));
+        // The keys reported are the most specific scope's, whether or not a policy is there.
+        let first = r_scopes.first().copied();
+        let found = r_rows.first().and_then(|(_, k)| k.as_ref()?.policy.as_ref());
+        let r_key = key(found, || first.map(|s| resource_key(kind, rversion, s)).unwrap_or_default());
         // A scoped resource policy is validated against the schemas of its root-scope policy, the
         // only ones in effect in Cerbos; a key with no policy (a version the scope does not have)
         // has none.
-        let scoped = r_scopes.first().is_some_and(|s| !s.is_empty());
-        let schema_key = (scoped && table.schemas.contains_key(&r_key)).then(|| resource_key(kind, rversion, ""));
+        let scoped = first.is_some_and(|s| !s.is_empty());
+        let schema_key = (scoped && table.schemas.contains_key(&*r_key)).then(|| resource_key(kind, rversion, ""));
         let p_exists =
-            p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains(&p.id)));
-        let p_key = match p_scopes.first() {
-            Some(s) if p_exists => principal_key(&p.id, pversion, s),
-            _ => String::new(),
+            p_scopes.iter().any(|s| table.scope(pversion, s).is_some_and(|sr| sr.principals.contains_key(&p.id)));
+        let p_key = match p_scopes.first().copied() {
+            Some(s) if p_exists => key(table.scope(pversion, s).and_then(|sr| sr.principals.get(&p.id)), || {
+                principal_key(&p.id, pversion, s)
+            }),
+            _ => empty_name().clone(),
         };
-        let r_exists = r_scopes.iter().any(|s| {
-            table.scope(rversion, s).is_some_and(|sr| {
-                sr.resource_kinds.contains(kind)
-                    || sr.rows_for(kind).any(|row| row.kind == PassKind::Resource)
-                    || sr.role_policies.iter().any(|rp| rp.rules.iter().any(|rr| rr.resource.matches(kind)))
-            })
-        });
+        let r_exists = found.is_some()
+            || r_rows.iter().any(|&(sr, entry)| {
+                sr.is_some_and(|sr| {
+                    entry.is_some_and(|k| k.policy.is_some())
+                        || sr.rows_in(entry, kind).any(|row| row.kind == PassKind::Resource)
+                        || sr.role_policies.iter().any(|rp| rp.rules.iter().any(|rr| rr.resource.matches(kind)))
+                })
+            });
         Place {
             pscope,
             rscope,
@@ -370,16 +411,29 @@ impl<'t> Place<'t> {
                 .collect(),
             p_scopes,
             r_scopes,
+            p_rows,
+            r_rows,
         }
     }
 }
 
+/// The rows of a list of scopes, with their entry for the resource kind.
+type Rows<'t> = SmallVec<[(Option<&'t ScopeRows>, Option<&'t KindRows>); 4]>;
+
+/// A policy key: the table's where it has one, else written out.
+fn key(found: Option<&Arc<str>>, write: impl FnOnce() -> String) -> Arc<str> {
+    match found {
+        Some(k) => k.clone(),
+        None => Arc::from(write()),
+    }
+}
+
 /// What stays fixed while one input is decided: where its policies are, under which options.
-struct Lookup<'t> {
+struct Lookup<'p, 't> {
     table: &'t Table,
     opts: &'t CheckOptions,
     input: &'t CheckInput,
-    place: Place<'t>,
+    place: &'p Place<'t>,
 }
 
 /// What deciding one input accumulates across its actions.
@@ -397,7 +451,7 @@ struct Search<'r, 'a, 't> {
 struct PendingAllow<'t> {
     allowed: bool,
     /// The first rule that allowed, for the decision record.
-    rule: Option<&'t str>,
+    rule: Option<&'t Arc<str>>,
 }
 
 /// Decides one input.
@@ -414,7 +468,7 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         }
     }
     if !place.p_exists && !place.r_exists {
-        out.actions = deny_effects(&input.actions, NO_MATCH);
+        out.actions = deny_effects(&input.actions, no_match_name());
         return out;
     }
 
@@ -430,7 +484,7 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         runtime: None,
         failures: 0,
     };
-    let lookup = Lookup { table, opts, input, place };
+    let lookup = Lookup { table, opts, input, place: &place };
     let mut search = Search { ev, edr_by_scope: SmallVec::new(), all_edr: Names::new() };
 
     for action in &input.actions {
@@ -441,9 +495,9 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
         let effect = if decided.outcome == Outcome::Allow { Effect::Allow } else { Effect::Deny };
         let decided = ActionEffect {
             effect,
-            policy: decided.policy.to_string(),
+            policy: decided.policy.clone(),
             scope: decided.scope.to_string(),
-            rule: decided.rule.to_string(),
+            rule: decided.rule.clone(),
         };
         out.actions.insert(action.clone(), decided);
     }
@@ -453,11 +507,11 @@ pub(crate) fn check(table: &Table, rt: &Runtime, opts: &CheckOptions, input: &Ch
     out
 }
 
-impl<'t> Lookup<'t> {
+impl<'t> Lookup<'_, 't> {
     /// One action: principal policies first, then resource (and role) policies; within a
     /// pass, the first role that allows decides, else the first role that matched at all.
     fn decide_action(&self, search: &mut Search<'_, '_, 't>, action: &str) -> EffectInfo<'_> {
-        let mut decided = no_match(NO_MATCH);
+        let mut decided = no_match(no_match_name());
         for pass in [PassKind::Principal, PassKind::Resource] {
             decided.outcome = Outcome::NoMatch;
             for (i, parent_roles) in self.place.role_parents.iter().enumerate() {
@@ -493,19 +547,15 @@ impl<'t> Lookup<'t> {
         parent_roles: &[&str],
         action: &str,
     ) -> EffectInfo<'_> {
-        let (main_key, scopes, exists) = match pass {
-            PassKind::Principal => (&self.place.p_key, &self.place.p_scopes, self.place.p_exists),
-            PassKind::Resource => (&self.place.r_key, &self.place.r_scopes, self.place.r_exists),
+        let (main_key, scopes, rows, exists) = match pass {
+            PassKind::Principal => (&self.place.p_key, &self.place.p_scopes, &self.place.p_rows, self.place.p_exists),
+            PassKind::Resource => (&self.place.r_key, &self.place.r_scopes, &self.place.r_rows, self.place.r_exists),
         };
-        // As Cerbos queries its rule index: principal policies' rules too are looked up under
-        // the resource's policy version (the principal's only decides whether its policy exists).
-        let version = self.place.rversion;
-        let policy = if exists { main_key.as_str() } else { NO_MATCH };
+        let policy = if exists { main_key } else { no_match_name() };
         let mut pending = PendingAllow::default();
-        for &scope in scopes {
-            let sr = self.table.scope(version, scope);
+        for (&scope, &(sr, entry)) in scopes.iter().zip(rows) {
             if pass == PassKind::Resource {
-                self.enter_scope(search, scope, sr);
+                self.enter_scope(search, scope, entry);
             } else {
                 search.ev.runtime = None;
             }
@@ -516,7 +566,7 @@ impl<'t> Lookup<'t> {
             let decided = (pass == PassKind::Resource)
                 .then(|| self.role_policies(&mut search.ev, sr, parent_roles, action))
                 .flatten()
-                .or_else(|| self.rules_in_scope(&mut search.ev, sr, pass, parent_roles, action, &mut pending));
+                .or_else(|| self.rules_in_scope(&mut search.ev, (sr, entry), pass, parent_roles, action, &mut pending));
             if let Some(info) = decided {
                 return EffectInfo {
                     policy: info.policy.unwrap_or(policy),
@@ -534,7 +584,7 @@ impl<'t> Lookup<'t> {
                     // The ALLOW needs an ALLOW from a parent scope too: search on without it.
                     Some(ScopePermissions::RequireParentalConsentForAllows) => pending = PendingAllow::default(),
                     Some(_) => {
-                        let rule = pending.rule.unwrap_or_default();
+                        let rule = pending.rule.unwrap_or(empty_name());
                         return EffectInfo { outcome: Outcome::Allow, policy, scope, rule };
                     }
                     None => {}
@@ -546,14 +596,14 @@ impl<'t> Lookup<'t> {
 
     /// Makes `runtime` the resource scope's: its derived roles, evaluated the first time the
     /// scope is entered for this input.
-    fn enter_scope(&self, search: &mut Search<'_, '_, 't>, scope: &'t str, sr: Option<&ScopeRows>) {
+    fn enter_scope(&self, search: &mut Search<'_, '_, 't>, scope: &'t str, entry: Option<&'t KindRows>) {
         if let Some((_, idx)) = search.edr_by_scope.iter().find(|(s, _)| *s == scope) {
             search.ev.runtime = *idx;
             return;
         }
         search.ev.runtime = None;
         let table = self.table;
-        let defs = sr.and_then(|sr| sr.derived_roles.get(&self.input.resource.kind));
+        let defs = entry.map(|k| &k.derived_roles);
         let mut edr = Names::new();
         for &idx in defs.into_iter().flatten() {
             let Some(def) = table.derived(idx) else { continue };
@@ -580,7 +630,7 @@ impl<'t> Lookup<'t> {
     fn rules_in_scope(
         &self,
         ev: &mut Evaluator<'_, '_>,
-        sr: &'t ScopeRows,
+        (sr, entry): (&'t ScopeRows, Option<&'t KindRows>),
         pass: PassKind,
         parent_roles: &[&str],
         action: &str,
@@ -592,8 +642,9 @@ impl<'t> Lookup<'t> {
         let failure = |row: &'t Row| {
             Some(Decided { outcome: Outcome::Failed, policy: Some(&row.policy_key), rule: &row.rule_name })
         };
-        for row in
-            sr.rows_for(&self.input.resource.kind).filter(|row| row_matches(row, pass, action, parent_roles, &p.id))
+        for row in sr
+            .rows_in(entry, &self.input.resource.kind)
+            .filter(|row| row_matches(row, pass, action, parent_roles, &p.id))
         {
             let failures = ev.failures;
             if let Some(dr) = &row.derived_role {
@@ -620,7 +671,7 @@ impl<'t> Lookup<'t> {
             match row.effect {
                 Effect::Allow => {
                     pending.allowed = true;
-                    pending.rule.get_or_insert(&*row.rule_name);
+                    pending.rule.get_or_insert(&row.rule_name);
                 }
                 Effect::Deny => return deny(row),
             }
@@ -649,15 +700,15 @@ impl<'t> Lookup<'t> {
             return None;
         }
         for rp in std::iter::once(first).chain(policies) {
-            let decided = |outcome, rule: &'t str| Some(Decided { outcome, policy: Some(&rp.policy_key), rule });
-            let deny = |rule: &'t str| decided(Outcome::Deny, rule);
+            let decided = |outcome, rule: &'t Arc<str>| Some(Decided { outcome, policy: Some(&rp.policy_key), rule });
+            let deny = |rule: &'t Arc<str>| decided(Outcome::Deny, rule);
             let mut for_kind = rp.rules.iter().filter(|rr| rr.resource.matches(kind)).peekable();
             if for_kind.peek().is_none() {
-                return deny("");
+                return deny(empty_name());
             }
             let mut covering = for_kind.filter(|rr| rr.allow_actions.iter().any(|a| a.matches(action))).peekable();
             if covering.peek().is_none() {
-                return deny("");
+                return deny(empty_name());
             }
             for rr in covering {
                 let failures = ev.failures;
@@ -691,13 +742,13 @@ pub(crate) fn has_rules_for(sr: &ScopeRows, kind: &str, parent_roles: &[&str]) -
 /// (a role policy), and the deciding rule.
 struct Decided<'t> {
     outcome: Outcome,
-    policy: Option<&'t str>,
-    rule: &'t str,
+    policy: Option<&'t Arc<str>>,
+    rule: &'t Arc<str>,
 }
 
 /// Nothing matched (yet); `policy` is what a later match would be reported under.
-fn no_match(policy: &str) -> EffectInfo<'_> {
-    EffectInfo { outcome: Outcome::NoMatch, policy, scope: "", rule: "" }
+fn no_match(policy: &Arc<str>) -> EffectInfo<'_> {
+    EffectInfo { outcome: Outcome::NoMatch, policy, scope: "", rule: empty_name() }
 }
 
 /// Every action DENY with no policy: what a request gets when nothing applies or the engine cannot run.
@@ -710,7 +761,7 @@ fn deny(actions: &[String], input: &CheckInput) -> CheckOutput {
     CheckOutput {
         request_id: input.request_id.clone(),
         resource_id: input.resource.id.clone(),
-        actions: deny_effects(actions, NO_MATCH),
+        actions: deny_effects(actions, no_match_name()),
         effective_derived_roles: Vec::new(),
         validation_errors: Vec::new(),
         outputs: Vec::new(),

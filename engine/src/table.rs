@@ -141,30 +141,36 @@ pub(crate) struct SchemaRefs {
 pub(crate) struct ScopeRows {
     pub(crate) rows: Vec<Row>,
     pub(crate) role_policies: Vec<RolePolicy>,
-    /// Resource kinds with a resource policy here (even one with no rules).
-    #[serde(serialize_with = "canonical::set")]
-    pub(crate) resource_kinds: Set<String>,
-    /// Principals with a principal policy here.
-    #[serde(serialize_with = "canonical::set")]
-    pub(crate) principals: Set<String>,
-    /// Rows by literal resource kind (indices into `rows`, ascending).
+    /// Principals with a principal policy here, with its key.
     #[serde(serialize_with = "canonical::map")]
-    pub(crate) by_kind: Map<String, Vec<usize>>,
+    pub(crate) principals: Map<String, Arc<str>>,
+    /// What this scope has for each resource kind a policy names literally: one lookup per
+    /// request and scope.
+    #[serde(serialize_with = "canonical::map")]
+    pub(crate) kinds: Map<String, KindRows>,
     /// Rows whose resource is a glob (ascending).
     pub(crate) glob_rows: Vec<usize>,
-    /// Resource kind → derived roles (indices into [`Table::derived`]) its resource policy here references.
-    #[serde(serialize_with = "canonical::map")]
-    pub(crate) derived_roles: Map<String, Vec<usize>>,
+}
+
+/// A scope's policies for one resource kind.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct KindRows {
+    /// The key of the kind's resource policy here, if there is one (even one with no rules).
+    pub(crate) policy: Option<Arc<str>>,
+    /// Rows for exactly this kind (indices into [`ScopeRows::rows`], ascending).
+    pub(crate) rows: Vec<usize>,
+    /// The derived roles (indices into [`Table::derived`]) its resource policy here references.
+    pub(crate) derived_roles: Vec<usize>,
 }
 
 impl ScopeRows {
     /// Builds the kind index; called once after all rows are in.
     pub(crate) fn index(&mut self) {
-        self.by_kind.clear();
+        self.kinds.values_mut().for_each(|k| k.rows.clear());
         self.glob_rows.clear();
         for (i, row) in self.rows.iter().enumerate() {
             match row.resource.literal() {
-                Some(kind) => self.by_kind.entry(kind.to_string()).or_default().push(i),
+                Some(kind) => self.kinds.entry(kind.to_string()).or_default().rows.push(i),
                 None => self.glob_rows.push(i),
             }
         }
@@ -172,7 +178,16 @@ impl ScopeRows {
 
     /// The rows that can apply to resource `kind`, in policy order.
     pub(crate) fn rows_for<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'s Row> + 's {
-        let exact: &[usize] = self.by_kind.get(kind).map(Vec::as_slice).unwrap_or_default();
+        self.rows_in(self.kinds.get(kind), kind)
+    }
+
+    /// [`Self::rows_for`] with the kind's entry already looked up.
+    pub(crate) fn rows_in<'s>(
+        &'s self,
+        entry: Option<&'s KindRows>,
+        kind: &'s str,
+    ) -> impl Iterator<Item = &'s Row> + 's {
+        let exact: &[usize] = entry.map(|k| k.rows.as_slice()).unwrap_or_default();
         let globs = self.glob_rows.iter().filter(move |i| self.rows.get(**i).is_some_and(|r| r.resource.matches(kind)));
         MergeAsc { a: exact.iter().copied().peekable(), b: globs.copied().peekable() }
             .filter_map(move |i| self.rows.get(i))

@@ -28,6 +28,8 @@ pub(crate) enum Fast {
     /// A list literal of constants.
     Lits(Box<[Lit]>),
     Root(Root),
+    /// A field of the request's own, found when lowering (`P.id`, `R.attr`, ...).
+    Fixed(Fixed),
     Field(Box<Fast>, Box<str>),
     /// `has(x.field)`.
     Has(Box<Fast>, Box<str>),
@@ -63,6 +65,25 @@ pub(crate) enum Root {
     Request,
     Constants,
     Globals,
+}
+
+/// The request's fields below `P`, `R` and `request.auxData`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fixed {
+    PrincipalId,
+    PrincipalRoles,
+    PrincipalAttr,
+    PrincipalVersion,
+    PrincipalScope,
+    ResourceKind,
+    ResourceId,
+    ResourceAttr,
+    ResourceVersion,
+    ResourceScope,
+    Aux,
+    Jwt,
+    Jwts,
+    AuthZen,
 }
 
 /// An ordering operator.
@@ -128,7 +149,13 @@ impl Fast {
                 _ => return None,
             }),
             Expr::Select(s) if s.test => Fast::Has(Box::new(Fast::lower(&s.operand)?), s.field.as_str().into()),
-            Expr::Select(s) => Fast::Field(Box::new(Fast::lower(&s.operand)?), s.field.as_str().into()),
+            Expr::Select(s) => {
+                let operand = Fast::lower(&s.operand)?;
+                match operand.fixed(&s.field) {
+                    Some(f) => f,
+                    None => Fast::Field(Box::new(operand), s.field.as_str().into()),
+                }
+            }
             Expr::List(l) if l.optional_indices.is_empty() => Fast::Lits(
                 l.elements
                     .iter()
@@ -161,6 +188,31 @@ impl Fast {
         })
     }
 
+    /// `self.field` where `self` is one of the request's maps of fixed fields: resolved now. A
+    /// field they do not have is left to evaluation, which leaves it to the interpreter.
+    fn fixed(&self, field: &str) -> Option<Fast> {
+        let fixed = match (self, field) {
+            (Fast::Root(Root::Request), "principal") => return Some(Fast::Root(Root::Principal)),
+            (Fast::Root(Root::Request), "resource") => return Some(Fast::Root(Root::Resource)),
+            (Fast::Root(Root::Request), "auxData" | "aux_data") => Fixed::Aux,
+            (Fast::Root(Root::Principal), "id") => Fixed::PrincipalId,
+            (Fast::Root(Root::Principal), "roles") => Fixed::PrincipalRoles,
+            (Fast::Root(Root::Principal), "attr") => Fixed::PrincipalAttr,
+            (Fast::Root(Root::Principal), "policyVersion") => Fixed::PrincipalVersion,
+            (Fast::Root(Root::Principal), "scope") => Fixed::PrincipalScope,
+            (Fast::Root(Root::Resource), "kind") => Fixed::ResourceKind,
+            (Fast::Root(Root::Resource), "id") => Fixed::ResourceId,
+            (Fast::Root(Root::Resource), "attr") => Fixed::ResourceAttr,
+            (Fast::Root(Root::Resource), "policyVersion") => Fixed::ResourceVersion,
+            (Fast::Root(Root::Resource), "scope") => Fixed::ResourceScope,
+            (Fast::Fixed(Fixed::Aux), "jwt") => Fixed::Jwt,
+            (Fast::Fixed(Fixed::Aux), "jwts") => Fixed::Jwts,
+            (Fast::Fixed(Fixed::Aux), "authzen") => Fixed::AuthZen,
+            _ => return None,
+        };
+        Some(Fast::Fixed(fixed))
+    }
+
     /// The expression's value, where it is certainly the interpreter's; `None` where the
     /// interpreter must decide (an error, or a case not modelled here).
     pub(crate) fn eval<'a>(&'a self, cx: &FastCtx<'a>) -> Option<FVal<'a>> {
@@ -172,6 +224,7 @@ impl Fast {
             Fast::Root(Root::Request) => FVal::Request,
             Fast::Root(Root::Constants) => json(cx.constants),
             Fast::Root(Root::Globals) => FVal::Obj(cx.globals),
+            Fast::Fixed(f) => f.val(cx),
             Fast::Field(x, f) => field(x.eval(cx)?, f, cx)?,
             Fast::Has(x, f) => FVal::Bool(has(x.eval(cx)?, f)?),
             Fast::Index(ab) => index(ab.0.eval(cx)?, ab.1.eval(cx)?, cx)?,
@@ -211,6 +264,32 @@ impl Fast {
                 _ => return None,
             },
         })
+    }
+}
+
+impl Fixed {
+    fn val<'a>(self, cx: &FastCtx<'a>) -> FVal<'a> {
+        let (p, r) = (&cx.input.principal, &cx.input.resource);
+        let aux = |f: fn(&'a authz_api::model::AuxData) -> &'a Attributes| match &cx.input.aux_data {
+            Some(a) => FVal::Obj(f(a)),
+            None => FVal::EmptyObj,
+        };
+        match self {
+            Fixed::PrincipalId => FVal::Str(&p.id),
+            Fixed::PrincipalRoles => FVal::Roles(&p.roles),
+            Fixed::PrincipalAttr => FVal::Obj(&p.attr),
+            Fixed::PrincipalVersion => FVal::Str(&p.policy_version),
+            Fixed::PrincipalScope => FVal::Str(cx.pscope),
+            Fixed::ResourceKind => FVal::Str(&r.kind),
+            Fixed::ResourceId => FVal::Str(&r.id),
+            Fixed::ResourceAttr => FVal::Obj(&r.attr),
+            Fixed::ResourceVersion => FVal::Str(&r.policy_version),
+            Fixed::ResourceScope => FVal::Str(cx.rscope),
+            Fixed::Aux => FVal::Aux,
+            Fixed::Jwt => aux(|a| &a.jwt),
+            Fixed::Jwts => aux(|a| &a.jwts),
+            Fixed::AuthZen => aux(|a| &a.authzen),
+        }
     }
 }
 
@@ -273,7 +352,7 @@ const AUX_FIELDS: [&str; 3] = ["jwt", "jwts", "authzen"];
 fn field<'a>(v: FVal<'a>, f: &str, cx: &FastCtx<'a>) -> Option<FVal<'a>> {
     let (p, r) = (&cx.input.principal, &cx.input.resource);
     Some(match (v, f) {
-        (FVal::Obj(m), _) => json(m.get(f)?),
+        (FVal::Obj(m), _) => json(get(m, f)?),
         (FVal::Principal, "id") => FVal::Str(&p.id),
         (FVal::Principal, "roles") => FVal::Roles(&p.roles),
         (FVal::Principal, "attr") => FVal::Obj(&p.attr),
@@ -302,10 +381,20 @@ fn field<'a>(v: FVal<'a>, f: &str, cx: &FastCtx<'a>) -> Option<FVal<'a>> {
     })
 }
 
+/// `m[k]`. A request's maps are small: scanning a few keys costs less than hashing one (the
+/// map hashes with SipHash).
+fn get<'a>(m: &'a Attributes, k: &str) -> Option<&'a Json> {
+    if m.len() <= 8 {
+        m.iter().find_map(|(key, v)| (key == k).then_some(v))
+    } else {
+        m.get(k)
+    }
+}
+
 /// `has(v.f)`.
 fn has(v: FVal<'_>, f: &str) -> Option<bool> {
     Some(match v {
-        FVal::Obj(m) => m.contains_key(f),
+        FVal::Obj(m) => get(m, f).is_some(),
         FVal::EmptyObj => false,
         FVal::Principal => PRINCIPAL_FIELDS.contains(&f),
         FVal::Resource => RESOURCE_FIELDS.contains(&f),
@@ -379,7 +468,7 @@ fn contains(haystack: FVal<'_>, needle: FVal<'_>) -> Option<bool> {
         FVal::Lits(a) => any(a.iter().map(Lit::val), needle),
         FVal::Roles(a) => any(a.iter().map(|s| FVal::Str(s)), needle),
         FVal::Obj(m) => match needle {
-            FVal::Str(k) => Some(m.contains_key(k)),
+            FVal::Str(k) => Some(get(m, k).is_some()),
             _ => None,
         },
         FVal::EmptyObj => matches!(needle, FVal::Str(_)).then_some(false),

@@ -404,8 +404,9 @@ impl<'a> Compiler<'a> {
             }
         }
         let sr = self.table.scopes.entry(rp.version.clone()).or_default().entry(rp.scope.clone()).or_default();
-        sr.derived_roles.insert(rp.resource.clone(), referenced);
-        sr.resource_kinds.insert(rp.resource.clone());
+        let entry = sr.kinds.entry(rp.resource.clone()).or_default();
+        entry.derived_roles = referenced;
+        entry.policy = Some(key.clone());
         sr.rows.extend(rows);
     }
 
@@ -508,7 +509,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let sr = self.table.scopes.entry(pp.version.clone()).or_default().entry(pp.scope.clone()).or_default();
-        sr.principals.insert(pp.principal.clone());
+        sr.principals.insert(pp.principal.clone(), key.clone());
         sr.rows.extend(rows);
     }
 

@@ -247,7 +247,7 @@ impl<'t> Walk<'t> {
         let (known, res) = match found {
             Some(x) => x,
             None => {
-                let defs = sr.and_then(|sr| sr.derived_roles.get(self.kind));
+                let defs = sr.and_then(|sr| Some(&sr.kinds.get(self.kind)?.derived_roles));
                 let mut active = Vec::new();
                 for &idx in defs.into_iter().flatten() {
                     let Some(def) = self.table.derived(idx) else { continue };
