@@ -306,7 +306,8 @@ impl Lit {
         })
     }
 
-    fn val(&self) -> FVal<'_> {
+    /// The constant as a value.
+    pub(crate) fn val(&self) -> FVal<'_> {
         match self {
             Lit::Null => FVal::Null,
             Lit::Bool(b) => FVal::Bool(*b),

@@ -4,7 +4,7 @@
 //! same value (and no error). Attribute values are generated of every JSON type, null, and
 //! missing, from the names and literals the expression itself uses.
 
-use super::fast::{FVal, Lit};
+use super::fast::FVal;
 use super::{from_json, map_val, narrow, prepare_runtime, CompiledExpr};
 use crate::activation::{RequestVals, Scope};
 use crate::table::{Cond, Params, Table};
@@ -12,6 +12,8 @@ use crate::{Bundle, Source};
 use authz_api::model::{Attributes, AuxData, CheckInput, Principal, Resource};
 use cel::common::ast::{Expr, LiteralValue};
 use cel::Value;
+use proptest::prelude::Rng as _;
+use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 
@@ -64,20 +66,17 @@ const WRITTEN: &[&str] = &[
     "R.attr.x.y.z == 'a'",
 ];
 
-/// A deterministic generator (SplitMix64): every run tests the same requests.
-struct Rng(u64);
+/// A deterministic generator (proptest's, from its fixed seed): every run tests the same
+/// requests.
+struct Rng(TestRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    fn new() -> Rng {
+        Rng(TestRng::deterministic_rng(RngAlgorithm::ChaCha))
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.0.next_u64() % n.max(1) as u64) as usize
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -184,21 +183,10 @@ fn same(f: FVal<'_>, v: &Value) -> bool {
         (FVal::Roles(r), Value::List(l)) => {
             r.len() == l.len() && r.iter().zip(l.iter()).all(|(a, b)| same(FVal::Str(a), b))
         }
-        (FVal::Lits(r), Value::List(l)) => r.len() == l.len() && r.iter().zip(l.iter()).all(|(a, b)| same(lit(a), b)),
+        (FVal::Lits(r), Value::List(l)) => r.len() == l.len() && r.iter().zip(l.iter()).all(|(a, b)| same(a.val(), b)),
         // Maps of fixed fields: their fields are compared where selected.
         (FVal::Principal | FVal::Resource | FVal::Request | FVal::Aux, Value::Map(_)) => true,
         _ => false,
-    }
-}
-
-fn lit(l: &Lit) -> FVal<'_> {
-    match l {
-        Lit::Null => FVal::Null,
-        Lit::Bool(b) => FVal::Bool(*b),
-        Lit::Int(i) => FVal::Int(*i),
-        Lit::UInt(u) => FVal::UInt(*u),
-        Lit::Double(d) => FVal::Double(*d),
-        Lit::Str(s) => FVal::Str(s),
     }
 }
 
@@ -245,7 +233,7 @@ struct Tally {
 
 fn compare(table: &Table, exprs: &[(&CompiledExpr, &Params)], tally: &mut Tally) {
     let rt = prepare_runtime().expect("the CEL runtime");
-    let mut rng = Rng(7);
+    let mut rng = Rng::new();
     let (empty_vars, runtime) = (map_val(vec![]), crate::check::empty_runtime());
     for (e, params) in exprs {
         tally.expressions += 1;
