@@ -171,7 +171,7 @@ fn answer<Q, R>(
     let request_id = request.metadata().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = body.to_string();
     let pdp = state.pdp();
-    let decider = Audited { pdp: &pdp, required: state.config.audit_required };
+    let decider = Audited::of(&pdp, &state.config);
     let (_, answer) = state.handler.handle(
         &decider,
         Request {
