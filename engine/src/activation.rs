@@ -1,6 +1,7 @@
 //! The values a condition sees, resolved by name without copying the request:
 //! `P`, `R` and `request` are built lazily from the input (borrowing its strings),
-//! `C` was built with the bundle, `G` when first read, `V` once per policy per input. Conditions with a fast form (see `cel::fast`) read the request directly instead.
+//! `C` was built with the bundle, `G` when first read, `V` once per policy per input.
+//! Conditions with a fast form (see `cel::fast`) read the request directly instead.
 
 use crate::cel::fast::FastCtx;
 use crate::cel::tz::{Zones, ZONES_VAR};

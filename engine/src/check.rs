@@ -311,17 +311,15 @@ fn deny_effects(actions: &[String], policy: &Arc<str>) -> BTreeMap<String, Actio
 pub(crate) struct Place<'t> {
     pub(crate) pscope: &'t str,
     pub(crate) rscope: &'t str,
-    /// The version every rule is looked up under (see [`Lookup::decide_role`]).
-    pub(crate) rversion: &'t str,
-    pub(crate) p_scopes: Names<'t>,
-    pub(crate) r_scopes: Names<'t>,
+    p_scopes: Names<'t>,
+    r_scopes: Names<'t>,
     /// The rows of each of `p_scopes` and `r_scopes`. As Cerbos queries its rule index, both
     /// under the resource's policy version (the principal's only decides whether its principal
     /// policy exists).
     p_rows: Rows<'t>,
     r_rows: Rows<'t>,
     /// The principal policy's key (empty when there is none).
-    pub(crate) p_key: Arc<str>,
+    p_key: Arc<str>,
     /// The key of the resource policy in the most specific scope (the table's, or written out
     /// where there is none).
     pub(crate) r_key: Arc<str>,
@@ -339,6 +337,16 @@ impl<'t> Place<'t> {
     /// The key of the resource policy whose schemas are in effect.
     pub(crate) fn schema_key(&self) -> &str {
         self.schema_key.as_deref().unwrap_or(&self.r_key)
+    }
+
+    /// What a pass searches: whether its main policy exists, that policy's key, and its scopes
+    /// (most specific first), each with its rows and the resource kind's entry there.
+    pub(crate) fn pass(&self, pass: PassKind) -> (bool, &Arc<str>, impl Iterator<Item = Searched<'t>> + '_) {
+        let (exists, key, scopes, rows) = match pass {
+            PassKind::Principal => (self.p_exists, &self.p_key, &self.p_scopes, &self.p_rows),
+            PassKind::Resource => (self.r_exists, &self.r_key, &self.r_scopes, &self.r_rows),
+        };
+        (exists, key, scopes.iter().zip(rows).map(|(&scope, &(rows, kind))| Searched { scope, rows, kind }))
     }
 
     /// Where `principal`'s policies and those of resource `kind` (in scope `scope` and version
@@ -397,7 +405,6 @@ impl<'t> Place<'t> {
         Place {
             pscope,
             rscope,
-            rversion,
             p_key,
             r_key,
             schema_key,
@@ -419,6 +426,16 @@ impl<'t> Place<'t> {
 
 /// The rows of a list of scopes, with their entry for the resource kind.
 type Rows<'t> = SmallVec<[(Option<&'t ScopeRows>, Option<&'t KindRows>); 4]>;
+
+/// One scope a pass searches.
+#[derive(Clone, Copy)]
+pub(crate) struct Searched<'t> {
+    pub(crate) scope: &'t str,
+    /// Its rows in the version searched, if it has any.
+    pub(crate) rows: Option<&'t ScopeRows>,
+    /// Its entry for the resource kind, if it has one.
+    pub(crate) kind: Option<&'t KindRows>,
+}
 
 /// A policy key: the table's where it has one, else written out.
 fn key(found: Option<&Arc<str>>, write: impl FnOnce() -> String) -> Arc<str> {
@@ -547,13 +564,10 @@ impl<'t> Lookup<'_, 't> {
         parent_roles: &[&str],
         action: &str,
     ) -> EffectInfo<'_> {
-        let (main_key, scopes, rows, exists) = match pass {
-            PassKind::Principal => (&self.place.p_key, &self.place.p_scopes, &self.place.p_rows, self.place.p_exists),
-            PassKind::Resource => (&self.place.r_key, &self.place.r_scopes, &self.place.r_rows, self.place.r_exists),
-        };
+        let (exists, main_key, scopes) = self.place.pass(pass);
         let policy = if exists { main_key } else { no_match_name() };
         let mut pending = PendingAllow::default();
-        for (&scope, &(sr, entry)) in scopes.iter().zip(rows) {
+        for Searched { scope, rows: sr, kind: entry } in scopes {
             if pass == PassKind::Resource {
                 self.enter_scope(search, scope, entry);
             } else {

@@ -8,9 +8,9 @@ mod residual;
 
 use crate::activation::RequestVals;
 use crate::cel::{owned_val, Runtime};
-use crate::check::{has_rules_for, or_default, row_matches, Place};
+use crate::check::{has_rules_for, or_default, row_matches, Place, Searched};
 use crate::policy::{Effect, ScopePermissions};
-use crate::table::{Cond, Params, PassKind, ScopeRows, Table};
+use crate::table::{Cond, KindRows, Params, PassKind, ScopeRows, Table};
 use authz_api::model::{CheckInput, CheckOptions, Resource};
 use authz_api::plan::{Operand, PlanFilter, PlanInput, PlanOutput};
 use cel::common::value::Val;
@@ -242,12 +242,12 @@ fn runtime_list(active: Vec<(String, Operand)>) -> Result<Vec<String>, Operand> 
 
 impl<'t> Walk<'t> {
     /// `runtime` for the resource scope: its derived roles, worked out the first time.
-    fn enter_scope(&self, st: &mut State<'_, '_, 't>, scope: &'t str, sr: Option<&ScopeRows>) {
+    fn enter_scope(&self, st: &mut State<'_, '_, 't>, scope: &'t str, entry: Option<&KindRows>) {
         let found = st.runtimes.iter().find(|(s, _, _)| *s == scope).map(|(_, k, r)| (k.clone(), r.clone()));
         let (known, res) = match found {
             Some(x) => x,
             None => {
-                let defs = sr.and_then(|sr| Some(&sr.kinds.get(self.kind)?.derived_roles));
+                let defs = entry.map(|k| &k.derived_roles);
                 let mut active = Vec::new();
                 for &idx in defs.into_iter().flatten() {
                     let Some(def) = self.table.derived(idx) else { continue };
@@ -303,10 +303,7 @@ impl<'t> Walk<'t> {
 
     /// One role (with its parent roles) in one pass: the scopes from the most specific up.
     fn role(&self, st: &mut State<'_, '_, 't>, pass: PassKind, parent_roles: &[&str], action: &str) -> RoleOutcome {
-        let (scopes, exists) = match pass {
-            PassKind::Principal => (&self.place.p_scopes, self.place.p_exists),
-            PassKind::Resource => (&self.place.r_scopes, self.place.r_exists),
-        };
+        let (exists, _, scopes) = self.place.pass(pass);
         let mut out = RoleOutcome { allow: f(), deny: f() };
         if !exists {
             return out;
@@ -314,10 +311,9 @@ impl<'t> Walk<'t> {
         // Not denied by a more specific scope (an ALLOW settled there decides anyway: `allow`
         // is a disjunction); an ALLOW still waiting for a scope that settles it.
         let (mut open, mut pending) = (t(), f());
-        for &scope in scopes {
-            let sr = self.table.scope(self.place.rversion, scope);
+        for Searched { scope, rows: sr, kind: entry } in scopes {
             if pass == PassKind::Resource {
-                self.enter_scope(st, scope, sr);
+                self.enter_scope(st, scope, entry);
             } else {
                 st.pe.runtime = None;
                 st.pe.runtime_res = None;
@@ -325,7 +321,7 @@ impl<'t> Walk<'t> {
             let Some(sr) = sr else { continue };
             let role_deny =
                 if pass == PassKind::Resource { self.role_policies(st, sr, parent_roles, action) } else { f() };
-            let (deny, allow) = self.rules(st, sr, pass, parent_roles, action);
+            let (deny, allow) = self.rules(st, (sr, entry), pass, parent_roles, action);
             let deny = or(role_deny, deny);
             if deny.as_bool() != Some(false) || allow.as_bool() != Some(false) {
                 st.matched_scope = scope.to_string();
@@ -356,13 +352,13 @@ impl<'t> Walk<'t> {
     fn rules(
         &self,
         st: &mut State<'_, '_, 't>,
-        sr: &ScopeRows,
+        (sr, entry): (&ScopeRows, Option<&KindRows>),
         pass: PassKind,
         parent_roles: &[&str],
         action: &str,
     ) -> (Operand, Operand) {
         let (mut deny, mut allow) = (f(), f());
-        for row in sr.rows_for(self.kind).filter(|row| row_matches(row, pass, action, parent_roles, self.pid)) {
+        for row in sr.rows_in(entry, self.kind).filter(|row| row_matches(row, pass, action, parent_roles, self.pid)) {
             let mut met = match &row.condition {
                 Some(c) => normalise(st.condition(c, self.table.params(row.params))),
                 None => t(),
