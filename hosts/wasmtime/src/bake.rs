@@ -11,7 +11,8 @@ use authz_component::bake::BakeError;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use wasmtime::{Engine, Linker, Store};
+use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
+use wasmtime_wizer::{InstanceState, SnapshotVal, ValType};
 
 /// The core module's initializer (see `component/src/guest.rs`).
 const INITIALIZER: &str = "authz_preinitialize";
@@ -33,25 +34,79 @@ pub fn bake_signed(generic: &[u8], bundle: &[u8], key: Option<&SigningKey>) -> R
 
 /// Runs a baked core module's initializer once and returns the snapshot: the same module with
 /// its initialized memory as data and without the initializer export.
+///
+/// Wizer's two halves (instrument, snapshot) around our own synchronous instantiation: its
+/// `run` needs its `wasmtime` feature, which turns on wasmtime's cache, GC, threads and async
+/// support for the whole build (and zstd's C library with the cache), none of which a baked
+/// component uses.
 fn preinitialize(module: Vec<u8>) -> Result<Vec<u8>, String> {
     let err = |e: wasmtime::Error| format!("pre-initializing: {e:#}");
+    let mut wizer = wasmtime_wizer::Wizer::new();
+    wizer.init_func(INITIALIZER);
+    let (context, instrumented) = wizer.instrument(&module).map_err(err)?;
     // The initializer runs once, so code quality does not matter here: unoptimized code
     // compiles in less time, and the snapshot (memory and globals) is the same.
     let mut config = wasmtime::Config::new();
     config.cranelift_opt_level(wasmtime::OptLevel::None);
     let engine = Engine::new(&config).map_err(err)?;
     let mut store = Store::new(&engine, ());
-    let mut wizer = wasmtime_wizer::Wizer::new();
-    wizer.init_func(INITIALIZER);
-    let run = wizer.run(&mut store, &module, async |store, module| {
-        Linker::new(store.engine()).instantiate_async(store, module).await
-    });
-    let snapshot = block_on(run).map_err(err)?;
+    let module = Module::new(&engine, &instrumented).map_err(err)?;
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).map_err(err)?;
+    // A reactor's own initialization first, as wizer's `run` does (the generic component's
+    // module, built for wasm32-unknown-unknown, has none).
+    if instance.get_export(&mut store, "_initialize").is_some() {
+        let initialize = instance.get_typed_func::<(), ()>(&mut store, "_initialize").map_err(err)?;
+        initialize.call(&mut store, ()).map_err(err)?;
+    }
+    let initializer = instance.get_typed_func::<(), ()>(&mut store, INITIALIZER).map_err(err)?;
+    initializer.call(&mut store, ()).map_err(|e| format!("pre-initializing: `{INITIALIZER}` trapped: {e:#}"))?;
+    let mut state = Snapshotted { store: &mut store, instance, missing: None };
+    let snapshot = block_on(wizer.snapshot(&context, &mut state)).map_err(err)?;
+    if let Some(missing) = state.missing {
+        return Err(format!("pre-initializing: the instrumented module has no {missing}"));
+    }
     crate::prune::prune(&snapshot).map(|(module, _)| module)
 }
 
-/// Drives a future that never waits on anything outside it (wasmtime's async calls into a
-/// module with no imports) to completion on this thread.
+/// The initialized instance, as wizer's snapshot reads it: the globals and memories its
+/// instrumentation exported.
+struct Snapshotted<'a> {
+    store: &'a mut Store<()>,
+    instance: Instance,
+    /// The first export wizer asked for that was not there (it asks only for those it added,
+    /// so this stays `None`; the snapshot is refused if not).
+    missing: Option<String>,
+}
+
+impl InstanceState for Snapshotted<'_> {
+    async fn global_get(&mut self, name: &str, _: ValType) -> SnapshotVal {
+        let value = self.instance.get_global(&mut *self.store, name).map(|g| g.get(&mut *self.store));
+        match value {
+            Some(Val::I32(x)) => SnapshotVal::I32(x),
+            Some(Val::I64(x)) => SnapshotVal::I64(x),
+            Some(Val::F32(x)) => SnapshotVal::F32(x),
+            Some(Val::F64(x)) => SnapshotVal::F64(x),
+            Some(Val::V128(x)) => SnapshotVal::V128(x.as_u128()),
+            _ => {
+                self.missing.get_or_insert_with(|| format!("number global `{name}`"));
+                SnapshotVal::I32(0)
+            }
+        }
+    }
+
+    async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
+        match self.instance.get_memory(&mut *self.store, name) {
+            Some(memory) => contents(memory.data(&*self.store)),
+            None => {
+                self.missing.get_or_insert_with(|| format!("memory `{name}`"));
+                contents(&[]);
+            }
+        }
+    }
+}
+
+/// Drives a future that never waits on anything outside it (wizer's snapshot, over an instance
+/// it reads synchronously) to completion on this thread.
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
