@@ -84,6 +84,40 @@ cargo test "${TESTED[@]}" --bench component --no-run
 # compiled its dependencies a second time.
 PREPARED=("${TESTED[@]}" --features authz-engine/prepared --test prepared)
 cargo test "${PREPARED[@]}" --no-run
+step "in the background from now on: clippy on the other configurations (scripts/lint-checks.sh), then fuzzing"
+# Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N). Their
+# own target directories. Started once the native build is done, beside the end of the wasm lane
+# (its last crates compile one at a time) and the tests, which leave a core idle much of the
+# time. (Started with the native build, at the lowest CPU priority, they were starved there.)
+background checks bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
+# The tests, in two runs of `cargo test` over the same selection (so that nothing is rebuilt),
+# each test target in exactly one (scripts/test-targets.py splits them by package): the
+# conformance crate's run the corpus through every runtime, so they wait for the wasm lane's
+# builds, tools and hosts; the others (unit tests, the engine's, authz-api's, the CLI's, the
+# wasmtime host's) need none of it and run now, while that lane finishes: on a fresh machine
+# its wasmCloud 1.x host outlasts the native build by minutes. One test at a time: the
+# conformance servers are shared per test binary. Each test binary's start is stamped with the
+# run's seconds, as the steps are.
+run_tests() {
+  cargo test "${TESTED[@]}" "$@" -- --nocapture --test-threads 1 2>&1 | while IFS= read -r line; do
+    case "$line" in
+      *"     Running "*) echo "== [${SECONDS} s] ${line#"${line%%Running*}"}" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done
+}
+# (Assigned first, so that a failure of the script fails the run; an empty list would make
+# `cargo test` run every target instead.)
+early="$(python3 scripts/test-targets.py --except authz-conformance)"
+conformance="$(python3 scripts/test-targets.py --only authz-conformance)"
+if [ -z "$early" ] || [ -z "$conformance" ]; then
+  echo "scripts/test-targets.py found no test targets to split" >&2
+  exit 1
+fi
+mapfile -t EARLY_TESTS <<< "$early"
+mapfile -t CONFORMANCE_TESTS <<< "$conformance"
+step "cargo test while the wasm lane finishes: unit tests; the engine's, authz-api's, the CLI's and the wasmtime host's tests"
+run_tests --lib --bins "${EARLY_TESTS[@]}"
 step "the background steps: the tools, the wasm builds, the wasmCloud hosts"
 await wasm
 step "the generic component (rebuilt above) is the committed one"
@@ -136,25 +170,13 @@ set -euo pipefail
 # built and installed above: this sets AUTHZ_WASMCLOUD1_HOST and AUTHZ_NATS_SERVER.
 source scripts/wasmcloud1.sh
 set -euo pipefail
-step "in the background while the tests run: clippy on the other configurations (scripts/lint-checks.sh), then fuzzing"
-# Each fuzz target for a short, bounded time (a campaign: bash scripts/fuzz.sh --runs N). The
-# tests leave a core idle most of the time. (Started with the native build instead, at the
-# lowest CPU priority, they were starved there and during the tests: on a fresh machine the
-# tests ended at 31 minutes with these lints at their fifth step of six; at 36 minutes, all done.)
-background checks bash -c "bash scripts/lint-checks.sh && bash scripts/fuzz.sh ${AUTHZ_FUZZ_SECONDS:-10}"
-step "cargo test: unit and host tests; the Cerbos corpus and example suites through native ="
-echo "   component in wasmtime = authz serve = the wasi:http app under wasmtime serve (Spin) = the"
-echo "   JS package in Node, in Chromium and under workerd = the wasmCloud 2.x workload = the"
-echo "   wasmCloud 1.x application (a 1.x host, NATS, the PDP linked over wRPC); HTTP"
-echo "   tests; the differential corpus against cerbos server"
-# One test at a time: the conformance servers are shared per test binary. Each test binary's
-# start is stamped with the run's seconds, as the steps are.
-cargo test "${TESTED[@]}" -- --nocapture --test-threads 1 2>&1 | while IFS= read -r line; do
-  case "$line" in
-    *"     Running "*) echo "== [${SECONDS} s] ${line#"${line%%Running*}"}" ;;
-    *) printf '%s\n' "$line" ;;
-  esac
-done
+step "cargo test: the Cerbos corpus and example suites through native = component in wasmtime ="
+echo "   authz serve = the wasi:http app under wasmtime serve (Spin) = the JS package in Node, in"
+echo "   Chromium and under workerd = the wasmCloud 2.x workload = the wasmCloud 1.x application"
+echo "   (a 1.x host, NATS, the PDP linked over wRPC); HTTP tests; the differential corpus against"
+echo "   cerbos server; then the doc tests"
+run_tests "${CONFORMANCE_TESTS[@]}"
+cargo test "${TESTED[@]}" --doc
 cargo test "${PREPARED[@]}"
 cargo test "${TESTED[@]}" --bench component
 step "the JS package in Node (node --test): the example's answers equal the native engine's"
