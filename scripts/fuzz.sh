@@ -76,19 +76,42 @@ RUSTFLAGS="${flags[*]}" cargo "${toolchain[@]}" build --manifest-path fuzz/Cargo
   --target "$triple" --release --config 'profile.release.debug="line-tables-only"' \
   --config "profile.release.opt-level=$opt_level" --bins 2>&1 | tail -n 2
 BIN="$CARGO_TARGET_DIR/$triple/release"
-# Each run logs to its own directory: a CI run and a campaign may share the corpora.
+# Each run logs to its own directory: a CI run and a campaign may share the corpora. A timed
+# run removes it when every target passed; a failed run or a campaign keeps it.
 LOGS="$(mktemp -d "${TMPDIR:-/tmp}/authz-fuzz-logs.XXXXXX")"
-echo "fuzz logs: $LOGS"
-for target in ${FUZZ_TARGETS:-policy_load cel_eval request_decode bundle_decode}; do
-  log="$LOGS/$target.log"
+# The targets run side by side, as many at a time as there are cores (FUZZ_JOBS): each is one
+# process on one core, and in CI nothing else is left to run by then.
+targets=(${FUZZ_TARGETS:-policy_load cel_eval request_decode bundle_decode})
+jobs_max="${FUZZ_JOBS:-$(nproc)}"
+fuzz_target() {
+  local target="$1"
   mkdir -p "fuzz/artifacts/$target"
-  if ! "$BIN/$target" -artifact_prefix="fuzz/artifacts/$target/" "$CORPUS/$target" \
-      "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+  local status=0
+  "$BIN/$target" -artifact_prefix="fuzz/artifacts/$target/" "$CORPUS/$target" \
+    "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$LOGS/$target.log" 2>&1 || status=$?
+  echo "$status" > "$LOGS/$target.status"
+}
+for target in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_target "$target" &
+done
+wait
+failed=0
+for target in "${targets[@]}"; do
+  log="$LOGS/$target.log"
+  if [ "$(cat "$LOGS/$target.status" 2>/dev/null)" != 0 ]; then
     tail -n 40 "$log" >&2
-    echo "fuzz target $target FAILED (input in fuzz/artifacts/$target/)" >&2
-    exit 1
+    echo "fuzz target $target FAILED (input in fuzz/artifacts/$target/; logs in $LOGS)" >&2
+    failed=1
+    continue
   fi
   runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
   secs=$(grep -ao 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo '?')
   echo "fuzz $target (opt-level $opt_level): $runs executions, 0 crashes (${secs}s, corpus $(ls "$CORPUS/$target" | wc -l) inputs)"
 done
+[ "$failed" = 0 ] || exit 1
+if [ "${1:-}" = "--runs" ]; then
+  echo "fuzz logs: $LOGS"
+else
+  rm -rf "$LOGS"
+fi

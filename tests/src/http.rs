@@ -258,31 +258,33 @@ impl Server {
 
     /// [`Server::spawn`] for a server with no way to stop when its stdin closes (`wasmtime
     /// serve`, workerd): run under `sh`, which stops it when the pipe closes, however this
-    /// process ends. Its output goes to stderr, which is collected. `announce`: for a server
-    /// that prints no `MARKER<address>` line of its own (workerd), the line the wrapper prints
-    /// for it at once (then wait with [`Server::await_ready`]).
+    /// process ends, and then removes `files` (the directory of files the server reads), if
+    /// given: a server shared by a test binary lives in a static, never dropped. Its output goes
+    /// to stderr, which is collected. `announce`: for a server that prints no `MARKER<address>`
+    /// line of its own (workerd), the line the wrapper prints for it at once (then wait with
+    /// [`Server::await_ready`]).
     pub fn spawn_until_stdin_closes(
         program: &std::path::Path,
         args: &[&str],
         marker: &str,
         announce: Option<&str>,
+        files: Option<tempfile::TempDir>,
     ) -> Result<Server, String> {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(r#"[ -z "$ANNOUNCE" ] || echo "$ANNOUNCE" >&2; "$@" </dev/null >&2 & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p""#)
+            .arg(concat!(
+                r#"[ -z "$ANNOUNCE" ] || echo "$ANNOUNCE" >&2; "$@" </dev/null >&2 & p=$!; cat >/dev/null; "#,
+                r#"kill "$p" 2>/dev/null; wait "$p"; [ -z "$FILES" ] || rm -rf "$FILES""#
+            ))
             .arg("sh")
             .arg(program)
             .args(args)
-            .env("ANNOUNCE", announce.unwrap_or_default());
-        Server::spawn(command, marker)
-    }
-
-    /// Keeps `dir` (the files the server reads) until the server has stopped.
-    #[must_use]
-    pub fn keeping(mut self, dir: tempfile::TempDir) -> Server {
-        self.files = Some(dir);
-        self
+            .env("ANNOUNCE", announce.unwrap_or_default())
+            .env("FILES", files.as_ref().map(|d| d.path().as_os_str()).unwrap_or_default());
+        let mut server = Server::spawn(command, marker)?;
+        server.files = files;
+        Ok(server)
     }
 
     /// Waits until `GET path` answers 200 (for servers whose readiness no line announces).

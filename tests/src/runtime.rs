@@ -346,7 +346,7 @@ impl SpinApp {
         }
         args.push(file.to_string_lossy().into_owned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://", None)
+        crate::http::Server::spawn_until_stdin_closes(&self.wasmtime, &args, "Serving HTTP on http://", None, None)
     }
 }
 
@@ -391,9 +391,14 @@ impl Workerd {
         let (config, socket) = (config.to_string_lossy(), format!("http={addr}"));
         let args = ["serve", config.as_ref(), "--socket-addr", socket.as_str()];
         let announce = format!("workerd on http://{addr}");
-        crate::http::Server::spawn_until_stdin_closes(&self.workerd, &args, "workerd on http://", Some(&announce))?
-            .keeping(dir)
-            .await_ready("/healthz")
+        crate::http::Server::spawn_until_stdin_closes(
+            &self.workerd,
+            &args,
+            "workerd on http://",
+            Some(&announce),
+            Some(dir),
+        )?
+        .await_ready("/healthz")
     }
 }
 

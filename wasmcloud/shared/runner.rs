@@ -29,6 +29,18 @@ pub async fn stdin_closed() {
     }
 }
 
+/// Exits the process with status 1 if it is still running `limit` from now: called once it
+/// was told to stop, so that a shutdown that hangs cannot leave the process running (one whose
+/// tokio worker was kept busy by a task never ran the timer of an async timeout). A thread of
+/// its own, so no stuck task can hold it up.
+pub fn exit_if_still_running_after(name: &'static str, limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("{name}: did not stop within {} s of being told to; exiting", limit.as_secs());
+        std::process::exit(1);
+    });
+}
+
 /// `REF=TARGET`, split at the first `=` (file paths may hold one), for `--image`.
 pub fn image_mapping(value: &str) -> anyhow::Result<(&str, &str)> {
     value.split_once('=').ok_or_else(|| anyhow::anyhow!("--image {value}: expected REF=FILE"))

@@ -12,8 +12,8 @@
 //! ```
 //!
 //! Prints `listening on http://ADDR` once the workload runs; stops on Ctrl-C, or, with
-//! `--exit-on-stdin-close`, when its stdin closes (a supervising process went away). The
-//! components' stdout and stderr are this process's.
+//! `--exit-on-stdin-close`, when its stdin closes (a supervising process went away), exiting at
+//! most 15 s later. The components' stdout and stderr are this process's.
 
 mod manifest;
 #[path = "../../shared/runner.rs"]
@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use wash_runtime::host::{HostApi, HostBuilder};
 
 struct Args {
@@ -107,6 +108,7 @@ async fn run(args: Args) -> Result<()> {
         r = tokio::signal::ctrl_c() => r?,
         () = runner::stdin_closed(), if args.exit_on_stdin_close => {}
     }
+    runner::exit_if_still_running_after("authz-wasmcloud-host", Duration::from_secs(15));
     host.stop().await
 }
 

@@ -17,9 +17,10 @@
 //!
 //! `--config` sets a property of a named configuration of the manifest (an `address` of
 //! `HOST:0` becomes a free port). `--nats-server` starts that NATS server (with JetStream, on
-//! loopback) for the host and stops it at exit. Prints `listening on http://ADDR` for each
-//! HTTP address once the application runs; stops on Ctrl-C or SIGTERM, or, with
-//! `--exit-on-stdin-close`, when its stdin closes.
+//! loopback) for the host and stops it when the host exits, however it exits. Prints
+//! `listening on http://ADDR` for each HTTP address once the application runs; stops on Ctrl-C
+//! or SIGTERM, or, with `--exit-on-stdin-close`, when its stdin closes (and exits at most 15 s
+//! later).
 
 mod manifest;
 #[path = "../../shared/runner.rs"]
@@ -98,7 +99,9 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// The NATS server this process started: stopped when dropped.
+/// The NATS server this process started, under `sh`, which stops it and removes its store when
+/// the pipe to its stdin closes: when this is dropped, or when this process ends in any other
+/// way (an exit, a kill).
 struct NatsServer {
     child: std::process::Child,
     _store: tempdir::Dir,
@@ -106,7 +109,7 @@ struct NatsServer {
 
 impl Drop for NatsServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
@@ -133,9 +136,17 @@ mod tempdir {
 async fn start_nats(bin: &std::path::Path) -> Result<(NatsServer, String)> {
     let port = free_port()?;
     let store = tempdir::Dir::new()?;
-    let child = std::process::Command::new(bin)
+    let child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#""$@" </dev/null & p=$!; cat >/dev/null; kill "$p" 2>/dev/null; wait "$p"; rm -rf "$STORE""#,
+            "sh",
+        ])
+        .arg(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(&store.0)
+        .env("STORE", &store.0)
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -317,6 +328,10 @@ async fn run(args: Args) -> Result<()> {
         () = runner::stdin_closed(), if args.exit_on_stdin_close => {}
         stopped = host.stopped() => { stopped?; }
     }
+    // Bounded twice: the host's own shutdown, and the process (a task of the host kept its
+    // tokio worker busy once and the timeout below never fired: the process ran on, at a
+    // core's full use). NATS, if it started one, stops when this process ends, however.
+    runner::exit_if_still_running_after("authz-wasmcloud1-host", Duration::from_secs(15));
     drop(host);
     tokio::time::timeout(Duration::from_secs(10), shutdown).await.context("host shutdown timed out")??;
     Ok(())
