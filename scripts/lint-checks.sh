@@ -24,8 +24,8 @@ CHRONO_TZ_TIMEZONE_FILTER='^UTC$' cargo clippy -p authz-component --target wasm3
 # Its wasmCloud 1.x build (settings from wasi:config/store).
 cargo clippy -p authz-spin-gateway --target wasm32-wasip2 --features wasi-config --locked -- -D warnings
 # authz as `cargo install --path cli` builds it by default: without the gRPC API (the tests
-# build it with).
-cargo clippy -p authz --locked -- -D warnings
-# Timings are never asserted: run the benchmarks with `cargo bench` (BENCHMARKS.md).
-cargo clippy -p authz-benches --all-targets --locked -- -D warnings
+# build it with), and the benchmarks (timings are never asserted: run them with `cargo bench`,
+# BENCHMARKS.md), in one run: the benchmarks enable no feature of a workspace crate, and two
+# runs checked the engine and its dependencies twice.
+cargo clippy -p authz -p authz-benches --all-targets --locked -- -D warnings
 echo "clippy checks passed: authz without gRPC, the benchmarks, authz-api, the component and the gateway for wasm32 ($((SECONDS - start)) s)"

@@ -191,6 +191,9 @@ struct PolicyDir {
     label: Option<String>,
     cerbos_config: Option<PathBuf>,
     limits: ReloadLimits,
+    /// Where each load's bake writes its component: this process's own directory, removed when
+    /// it exits (a file of a load still running then would otherwise stay behind).
+    scratch: PathBuf,
 }
 
 impl BundleSource for PolicyDir {
@@ -203,7 +206,7 @@ impl BundleSource for PolicyDir {
         let out = tempfile::Builder::new()
             .prefix("authz-reload-")
             .suffix(".wasm")
-            .tempfile()
+            .tempfile_in(&self.scratch)
             .map_err(|e| SourceError::caused("creating a temporary file", e))?;
         let mut cmd = std::process::Command::new("/bin/sh");
         // `ulimit -d` bounds the memory the process can write to (heap and anonymous maps), not
@@ -341,6 +344,9 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let cerbos_config =
         a.cerbos_config.or_else(|| a.config.clone().filter(|_| settings.aux_data && policies.is_some()));
     let cerbos_config_unused = a.component.is_some() || policies.is_none();
+    // Removed when this returns, and by the exit on stdin's end below, which returns nothing.
+    let scratch =
+        tempfile::Builder::new().prefix("authz-serve-").tempdir().context("creating a temporary directory")?;
     let source: Box<dyn BundleSource> = match (a.component, policies) {
         (Some(path), _) => Box::new(ComponentFile(path)),
         (None, Some(dir)) => Box::new(PolicyDir {
@@ -351,6 +357,7 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
                 time: Duration::from_millis(a.reload_timeout_ms.max(1)),
                 memory_mb: a.reload_memory_mb.max(1),
             },
+            scratch: scratch.path().to_path_buf(),
         }),
         (None, None) => Box::new(Policies {
             name: "the example bundle embedded in authz".into(),
@@ -436,11 +443,13 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     // Watched from here: every mistake in the flags and the configuration is reported first.
     if a.exit_on_stdin_close {
-        std::thread::spawn(|| {
+        let scratch = scratch.path().to_path_buf();
+        std::thread::spawn(move || {
             use std::io::Write;
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
             // Whoever held the pipe may have held stderr too: a failed write must not stop the exit.
             let _ = writeln!(std::io::stderr(), "authz serve: standard input closed: exiting");
+            let _ = std::fs::remove_dir_all(&scratch);
             std::process::exit(0);
         });
     }

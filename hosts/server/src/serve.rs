@@ -99,12 +99,13 @@ pub async fn serve(mut config: ServeConfig, source: Box<dyn BundleSource>) -> Re
             }
         });
     }
-    // Last: whoever waits for this line finds every API listening.
-    tracing::info!(addr = %local, "listening on http://{local}");
     spawn_sighup(state.clone());
     if let Some((every, paths, baseline)) = watched {
         spawn_watch(state.clone(), every, paths, baseline);
     }
+    // Last: whoever waits for this line finds every API listening and SIGHUP handled (its
+    // default action would end the process).
+    tracing::info!(addr = %local, "listening on http://{local}");
     let bounds = crate::listen::Bounds {
         max_connections: state.config.max_connections,
         header_timeout: state.config.header_timeout,
