@@ -185,15 +185,36 @@ struct ReloadLimits {
     memory_mb: u64,
 }
 
+/// The file a load is baking into while it runs: removed by the exit on stdin's end, which runs
+/// no destructor (a server stopped mid-reload left it in the temporary directory).
+static LOADING: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Clears [`LOADING`] when a load ends, however it ends.
+struct Loading;
+
+impl Loading {
+    fn start(path: &std::path::Path) -> Loading {
+        if let Ok(mut loading) = LOADING.lock() {
+            *loading = Some(path.to_path_buf());
+        }
+        Loading
+    }
+}
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        if let Ok(mut loading) = LOADING.lock() {
+            *loading = None;
+        }
+    }
+}
+
 /// A policy directory compiled, tested and baked by a bounded child process on every load.
 struct PolicyDir {
     dir: PathBuf,
     label: Option<String>,
     cerbos_config: Option<PathBuf>,
     limits: ReloadLimits,
-    /// Where each load's bake writes its component: this process's own directory, removed when
-    /// it exits (a file of a load still running then would otherwise stay behind).
-    scratch: PathBuf,
 }
 
 impl BundleSource for PolicyDir {
@@ -206,8 +227,9 @@ impl BundleSource for PolicyDir {
         let out = tempfile::Builder::new()
             .prefix("authz-reload-")
             .suffix(".wasm")
-            .tempfile_in(&self.scratch)
+            .tempfile()
             .map_err(|e| SourceError::caused("creating a temporary file", e))?;
+        let _loading = Loading::start(out.path());
         let mut cmd = std::process::Command::new("/bin/sh");
         // `ulimit -d` bounds the memory the process can write to (heap and anonymous maps), not
         // the address space wasmtime reserves; `exec` keeps the child's PID for the kill below.
@@ -344,9 +366,6 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let cerbos_config =
         a.cerbos_config.or_else(|| a.config.clone().filter(|_| settings.aux_data && policies.is_some()));
     let cerbos_config_unused = a.component.is_some() || policies.is_none();
-    // Removed when this returns, and by the exit on stdin's end below, which returns nothing.
-    let scratch =
-        tempfile::Builder::new().prefix("authz-serve-").tempdir().context("creating a temporary directory")?;
     let source: Box<dyn BundleSource> = match (a.component, policies) {
         (Some(path), _) => Box::new(ComponentFile(path)),
         (None, Some(dir)) => Box::new(PolicyDir {
@@ -357,7 +376,6 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
                 time: Duration::from_millis(a.reload_timeout_ms.max(1)),
                 memory_mb: a.reload_memory_mb.max(1),
             },
-            scratch: scratch.path().to_path_buf(),
         }),
         (None, None) => Box::new(Policies {
             name: "the example bundle embedded in authz".into(),
@@ -443,13 +461,14 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     // Watched from here: every mistake in the flags and the configuration is reported first.
     if a.exit_on_stdin_close {
-        let scratch = scratch.path().to_path_buf();
-        std::thread::spawn(move || {
+        std::thread::spawn(|| {
             use std::io::Write;
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
             // Whoever held the pipe may have held stderr too: a failed write must not stop the exit.
             let _ = writeln!(std::io::stderr(), "authz serve: standard input closed: exiting");
-            let _ = std::fs::remove_dir_all(&scratch);
+            if let Some(path) = LOADING.lock().ok().and_then(|mut l| l.take()) {
+                let _ = std::fs::remove_file(path);
+            }
             std::process::exit(0);
         });
     }
