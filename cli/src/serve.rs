@@ -185,30 +185,6 @@ struct ReloadLimits {
     memory_mb: u64,
 }
 
-/// The file a load is baking into while it runs: removed by the exit on stdin's end, which runs
-/// no destructor (a server stopped mid-reload left it in the temporary directory).
-static LOADING: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
-
-/// Clears [`LOADING`] when a load ends, however it ends.
-struct Loading;
-
-impl Loading {
-    fn start(path: &std::path::Path) -> Loading {
-        if let Ok(mut loading) = LOADING.lock() {
-            *loading = Some(path.to_path_buf());
-        }
-        Loading
-    }
-}
-
-impl Drop for Loading {
-    fn drop(&mut self) {
-        if let Ok(mut loading) = LOADING.lock() {
-            *loading = None;
-        }
-    }
-}
-
 /// A policy directory compiled, tested and baked by a bounded child process on every load.
 struct PolicyDir {
     dir: PathBuf,
@@ -229,7 +205,6 @@ impl BundleSource for PolicyDir {
             .suffix(".wasm")
             .tempfile()
             .map_err(|e| SourceError::caused("creating a temporary file", e))?;
-        let _loading = Loading::start(out.path());
         let mut cmd = std::process::Command::new("/bin/sh");
         // `ulimit -d` bounds the memory the process can write to (heap and anonymous maps), not
         // the address space wasmtime reserves; `exec` keeps the child's PID for the kill below.
@@ -466,9 +441,6 @@ pub(crate) fn serve(a: ServeArgs) -> anyhow::Result<()> {
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
             // Whoever held the pipe may have held stderr too: a failed write must not stop the exit.
             let _ = writeln!(std::io::stderr(), "authz serve: standard input closed: exiting");
-            if let Some(path) = LOADING.lock().ok().and_then(|mut l| l.take()) {
-                let _ = std::fs::remove_file(path);
-            }
             std::process::exit(0);
         });
     }
